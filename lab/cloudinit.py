@@ -1,0 +1,103 @@
+"""Cloud-init documents of a lab node (NoCloud: user-data, meta-data, network-config).
+
+Pure rendering: values in, YAML text out. The user-data carries the node's SSH
+host key, so callers must treat it as a secret.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import yaml
+
+# sshd must accept these so scripts get their inputs (secrets included) through
+# the environment instead of argv.
+ACCEPT_ENV = "LAB_*"
+SSHD_DROP_IN = "/etc/ssh/sshd_config.d/50-openstack-lab.conf"
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    hostname: str
+    fqdn: str
+    management_ip: str
+    management_cidr: str
+    management_gateway: str
+    management_mac: str
+    external_mac: str
+    dns_domain: str
+
+
+def hosts_file(entries: list[tuple[str, str, str]]) -> str:
+    """/etc/hosts text for (ip, fqdn, short name) entries, loopback first."""
+    lines = ["127.0.0.1 localhost localhost.localdomain", "::1 localhost ip6-localhost ip6-loopback"]
+    lines += [f"{ip} {fqdn} {short}" for ip, fqdn, short in entries]
+    return "\n".join(lines) + "\n"
+
+
+def user_data(
+    node: NodeIdentity,
+    authorized_key: str,
+    host_key_private: str,
+    host_key_public: str,
+    hosts: list[tuple[str, str, str]],
+) -> str:
+    document = {
+        "hostname": node.hostname,
+        "fqdn": node.fqdn,
+        "prefer_fqdn_over_hostname": True,
+        # /etc/hosts comes from the lab (and is kept current by the hosts command).
+        "manage_etc_hosts": False,
+        "disable_root": False,
+        "ssh_pwauth": False,
+        "ssh_authorized_keys": [authorized_key.strip()],
+        # Only the lab's host key exists, so the key pinned in every connection is the one sshd offers.
+        "ssh_deletekeys": True,
+        "ssh_genkeytypes": [],
+        "ssh_keys": {
+            "ed25519_private": host_key_private.strip() + "\n",
+            "ed25519_public": host_key_public.strip(),
+        },
+        "write_files": [
+            {"path": "/etc/hosts", "permissions": "0644", "content": hosts_file(hosts)},
+            {
+                "path": SSHD_DROP_IN,
+                "permissions": "0600",
+                "content": f"AcceptEnv {ACCEPT_ENV}\nPermitRootLogin prohibit-password\n",
+            },
+        ],
+        # The drop-in is written after sshd may have started; reload it so AcceptEnv applies.
+        "runcmd": [["systemctl", "try-reload-or-restart", "sshd.service", "ssh.service"]],
+    }
+    return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False, width=4096)
+
+
+def meta_data(instance_id: str, hostname: str) -> str:
+    return yaml.safe_dump({"instance-id": instance_id, "local-hostname": hostname}, sort_keys=False)
+
+
+def network_config(node: NodeIdentity) -> str:
+    """eth0: static management address; eth1: up with no address (br-ex takes it later)."""
+    prefix = ipaddress.ip_network(node.management_cidr).prefixlen
+    document = {
+        "version": 2,
+        "ethernets": {
+            "eth0": {
+                "match": {"macaddress": node.management_mac},
+                "set-name": "eth0",
+                "dhcp4": False,
+                "dhcp6": False,
+                "addresses": [f"{node.management_ip}/{prefix}"],
+                "routes": [{"to": "0.0.0.0/0", "via": node.management_gateway}],
+                "nameservers": {"addresses": [node.management_gateway], "search": [node.dns_domain]},
+            },
+            "eth1": {
+                "match": {"macaddress": node.external_mac},
+                "set-name": "eth1",
+                "dhcp4": False,
+                "dhcp6": False,
+                "link-local": [],
+            },
+        },
+    }
+    return yaml.safe_dump(document, sort_keys=False)

@@ -1,0 +1,164 @@
+"""`KeystoneReady`: waits, with a bounded timeout, until Keystone issues a token.
+
+Nothing OpenStack-side is declared before it. It fails fast with a clear message
+on rejected credentials (HTTP 401) and with the last error seen when Keystone
+does not answer within the timeout. The token is never stored.
+
+Self-contained on purpose (Pulumi pickles dynamic providers with their globals).
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Optional
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+
+RETRY_PAUSE_SECONDS = 3.0
+REQUEST_TIMEOUT_SECONDS = 10.0
+
+
+class KeystoneNotReady(Exception):
+    pass
+
+
+def normalize_auth_url(url: str) -> str:
+    url = url.rstrip("/")
+    return url if url.endswith("/v3") else url + "/v3"
+
+
+def _token_request(props: dict[str, Any]) -> urllib.request.Request:
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": props["username"],
+                        "domain": {"name": props.get("user_domain_name") or "Default"},
+                        "password": props["password"],
+                    }
+                },
+            },
+            "scope": {
+                "project": {
+                    "name": props.get("project_name") or "admin",
+                    "domain": {"name": props.get("project_domain_name") or "Default"},
+                }
+            },
+        }
+    }
+    url = normalize_auth_url(props["auth_url"]) + "/auth/tokens"
+    return urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+
+
+def _region_from_catalog(catalog: list[dict[str, Any]], wanted: Optional[str]) -> str:
+    if wanted:
+        return wanted
+    for service in catalog:
+        if service.get("type") == "identity":
+            for endpoint in service.get("endpoints", []):
+                region = endpoint.get("region_id") or endpoint.get("region")
+                if region:
+                    return region
+    return "RegionOne"
+
+
+def wait_for_token(props: dict[str, Any], clock=time.monotonic, sleep=time.sleep) -> dict[str, str]:
+    """Poll Keystone until it issues a token; return auth URL and region."""
+    timeout = float(props.get("timeout_seconds") or 600)
+    deadline = clock() + timeout
+    auth_url = normalize_auth_url(props["auth_url"])
+    last_error = "no attempt made"
+    while True:
+        try:
+            with urllib.request.urlopen(_token_request(props), timeout=REQUEST_TIMEOUT_SECONDS) as response:
+                payload = json.loads(response.read().decode() or "{}")
+            catalog = payload.get("token", {}).get("catalog", [])
+            return {"auth_url": auth_url, "region": _region_from_catalog(catalog, props.get("region"))}
+        except urllib.error.HTTPError as err:
+            if err.code == 401:
+                raise KeystoneNotReady(
+                    f"Keystone at {auth_url} rejected the credentials of user {props['username']!r} "
+                    f"in project {props.get('project_name') or 'admin'!r} (HTTP 401): check the admin "
+                    "password (cloudPassword in existing-cloud mode)"
+                ) from None
+            last_error = f"HTTP {err.code} {err.reason}"
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            last_error = str(getattr(err, "reason", err))
+        if clock() + RETRY_PAUSE_SECONDS > deadline:
+            raise KeystoneNotReady(
+                f"Keystone at {auth_url} did not issue a token within {timeout:.0f} s "
+                f"(last error: {last_error}); is the controller up and Packstack finished?"
+            )
+        sleep(RETRY_PAUSE_SECONDS)
+
+
+INPUT_KEYS = ("auth_url", "username", "password", "project_name", "user_domain_name", "project_domain_name", "region")
+
+
+def changed_inputs(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+    """Inputs that differ; olds are the stored outputs (normalized URL, discovered region)."""
+    changed = []
+    for key in INPUT_KEYS:
+        old, new = olds.get(key), news.get(key)
+        if key == "auth_url":
+            old, new = normalize_auth_url(old or ""), normalize_auth_url(new or "")
+        if key == "region" and new is None:
+            continue
+        if old != new:
+            changed.append(key)
+    return changed
+
+
+class KeystoneReadyProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        ready = wait_for_token(props)
+        return CreateResult(f"keystone-{ready['auth_url']}", {**props, **ready})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=bool(changed_inputs(olds, news)), replaces=[], stables=[])
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult({**news, **wait_for_token(news)})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(id_, props)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Waiting leaves nothing behind."""
+
+
+class KeystoneReady(pulumi.dynamic.Resource):
+    auth_url: pulumi.Output[str]
+    region: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        auth_url: pulumi.Input[str],
+        username: pulumi.Input[str],
+        password: pulumi.Input[str],
+        project_name: pulumi.Input[str] = "admin",
+        user_domain_name: pulumi.Input[str] = "Default",
+        project_domain_name: pulumi.Input[str] = "Default",
+        region: Optional[pulumi.Input[str]] = None,
+        timeout_seconds: int = 600,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        props = {
+            "auth_url": auth_url,
+            "username": username,
+            "password": pulumi.Output.secret(password),
+            "project_name": project_name,
+            "user_domain_name": user_domain_name,
+            "project_domain_name": project_domain_name,
+            "region": region,
+            "timeout_seconds": timeout_seconds,
+        }
+        super().__init__(KeystoneReadyProvider(), name, props, opts)

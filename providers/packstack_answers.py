@@ -1,0 +1,118 @@
+"""`PackstackAnswers`: the lab's Packstack answers as a resource.
+
+Each answer is a top-level property, so `pulumi preview` names every changed key
+(e.g. `~ CONFIG_COMPUTE_HOSTS`). The provider generates the admin and service
+passwords once and keeps them across updates: a Packstack re-run must use the
+passwords the first run installed.
+
+Self-contained on purpose: Pulumi pickles the provider with its globals, so it
+reads no Pulumi config and imports nothing of the project.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any, Optional
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+
+# Passwords Packstack would otherwise regenerate on every --gen-answer-file.
+PASSWORD_KEYS = (
+    "CONFIG_AMQP_AUTH_PASSWORD",
+    "CONFIG_AODH_DB_PW",
+    "CONFIG_AODH_KS_PW",
+    "CONFIG_CEILOMETER_KS_PW",
+    "CONFIG_CINDER_DB_PW",
+    "CONFIG_CINDER_KS_PW",
+    "CONFIG_GLANCE_DB_PW",
+    "CONFIG_GLANCE_KS_PW",
+    "CONFIG_GNOCCHI_DB_PW",
+    "CONFIG_GNOCCHI_KS_PW",
+    "CONFIG_HEAT_DB_PW",
+    "CONFIG_HEAT_DOMAIN_PASSWORD",
+    "CONFIG_HEAT_KS_PW",
+    "CONFIG_IRONIC_DB_PW",
+    "CONFIG_IRONIC_KS_PW",
+    "CONFIG_KEYSTONE_ADMIN_PW",
+    "CONFIG_KEYSTONE_DB_PW",
+    "CONFIG_KEYSTONE_DEMO_PW",
+    "CONFIG_MAGNUM_DB_PW",
+    "CONFIG_MAGNUM_KS_PW",
+    "CONFIG_MANILA_DB_PW",
+    "CONFIG_MANILA_KS_PW",
+    "CONFIG_MARIADB_PW",
+    "CONFIG_NEUTRON_DB_PW",
+    "CONFIG_NEUTRON_KS_PW",
+    "CONFIG_NEUTRON_METADATA_PW",
+    "CONFIG_NOVA_DB_PW",
+    "CONFIG_NOVA_KS_PW",
+    "CONFIG_SWIFT_KS_PW",
+    "CONFIG_TROVE_DB_PW",
+    "CONFIG_TROVE_KS_PW",
+    "CONFIG_TROVE_NOVA_PW",
+)
+ADMIN_PASSWORD_KEY = "CONFIG_KEYSTONE_ADMIN_PW"
+OUTPUT_PROPS = ("passwords", "answer_file", "answer_file_sha256", "admin_password")
+
+
+def _answers_of(props: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in props.items() if k.startswith("CONFIG_")}
+
+
+def _outputs(answers: dict[str, str], passwords: dict[str, str]) -> dict[str, Any]:
+    # User answers win over generated passwords (a user may pin CONFIG_MARIADB_PW).
+    merged = {**passwords, **answers}
+    text = "".join(f"{k}={merged[k]}\n" for k in sorted(merged))
+    return {
+        **answers,
+        "passwords": passwords,
+        "admin_password": merged[ADMIN_PASSWORD_KEY],
+        "answer_file": text,
+        "answer_file_sha256": hashlib.sha256(text.encode()).hexdigest(),
+    }
+
+
+def changed_keys(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+    """Answer keys added, removed or changed between two property sets."""
+    old, new = _answers_of(olds), _answers_of(news)
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+class PackstackAnswersProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        passwords = {key: secrets.token_hex(16) for key in PASSWORD_KEYS}
+        digest = hashlib.sha256(secrets.token_bytes(16)).hexdigest()[:16]
+        return CreateResult(f"packstack-answers-{digest}", _outputs(_answers_of(props), passwords))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=bool(changed_keys(olds, news)), replaces=[], stables=["passwords"])
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        passwords = dict(olds.get("passwords") or {})
+        for key in PASSWORD_KEYS:  # a newer lab may know more services
+            passwords.setdefault(key, secrets.token_hex(16))
+        return UpdateResult(_outputs(_answers_of(news), passwords))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(id_, props)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Nothing outside the state to remove: the answer file lives on the controller."""
+
+
+class PackstackAnswers(pulumi.dynamic.Resource):
+    passwords: pulumi.Output[dict]
+    admin_password: pulumi.Output[str]
+    answer_file: pulumi.Output[str]
+    answer_file_sha256: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        answers: pulumi.Input[dict],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        props = {**answers, **{key: None for key in OUTPUT_PROPS}}
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["passwords", "admin_password", "answer_file"])
+        super().__init__(PackstackAnswersProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
