@@ -1,0 +1,108 @@
+"""`HostPrep`: the remote commands that prepare one node for Packstack.
+
+Order on a node: wait for boot (carries the SSH dial retries) -> [RHEL subscription]
+-> prep script of the profile; /etc/hosts and root SSH trust from the controller
+run beside it. Every command is triggered by the node's domain ID, so a
+re-created VM is prepared again while a no-change `pulumi up` re-runs nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+
+from components.remote import BOOT_DIAL_ERROR_LIMIT, NodeConnection, run_script
+from lab.config import RhelSubscription
+
+TYPE = "openstack-lab:lab:HostPrep"
+PREP_SCRIPTS = {"el9": "prep-el9.sh", "debian-test": "prep-debian-test.sh"}
+
+
+@dataclass(frozen=True)
+class HostPrepArgs:
+    node: str
+    role: str  # controller | compute
+    fqdn: str
+    connection: NodeConnection
+    domain_id: pulumi.Input[str]
+    profile: str
+    os_flavor: str
+    openstack_release: str
+    package_update: bool
+    hosts_file: str  # /etc/hosts of the whole node set
+    known_hosts: pulumi.Input[str]  # known_hosts lines of the whole node set
+    # The controller's root public key; None on the controller, which makes its own.
+    controller_key: Optional[pulumi.Input[str]] = None
+    rhel: Optional[RhelSubscription] = None
+
+
+class HostPrep(pulumi.ComponentResource):
+    ready: pulumi.Output[str]
+    root_public_key: Optional[pulumi.Output[str]]
+
+    def __init__(self, name: str, args: HostPrepArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        conn = args.connection
+        triggers = [args.domain_id]
+
+        def after(*deps: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, depends_on=list(deps))
+
+        self.wait = run_script(
+            f"{name}-wait", "wait-for-boot.sh", conn, after(), triggers=triggers, dial_error_limit=BOOT_DIAL_ERROR_LIMIT
+        )
+        before_prep: list[pulumi.Resource] = [self.wait]
+        if args.os_flavor == "rhel" and args.rhel is not None:
+            self.subscription = run_script(
+                f"{name}-subscription",
+                "rhel-register.sh",
+                conn,
+                after(self.wait),
+                environment={
+                    "LAB_RHSM_USERNAME": args.rhel.username,
+                    "LAB_RHSM_PASSWORD": pulumi.Output.secret(args.rhel.password.value),
+                },
+                delete_script="rhel-unregister.sh",
+                triggers=triggers,
+                secret_io=True,
+            )
+            before_prep.append(self.subscription)
+        self.prep = run_script(
+            f"{name}-prep",
+            PREP_SCRIPTS[args.profile],
+            conn,
+            after(*before_prep),
+            environment={
+                "LAB_FQDN": args.fqdn,
+                "LAB_ROLE": args.role,
+                "LAB_OS_FLAVOR": args.os_flavor,
+                "LAB_RELEASE": args.openstack_release,
+                "LAB_PACKAGE_UPDATE": "true" if args.package_update else "false",
+            },
+            triggers=triggers,
+        )
+        self.hosts = run_script(
+            f"{name}-hosts", "sync-hosts.sh", conn, after(self.wait), stdin=args.hosts_file, triggers=triggers
+        )
+        self.root_key = None
+        controller_key = args.controller_key
+        if controller_key is None:
+            self.root_key = run_script(
+                f"{name}-root-key", "controller-root-key.sh", conn, after(self.prep), triggers=triggers
+            )
+            controller_key = self.root_key.stdout.apply(lambda out: out.strip())
+        self.trust = run_script(
+            f"{name}-trust",
+            "trust-controller-key.sh",
+            conn,
+            after(self.prep),
+            environment={"LAB_CONTROLLER_KEY": controller_key},
+            stdin=args.known_hosts,
+            triggers=triggers,
+        )
+        self.root_public_key = controller_key if self.root_key is not None else None
+        self.ready = pulumi.Output.all(self.prep.stdout, self.hosts.stdout, self.trust.stdout).apply(
+            lambda _: args.node
+        )
+        self.register_outputs({"ready": self.ready})

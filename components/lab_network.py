@@ -1,0 +1,66 @@
+"""`LabNetwork`: the lab's two libvirt networks.
+
+- management: NAT network with a static address per node (no DHCP); the libvirt
+  host is its gateway and DNS forwarder, and every SSH connection uses it;
+- external (provider): NAT network that OpenStack's `extnet` flat network and
+  floating IPs live on; the nodes' eth1 joins it with no address (br-ex takes it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_libvirt as libvirt
+
+TYPE = "openstack-lab:lab:LabNetwork"
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    name: str
+    bridge: str
+    cidr: str
+
+
+@dataclass(frozen=True)
+class LabNetworkArgs:
+    management: NetworkSpec
+    external: NetworkSpec
+    dns_domain: str
+
+
+class LabNetwork(pulumi.ComponentResource):
+    management_network_id: pulumi.Output[str]
+    external_network_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: LabNetworkArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.management = libvirt.Network(
+            f"{name}-management",
+            name=args.management.name,
+            bridge=args.management.bridge,
+            mode="nat",
+            addresses=[args.management.cidr],
+            domain=args.dns_domain,
+            autostart=True,
+            dhcp=libvirt.NetworkDhcpArgs(enabled=False),
+            dns=libvirt.NetworkDnsArgs(enabled=True, local_only=True),
+            opts=child,
+        )
+        self.external = libvirt.Network(
+            f"{name}-external",
+            name=args.external.name,
+            bridge=args.external.bridge,
+            mode="nat",
+            addresses=[args.external.cidr],
+            autostart=True,
+            dhcp=libvirt.NetworkDhcpArgs(enabled=False),
+            opts=child,
+        )
+        self.management_network_id = self.management.id
+        self.external_network_id = self.external.id
+        self.register_outputs(
+            {"management_network_id": self.management.id, "external_network_id": self.external.id}
+        )

@@ -1,0 +1,118 @@
+"""`LabNode`: one KVM/QEMU virtual machine of the lab.
+
+A copy-on-write volume on the stack's base volume, a cloud-init disk (hostname,
+static management address, login key, the node's own SSH host key, /etc/hosts)
+and a domain with two NICs: eth0 on the management network, eth1 on the
+external network with no address, so br-ex can take eth1 without ever cutting
+the management SSH path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_libvirt as libvirt
+
+from lab.cloudinit import NodeIdentity, meta_data, network_config, user_data
+from lab.config import BootSettings, NodeSize
+from providers.ssh_keypair import SshKeyPair
+
+TYPE = "openstack-lab:lab:LabNode"
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class LabNodeArgs:
+    identity: NodeIdentity
+    resource_name: str  # libvirt name prefix, carries project and stack
+    size: NodeSize
+    hypervisor: str  # libvirt domain type: kvm or qemu
+    pool: pulumi.Input[str]
+    base_volume_id: pulumi.Input[str]
+    management_network_id: pulumi.Input[str]
+    external_network_id: pulumi.Input[str]
+    authorized_key: pulumi.Input[str]
+    hosts: tuple[tuple[str, str, str], ...]  # /etc/hosts entries known at first boot
+    boot: Optional[BootSettings] = None
+
+
+def kernel_cmdline(cmdline: str) -> list[dict[str, str]]:
+    """libvirt provider form of a kernel command line: one map per argument, in order."""
+    parts = []
+    for arg in cmdline.split():
+        key, sep, value = arg.partition("=")
+        parts.append({key: value} if sep else {"_": arg})
+    return parts
+
+
+class LabNode(pulumi.ComponentResource):
+    domain_id: pulumi.Output[str]
+    host_public_key: pulumi.Output[str]
+    management_ip: pulumi.Output[str]
+
+    def __init__(self, name: str, args: LabNodeArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ident = args.identity
+        self.host_key = SshKeyPair(f"{name}-host-key", comment=f"host key of {ident.fqdn}", opts=child)
+
+        rendered_user_data = pulumi.Output.all(args.authorized_key, self.host_key.private_key, self.host_key.public_key).apply(
+            lambda keys: user_data(ident, keys[0], keys[1], keys[2], list(args.hosts))
+        )
+        self.cloud_init = libvirt.CloudInitDisk(
+            f"{name}-cloud-init",
+            name=f"{args.resource_name}-cloudinit.iso",
+            pool=args.pool,
+            user_data=pulumi.Output.secret(rendered_user_data),
+            meta_data=meta_data(args.resource_name, ident.hostname),
+            network_config=network_config(ident),
+            opts=child,
+        )
+        self.disk = libvirt.Volume(
+            f"{name}-disk",
+            name=f"{args.resource_name}.qcow2",
+            pool=args.pool,
+            base_volume_id=args.base_volume_id,
+            size=args.size.disk_gib * GIB,
+            format="qcow2",
+            opts=child,
+        )
+        boot = args.boot
+        self.domain = libvirt.Domain(
+            f"{name}-domain",
+            name=args.resource_name,
+            type=args.hypervisor,
+            vcpu=args.size.vcpus,
+            memory=args.size.memory_mib,
+            # Computes run guests of their own: give them the host CPU under KVM.
+            cpu=libvirt.DomainCpuArgs(mode="host-passthrough") if args.hypervisor == "kvm" else None,
+            cloudinit=self.cloud_init.id,
+            disks=[libvirt.DomainDiskArgs(volume_id=self.disk.id)],
+            network_interfaces=[
+                libvirt.DomainNetworkInterfaceArgs(
+                    network_id=args.management_network_id, mac=ident.management_mac, wait_for_lease=False
+                ),
+                libvirt.DomainNetworkInterfaceArgs(
+                    network_id=args.external_network_id, mac=ident.external_mac, wait_for_lease=False
+                ),
+            ],
+            consoles=[libvirt.DomainConsoleArgs(type="pty", target_port="0", target_type="serial")],
+            graphics=libvirt.DomainGraphicsArgs(type="vnc", listen_type="none"),
+            kernel=boot.kernel if boot else None,
+            initrd=boot.initrd if boot else None,
+            cmdlines=kernel_cmdline(boot.cmdline) if boot and boot.cmdline else None,
+            autostart=True,
+            running=True,
+            opts=child,
+        )
+        self.domain_id = self.domain.id
+        self.host_public_key = self.host_key.public_key
+        self.management_ip = pulumi.Output.from_input(ident.management_ip)
+        self.register_outputs(
+            {
+                "domain_id": self.domain.id,
+                "host_public_key": self.host_key.public_key,
+                "management_ip": ident.management_ip,
+            }
+        )

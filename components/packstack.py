@@ -1,0 +1,79 @@
+"""`Packstack`: answers, answer file and the Packstack run on the controller.
+
+The answers are a `PackstackAnswers` resource (per-key diff, stable generated
+passwords). The answer file is generated on the controller and edited with the
+lab's answers; Packstack runs only when the answers (node set included) change.
+`KeystoneReady` then waits until Keystone issues a token.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+
+from components.remote import NodeConnection, run_script
+from providers.keystone_ready import KeystoneReady
+from providers.packstack_answers import PackstackAnswers
+
+TYPE = "openstack-lab:lab:Packstack"
+ANSWER_DIR = "/root/openstack-lab"
+KEYSTONE_PORT = 5000
+
+
+@dataclass(frozen=True)
+class PackstackArgs:
+    controller: NodeConnection
+    controller_ip: str
+    domain_id: pulumi.Input[str]
+    answers: dict[str, str]
+    apply: bool  # False: stop after the answer file (stopAfter: answers)
+    keystone_timeout: int
+    # Every node's host prep: the answer file needs Packstack installed, the run needs root trust.
+    prepared: tuple[pulumi.Resource, ...] = ()
+
+
+class Packstack(pulumi.ComponentResource):
+    admin_password: pulumi.Output[str]
+    keystone_url: Optional[pulumi.Output[str]]
+    region: Optional[pulumi.Output[str]]
+
+    def __init__(self, name: str, args: PackstackArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        env = {"LAB_ANSWER_DIR": ANSWER_DIR}
+        self.answers = PackstackAnswers(f"{name}-answers", answers=args.answers, opts=child)
+        self.answer_file = run_script(
+            f"{name}-answer-file",
+            "packstack-answers.sh",
+            args.controller,
+            pulumi.ResourceOptions(parent=self, depends_on=list(args.prepared)),
+            environment=env,
+            stdin=self.answers.answer_file,
+            triggers=[args.domain_id],
+            secret_io=True,
+        )
+        self.admin_password = self.answers.admin_password
+        self.apply = self.keystone = None
+        self.keystone_url = self.region = None
+        if args.apply:
+            self.apply = run_script(
+                f"{name}-apply",
+                "packstack-apply.sh",
+                args.controller,
+                pulumi.ResourceOptions(parent=self, depends_on=[self.answer_file, *args.prepared]),
+                environment=env,
+                # Re-run Packstack exactly when the answers (node set included) change.
+                triggers=[args.domain_id, self.answers.answer_file_sha256],
+            )
+            self.keystone = KeystoneReady(
+                f"{name}-keystone-ready",
+                auth_url=f"http://{args.controller_ip}:{KEYSTONE_PORT}/v3",
+                username="admin",
+                password=self.answers.admin_password,
+                timeout_seconds=args.keystone_timeout,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.apply]),
+            )
+            self.keystone_url = self.keystone.auth_url
+            self.region = self.keystone.region
+        self.register_outputs({"admin_password": self.admin_password, "keystone_url": self.keystone_url})

@@ -1,0 +1,183 @@
+"""Runs the lab program under Pulumi mocks and records what it declares.
+
+Besides the mocks' view (type, name, inputs), the monitor's RegisterResource is
+wrapped to record what the engine would receive: parent, dependencies,
+additional secret outputs and which inputs travel as secrets.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import config as runtime_config
+
+PROJECT = "openstack-lab"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+# Outputs the mocked dynamic providers return (the real ones are tested directly).
+DYNAMIC_OUTPUTS = {
+    "passwords": {"CONFIG_KEYSTONE_ADMIN_PW": "mock-admin-pw"},
+    "admin_password": "mock-admin-pw",
+    "answer_file": "CONFIG_KEYSTONE_ADMIN_PW=mock-admin-pw\n",
+    "answer_file_sha256": "0" * 64,
+    "private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n",
+    "public_key": "ssh-ed25519 AAAAmock mock",
+    "region": "RegionOne",
+}
+
+
+@dataclass
+class Registered:
+    type: str
+    name: str
+    urn: str
+    parent: str
+    dependencies: list[str]
+    inputs: dict[str, Any]
+    secret_inputs: set[str]
+    additional_secret_outputs: list[str]
+    provider: str
+
+
+def _secret_keys(struct_json: Any) -> set[str]:
+    found = set()
+    if isinstance(struct_json, dict):
+        for key, value in struct_json.items():
+            if isinstance(value, dict) and value.get("4dabf18193072939515e22adb298388d") == SECRET_SIG:
+                found.add(key)
+            elif isinstance(value, dict):
+                found |= {f"{key}.{k}" for k in _secret_keys(value)}
+    return found
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.count = 0
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.count += 1
+        state = dict(args.inputs)
+        if args.typ == "pulumi-python:dynamic:Resource":
+            if "comment" in state:  # SshKeyPair
+                keys = ("private_key", "public_key")
+            elif "auth_url" in state:  # KeystoneReady
+                keys = ("region",)
+            else:  # PackstackAnswers
+                keys = ("passwords", "admin_password", "answer_file", "answer_file_sha256")
+            for key in keys:
+                if state.get(key) is None:
+                    state[key] = DYNAMIC_OUTPUTS[key]
+        if args.typ == "command:remote:Command":
+            state.setdefault("stdout", "ssh-ed25519 AAAAcontrollerroot root@controller\n")
+            state.setdefault("stderr", "")
+        return f"{args.name}-id-{self.count}", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+@dataclass
+class LabRun:
+    resources: list[Registered]
+    outputs: dict[str, Any]
+    secret_outputs: set[str]
+    lab: Any = None
+
+    def of_type(self, type_: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> Registered:
+        matches = [r for r in self.resources if r.name == name]
+        assert len(matches) == 1, f"{name}: {len(matches)} resources"
+        return matches[0]
+
+    def by_urn(self, urn: str) -> Registered:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def names(self, type_: Optional[str] = None) -> set[str]:
+        return {r.name for r in self.resources if type_ is None or r.type == type_}
+
+    def ancestors(self, resource: Registered) -> list[str]:
+        chain, urn = [], resource.parent
+        while urn:
+            parent = self.by_urn(urn) if any(r.urn == urn for r in self.resources) else None
+            if parent is None:
+                break
+            chain.append(parent.name)
+            urn = parent.parent
+        return chain
+
+    def depends_on(self, resource: Registered, other_name: str) -> bool:
+        """Direct dependency (depends_on or an input Output) on the resource named other_name."""
+        other = self.named(other_name)
+        return other.urn in resource.dependencies
+
+
+def _patch_monitor(records: list[Registered]) -> None:
+    original = pulumi_mocks.MockMonitor.RegisterResource
+    if getattr(original, "_recording", False):
+        original = original._original  # type: ignore[attr-defined]
+
+    def register(self, request):
+        response = original(self, request)
+        from google.protobuf import json_format
+
+        obj = json_format.MessageToDict(request.object)
+        records.append(
+            Registered(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                parent=request.parent,
+                dependencies=list(request.dependencies),
+                inputs=dict(pulumi.runtime.rpc.deserialize_properties(request.object)) if request.type != "pulumi:pulumi:Stack" else {},
+                secret_inputs=_secret_keys(obj),
+                additional_secret_outputs=list(request.additionalSecretOutputs),
+                provider=request.provider,
+            )
+        )
+        return response
+
+    register._recording = True  # type: ignore[attr-defined]
+    register._original = original  # type: ignore[attr-defined]
+    pulumi_mocks.MockMonitor.RegisterResource = register
+
+
+def run_lab(
+    config: dict[str, Any],
+    stack: str = "alice",
+    secrets: tuple[str, ...] = (),
+    preview: bool = False,
+) -> LabRun:
+    """Build the lab for `config` (key -> value, as in Pulumi.<stack>.yaml) under mocks."""
+    from components.lab import OpenStackLab
+    from lab.config import load
+
+    records: list[Registered] = []
+    _patch_monitor(records)
+    pulumi.runtime.set_mocks(RecordingMocks(), project=PROJECT, stack=stack, preview=preview)
+    raw = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+    runtime_config.set_all_config(raw, [f"{PROJECT}:{k}" for k in secrets])
+    holder: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program():
+        lab = OpenStackLab("lab", load())
+        holder["lab"] = lab
+        keys = sorted(lab.outputs)
+        values = [pulumi.Output.from_input(lab.outputs[k]) for k in keys]
+
+        async def secret_flags():
+            return {k: await v.is_secret() for k, v in zip(keys, values)}
+
+        holder["secret_task"] = secret_flags
+        return pulumi.Output.all(*values).apply(lambda vs: holder.__setitem__("outputs", dict(zip(keys, vs))))
+
+    program()
+    import asyncio
+
+    flags = asyncio.get_event_loop().run_until_complete(holder["secret_task"]())
+    return LabRun(records, holder.get("outputs", {}), {k for k, v in flags.items() if v}, holder["lab"])
