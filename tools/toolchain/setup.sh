@@ -98,7 +98,8 @@ require_go_modules() {
     $go_modules_ready && return 0
     require_go "$1"
     say "Go modules: checking/downloading (pulumi pkg/v3 v$PULUMI_VERSION and dependencies)"
-    if ! (cd "$GOMOD_DIR" && run_logged "$LOGS/go-mod-download.log" "$GO" mod download); then
+    if ! (cd "$GOMOD_DIR" && run_logged "$LOGS/go-mod-download.log" "$GO" list -deps \
+            github.com/pulumi/pulumi/pkg/v3/cmd/pulumi ./pulumi-language-python); then
         die "cannot get the Go modules for $1 (not in $("$GO" env GOMODCACHE) and the Go module proxy failed); log: $LOGS/go-mod-download.log"
     fi
     go_modules_ready=true
