@@ -12,6 +12,7 @@
 #   --check   build nothing; exit 0 if everything is up to date, 1 otherwise (prints what is stale).
 # Environment:
 #   OPENSTACK_LAB_TOOLCHAIN_CACHE   cache root (default ${XDG_CACHE_HOME:-~/.cache}/openstack-lab/toolchain)
+#   OPENSTACK_LAB_GO                the go binary to use (default: go on PATH, then /usr/local/go/bin/go)
 #   OPENSTACK_LAB_REQUIRE_PLUGINS   "true": a missing tools/toolchain/build-<name>.sh is an error (default: warning)
 set -euo pipefail
 
@@ -23,7 +24,7 @@ CHECK_ONLY=false
 case "${1:-}" in
     --check) CHECK_ONLY=true ;;
     "") ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup.sh: unknown argument: $1 (use --check or nothing)" >&2; exit 2 ;;
 esac
 
@@ -74,6 +75,10 @@ run_logged() {
 
 find_go() {
     local g
+    if [ -n "${OPENSTACK_LAB_GO:-}" ]; then
+        [ -x "$OPENSTACK_LAB_GO" ] && echo "$OPENSTACK_LAB_GO"
+        return
+    fi
     for g in "$(command -v go 2>/dev/null || true)" /usr/local/go/bin/go; do
         if [ -n "$g" ] && [ -x "$g" ]; then echo "$g"; return 0; fi
     done
@@ -186,6 +191,15 @@ else
     say "python language host: built in $(( $(date +%s) - t ))s"
 fi
 
+if ! $CHECK_ONLY; then
+# ---------------------------------------------------------------- link .tools
+if [ -e "$REPO/.tools" ] && [ ! -L "$REPO/.tools" ]; then
+    die "$REPO/.tools exists and is not a symlink; remove it and re-run"
+fi
+ln -sfn "$DEST" "$REPO/.tools"
+say ".tools -> $DEST"
+fi
+
 # ------------------------------------------------------------ resource plugins
 pulumi_cmd() { PULUMI_HOME="$PHOME" PULUMI_SKIP_UPDATE_CHECK=true "$BIN/pulumi" "$@"; }
 
@@ -253,13 +267,6 @@ if $CHECK_ONLY; then
     say "toolchain up to date: $DEST"
     exit 0
 fi
-
-# ---------------------------------------------------------------- link .tools
-if [ -e "$REPO/.tools" ] && [ ! -L "$REPO/.tools" ]; then
-    die "$REPO/.tools exists and is not a symlink; remove it and re-run"
-fi
-ln -sfn "$DEST" "$REPO/.tools"
-say ".tools -> $DEST"
 
 if [ ${#MISSING[@]} -gt 0 ]; then
     if [ "${OPENSTACK_LAB_REQUIRE_PLUGINS:-false}" = true ]; then
