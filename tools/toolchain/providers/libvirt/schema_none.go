@@ -1,0 +1,5 @@
+//go:build !embedschema
+
+package main
+
+var pulumiSchema []byte
