@@ -4,8 +4,6 @@ Passwords are not here: `PackstackAnswers` generates and keeps them as secrets.
 """
 from __future__ import annotations
 
-from typing import Mapping
-
 from lab.config import LabConfig
 
 # Key the physical network of the external flat network is known by, in Neutron and OVN/OVS.
@@ -54,10 +52,3 @@ def lab_answers(config: LabConfig) -> dict[str, str]:
     answers.update(config.packstack_answers)
     return dict(sorted(answers.items()))
 
-
-def render_edits(answers: Mapping[str, str]) -> str:
-    """KEY=VALUE lines, sorted; the controller script applies them to the generated file."""
-    for key, value in answers.items():
-        if "\n" in str(value) or "=" in key:
-            raise ValueError(f"answer {key} cannot be written to an answer file")
-    return "".join(f"{key}={value}\n" for key, value in sorted(answers.items()))

@@ -1,0 +1,65 @@
+"""Packstack answers the lab writes: right keys for each L2 agent, all known to Packstack."""
+import pytest
+
+from lab.answers import lab_answers
+from lab.config import packstack_options, parse
+
+
+def cfg(**raw):
+    return parse(raw, "openstack-lab", "alice", path_exists=lambda p: True)
+
+
+def test_hosts_follow_the_node_set():
+    config = cfg(managementCidr="10.1.2.0/24", externalCidr="10.1.3.0/24", computeCount=2)
+    answers = lab_answers(config)
+    assert answers["CONFIG_CONTROLLER_HOST"] == "10.1.2.10"
+    assert answers["CONFIG_NETWORK_HOSTS"] == "10.1.2.10"
+    assert answers["CONFIG_COMPUTE_HOSTS"] == "10.1.2.11,10.1.2.12"
+
+
+def test_all_in_one_computes_on_the_controller():
+    answers = lab_answers(cfg(managementCidr="10.1.2.0/24", externalCidr="10.1.3.0/24", computeCount=0))
+    assert answers["CONFIG_COMPUTE_HOSTS"] == "10.1.2.10"
+
+
+def test_ovn_answers_map_extnet_to_br_ex_on_eth1():
+    answers = lab_answers(cfg())
+    assert answers["CONFIG_NEUTRON_L2_AGENT"] == "ovn"
+    assert answers["CONFIG_NEUTRON_OVN_BRIDGE_MAPPINGS"] == "extnet:br-ex"
+    assert answers["CONFIG_NEUTRON_OVN_BRIDGE_IFACES"] == "br-ex:eth1"
+    assert answers["CONFIG_NEUTRON_OVN_BRIDGES_COMPUTE"] == "br-ex"
+    assert answers["CONFIG_NEUTRON_ML2_TYPE_DRIVERS"] == "geneve,flat"
+    assert not any(k.startswith("CONFIG_NEUTRON_OVS_") for k in answers)
+
+
+def test_openvswitch_answers_use_the_ovs_twins():
+    answers = lab_answers(cfg(l2Agent="openvswitch"))
+    assert answers["CONFIG_NEUTRON_OVS_BRIDGE_MAPPINGS"] == "extnet:br-ex"
+    assert answers["CONFIG_NEUTRON_OVS_BRIDGE_IFACES"] == "br-ex:eth1"
+    assert answers["CONFIG_NEUTRON_OVS_BRIDGES_COMPUTE"] == "br-ex"
+    assert answers["CONFIG_NEUTRON_ML2_TYPE_DRIVERS"] == "vxlan,flat"
+    assert not any(k.startswith("CONFIG_NEUTRON_OVN_") for k in answers)
+
+
+def test_demo_is_off_and_ssh_key_is_the_controllers_root_key():
+    answers = lab_answers(cfg())
+    assert answers["CONFIG_PROVISION_DEMO"] == "n"
+    assert answers["CONFIG_SSH_KEY"] == "/root/.ssh/id_ed25519.pub"
+
+
+def test_extra_answers_are_included():
+    answers = lab_answers(cfg(packstackAnswers={"CONFIG_HEAT_INSTALL": "y", "CONFIG_NEUTRON_ML2_TYPE_DRIVERS": "geneve,flat,vlan"}))
+    assert answers["CONFIG_HEAT_INSTALL"] == "y"
+    assert answers["CONFIG_NEUTRON_ML2_TYPE_DRIVERS"] == "geneve,flat,vlan"
+
+
+@pytest.mark.parametrize("agent", ["ovn", "openvswitch"])
+def test_every_written_key_is_a_packstack_option(agent):
+    known = packstack_options()
+    assert set(lab_answers(cfg(l2Agent=agent))) <= known
+
+
+def test_removed_nagios_keys_are_never_written():
+    assert not any("NAGIOS" in k for k in lab_answers(cfg()))
+    assert not any("NAGIOS" in k for k in packstack_options())
+

@@ -1,0 +1,75 @@
+"""Cloud-init documents: what a node gets at first boot."""
+import yaml
+
+from lab.cloudinit import ACCEPT_ENV, NodeIdentity, hosts_file, meta_data, network_config, user_data
+
+NODE = NodeIdentity(
+    hostname="compute1",
+    fqdn="compute1.alice.lab.internal",
+    management_ip="10.1.2.11",
+    management_cidr="10.1.2.0/24",
+    management_gateway="10.1.2.1",
+    management_mac="52:54:00:aa:bb:01",
+    external_mac="52:54:00:aa:bb:02",
+    dns_domain="alice.lab.internal",
+)
+HOSTS = [("10.1.2.10", "controller.alice.lab.internal", "controller"), ("10.1.2.11", NODE.fqdn, "compute1")]
+
+
+def rendered_user_data():
+    text = user_data(NODE, "ssh-ed25519 AAAAlogin me", "-----BEGIN OPENSSH PRIVATE KEY-----\nhk\n-----END OPENSSH PRIVATE KEY-----",
+                     "ssh-ed25519 AAAAhost host", HOSTS)
+    assert text.startswith("#cloud-config\n")
+    return yaml.safe_load(text)
+
+
+def test_user_data_sets_fqdn_hostname():
+    doc = rendered_user_data()
+    assert doc["hostname"] == "compute1" and doc["fqdn"] == NODE.fqdn
+
+
+def test_user_data_installs_login_key_for_root():
+    doc = rendered_user_data()
+    assert doc["disable_root"] is False
+    assert doc["ssh_authorized_keys"] == ["ssh-ed25519 AAAAlogin me"]
+    assert doc["ssh_pwauth"] is False
+
+
+def test_user_data_installs_only_the_pinned_host_key():
+    doc = rendered_user_data()
+    assert doc["ssh_genkeytypes"] == [] and doc["ssh_deletekeys"] is True
+    assert doc["ssh_keys"]["ed25519_public"] == "ssh-ed25519 AAAAhost host"
+    assert "BEGIN OPENSSH PRIVATE KEY" in doc["ssh_keys"]["ed25519_private"]
+
+
+def test_user_data_writes_hosts_and_sshd_accept_env():
+    files = {f["path"]: f for f in rendered_user_data()["write_files"]}
+    assert "10.1.2.10 controller.alice.lab.internal controller" in files["/etc/hosts"]["content"]
+    assert f"AcceptEnv {ACCEPT_ENV}" in files["/etc/ssh/sshd_config.d/50-openstack-lab.conf"]["content"]
+
+
+def test_hosts_file_keeps_loopback_first():
+    lines = hosts_file(HOSTS).splitlines()
+    assert lines[0].startswith("127.0.0.1 localhost")
+    assert lines[-1] == "10.1.2.11 compute1.alice.lab.internal compute1"
+
+
+def test_network_config_static_management_address():
+    doc = yaml.safe_load(network_config(NODE))
+    eth0 = doc["ethernets"]["eth0"]
+    assert doc["version"] == 2
+    assert eth0["addresses"] == ["10.1.2.11/24"]
+    assert eth0["dhcp4"] is False
+    assert eth0["match"]["macaddress"] == NODE.management_mac
+    assert {"to": "0.0.0.0/0", "via": "10.1.2.1"} in eth0["routes"]
+
+
+def test_network_config_external_nic_has_no_address():
+    eth1 = yaml.safe_load(network_config(NODE))["ethernets"]["eth1"]
+    assert "addresses" not in eth1 and eth1["dhcp4"] is False and eth1["dhcp6"] is False
+    assert eth1["set-name"] == "eth1" and eth1["match"]["macaddress"] == NODE.external_mac
+
+
+def test_meta_data_identifies_instance():
+    doc = yaml.safe_load(meta_data("openstack-lab-alice-compute1", "compute1"))
+    assert doc == {"instance-id": "openstack-lab-alice-compute1", "local-hostname": "compute1"}

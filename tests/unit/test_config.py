@@ -1,0 +1,246 @@
+"""The config model: defaults, and one clear problem per bad input, naming the key."""
+import dataclasses
+
+import pytest
+
+from lab import config as lab_config
+from lab.config import ConfigError, parse
+
+PROJECT = "openstack-lab"
+
+
+def problems(raw, stack="alice", secrets=(), exists=lambda p: True):
+    with pytest.raises(ConfigError) as info:
+        parse(raw, PROJECT, stack, frozenset(secrets), path_exists=exists)
+    return {p.key: p.message for p in info.value.problems}
+
+
+def ok(raw, stack="alice", secrets=()):
+    return parse(raw, PROJECT, stack, frozenset(secrets), path_exists=lambda p: True)
+
+
+def test_defaults_describe_the_classic_three_node_lab():
+    cfg = ok({})
+    assert cfg.node_names == ["controller", "compute1", "compute2"]
+    assert cfg.libvirt_uri == "qemu:///system"
+    assert cfg.hypervisor == "kvm"
+    assert cfg.openstack_release == "epoxy"
+    assert cfg.l2_agent == "ovn"
+    assert cfg.os_flavor == "centos-stream"
+    assert cfg.stop_after == "networking"
+    assert cfg.base_image.endswith(".qcow2") and "centos" in cfg.base_image.lower()
+    assert cfg.controller.memory_mib >= 8192 and cfg.compute.memory_mib >= 2048
+
+
+def test_config_is_immutable():
+    cfg = ok({})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.compute_count = 5  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        cfg.packstack_answers["CONFIG_HEAT_INSTALL"] = "y"  # type: ignore[index]
+
+
+def test_values_arrive_as_strings_like_pulumi_stores_them():
+    cfg = ok({"computeCount": "3", "controller": '{"vcpus": 8, "memoryMiB": 16384, "diskGiB": 80}',
+              "packageUpdate": "true", "dnsServers": '["9.9.9.9"]'})
+    assert cfg.compute_count == 3
+    assert cfg.controller.vcpus == 8 and cfg.controller.memory_mib == 16384
+    assert cfg.package_update is True
+    assert cfg.dns_servers == ("9.9.9.9",)
+
+
+def test_partial_size_keeps_other_defaults():
+    cfg = ok({"compute": {"memoryMiB": 6144}})
+    assert cfg.compute.memory_mib == 6144 and cfg.compute.vcpus == 2 and cfg.compute.disk_gib == 20
+
+
+def test_derived_networks_are_inside_the_supernet_and_disjoint():
+    import ipaddress
+
+    cfg = ok({})
+    supernet = ipaddress.ip_network(cfg.supernet)
+    mgmt, ext = ipaddress.ip_network(cfg.management_cidr), ipaddress.ip_network(cfg.external_cidr)
+    assert mgmt.subnet_of(supernet) and ext.subnet_of(supernet)
+    assert not mgmt.overlaps(ext)
+
+
+def test_two_stacks_get_disjoint_default_networks():
+    import ipaddress
+
+    a, b = ok({}, stack="alice"), ok({}, stack="bob")
+    nets_a = [ipaddress.ip_network(a.management_cidr), ipaddress.ip_network(a.external_cidr)]
+    nets_b = [ipaddress.ip_network(b.management_cidr), ipaddress.ip_network(b.external_cidr)]
+    assert not any(x.overlaps(y) for x in nets_a for y in nets_b)
+
+
+def test_default_pool_and_gateway_are_consistent():
+    cfg = ok({"externalCidr": "172.24.4.0/24"})
+    assert cfg.external_gateway == "172.24.4.1"
+    assert (cfg.external_pool.start, cfg.external_pool.end) == ("172.24.4.128", "172.24.4.254")
+
+
+def test_pool_outside_cidr_names_the_key():
+    found = problems({"externalCidr": "172.24.4.0/24", "externalPool": {"start": "172.24.5.10", "end": "172.24.4.200"}})
+    assert "externalPool.start" in found and "outside externalCidr" in found["externalPool.start"]
+    assert "externalPool.end" not in found
+
+
+def test_gateway_inside_pool_is_rejected():
+    found = problems({"externalCidr": "172.24.4.0/24", "externalGateway": "172.24.4.150"})
+    assert "inside externalPool" in found["externalGateway"]
+
+
+def test_reversed_pool_is_rejected():
+    found = problems({"externalCidr": "172.24.4.0/24", "externalPool": {"start": "172.24.4.200", "end": "172.24.4.100"}})
+    assert "swap" in found["externalPool"]
+
+
+def test_overlapping_networks_are_rejected():
+    found = problems({"managementCidr": "10.1.0.0/24", "externalCidr": "10.1.0.0/25"})
+    assert "overlaps managementCidr" in found["externalCidr"]
+    found = problems({"managementCidr": "10.1.0.0/24", "externalCidr": "10.2.0.0/24", "privateCidr": "10.1.0.128/25"})
+    assert "overlaps managementCidr" in found["privateCidr"]
+
+
+def test_node_addresses_must_fit_the_management_network():
+    found = problems({"managementCidr": "10.1.0.0/28", "externalCidr": "10.2.0.0/24", "computeCount": 5})
+    assert "no room for 6 node addresses" in found["managementCidr"]
+    assert ok({"managementCidr": "10.1.0.0/28", "externalCidr": "10.2.0.0/24", "computeCount": 4})
+
+
+def test_negative_compute_count_is_rejected():
+    assert "negative" in problems({"computeCount": -1})["computeCount"]
+
+
+def test_zero_computes_is_an_all_in_one():
+    assert ok({"computeCount": 0}).node_names == ["controller"]
+
+
+def test_non_numeric_compute_count_is_rejected():
+    assert "whole number" in problems({"computeCount": "many"})["computeCount"]
+
+
+def test_memory_below_role_minimum_names_role_and_minimum():
+    found = problems({"controller": {"memoryMiB": 2048}, "compute": {"memoryMiB": 1024}})
+    assert "6144" in found["controller.memoryMiB"]
+    assert "2048" in found["compute.memoryMiB"]
+
+
+def test_debian_test_profile_allows_tiny_nodes():
+    cfg = ok({"prepProfile": "debian-test", "stopAfter": "prep",
+              "controller": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3},
+              "compute": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3}})
+    assert cfg.controller.memory_mib == 768
+
+
+def test_debian_test_profile_cannot_apply_packstack():
+    assert "cannot run Packstack" in problems({"prepProfile": "debian-test"})["stopAfter"]
+
+
+def test_rhel_without_credentials_names_both_keys():
+    found = problems({"osFlavor": "rhel"})
+    assert "rhelUsername" in found and "rhelPassword" in found
+
+
+def test_rhel_with_credentials_keeps_password_secret():
+    cfg = ok({"osFlavor": "rhel", "rhelUsername": "me", "rhelPassword": "s3cret-value"}, secrets=("rhelPassword",))
+    assert cfg.rhel.username == "me"
+    assert cfg.rhel.password.value == "s3cret-value"
+    assert "s3cret-value" not in repr(cfg)
+
+
+def test_plain_text_secret_is_rejected():
+    found = problems({"osFlavor": "rhel", "rhelUsername": "me", "rhelPassword": "plain"})
+    assert "--secret rhelPassword" in found["rhelPassword"]
+
+
+def test_unknown_choices_list_the_valid_ones():
+    found = problems({"hypervisor": "xen", "openstackRelease": "zed", "l2Agent": "linuxbridge", "osFlavor": "ubuntu"})
+    assert "kvm, qemu" in found["hypervisor"]
+    assert "epoxy" in found["openstackRelease"]
+    assert "ovn, openvswitch" in found["l2Agent"]
+    assert "centos-stream, rhel" in found["osFlavor"]
+
+
+def test_all_releases_antelope_to_epoxy_are_accepted():
+    for release in ("antelope", "bobcat", "caracal", "dalmatian", "epoxy"):
+        assert ok({"openstackRelease": release}).openstack_release == release
+
+
+def test_unknown_key_is_reported():
+    assert "unknown key" in problems({"computeCont": 3})["computeCont"]
+
+
+def test_unknown_packstack_answer_is_rejected():
+    found = problems({"packstackAnswers": {"CONFIG_NAGIOS_INSTALL": "n", "CONFIG_NOT_A_KEY": "y"}})
+    assert "Packstack removed it" in found["packstackAnswers.CONFIG_NAGIOS_INSTALL"]
+    assert "packstack -o" in found["packstackAnswers.CONFIG_NOT_A_KEY"]
+
+
+def test_lab_managed_answer_points_to_the_lab_key():
+    found = problems({"packstackAnswers": {"CONFIG_COMPUTE_HOSTS": "1.2.3.4"}})
+    assert "computeCount" in found["packstackAnswers.CONFIG_COMPUTE_HOSTS"]
+
+
+def test_valid_extra_answers_are_kept_as_strings():
+    cfg = ok({"packstackAnswers": {"CONFIG_HEAT_INSTALL": True, "CONFIG_SERVICE_WORKERS": 2}})
+    assert dict(cfg.packstack_answers) == {"CONFIG_HEAT_INSTALL": "y", "CONFIG_SERVICE_WORKERS": "2"}
+
+
+def test_ssh_keys_come_in_pairs():
+    found = problems({"sshPublicKey": "ssh-ed25519 AAAAC3Nza me"})
+    assert "sshPrivateKey" in found
+
+
+def test_malformed_public_key_is_rejected():
+    found = problems({"sshPublicKey": "not a key", "sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n"},
+                     secrets=("sshPrivateKey",))
+    assert "OpenSSH public key" in found["sshPublicKey"]
+
+
+def test_missing_local_base_image_is_reported():
+    found = problems({"baseImage": "/nonexistent/image.qcow2"}, exists=lambda p: False)
+    assert "does not exist" in found["baseImage"]
+
+
+def test_bad_cidr_is_reported_with_example():
+    found = problems({"managementCidr": "10.1.0.5/24", "externalCidr": "10.2.0.0/24"})
+    assert "CIDR form" in found["managementCidr"]
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ConfigError) as info:
+        parse({"computeCount": -2, "hypervisor": "xen", "l2Agent": "x"}, PROJECT, "alice")
+    assert len(info.value.problems) == 3
+    message = str(info.value)
+    assert "openstack-lab:computeCount" in message and "openstack-lab:hypervisor" in message
+
+
+def test_existing_cloud_needs_a_secret_password():
+    found = problems({"cloud": {"authUrl": "http://127.0.0.1:5000/v3"}})
+    assert "cloudPassword" in found
+
+
+def test_existing_cloud_rejects_password_in_the_object():
+    found = problems({"cloud": {"authUrl": "http://k:5000/v3", "password": "x"}, "cloudPassword": "y"},
+                     secrets=("cloudPassword",))
+    assert "cloud.password" in found
+
+
+def test_existing_cloud_mode_parses_credentials():
+    cfg = ok({"cloud": {"authUrl": "http://127.0.0.1:15000/v3/", "region": "Lab"}, "cloudPassword": "pw"},
+             secrets=("cloudPassword",))
+    assert cfg.existing_cloud
+    assert cfg.cloud.auth_url == "http://127.0.0.1:15000/v3"
+    assert cfg.cloud.region == "Lab" and cfg.cloud.username == "admin"
+
+
+def test_stages_run_up_to_stop_after():
+    cfg = ok({"stopAfter": "prep"})
+    assert cfg.runs("nodes") and cfg.runs("prep")
+    assert not cfg.runs("answers") and not cfg.runs("packstack") and not cfg.runs("networking")
+
+
+def test_boot_settings_need_a_kernel():
+    found = problems({"boot": {"initrd": "/boot/initrd.img"}})
+    assert "boot.kernel" in found
