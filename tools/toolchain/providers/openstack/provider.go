@@ -77,6 +77,10 @@ func Provider() tfbridge.ProviderInfo {
 		info.RenameDataSource(tf, tokens.ModuleMember(toks[1]), tokens.ModuleMember(toks[0]),
 			module(toks[1]), module(toks[0]), nil)
 	}
+	// Field renames of pulumi-openstack (found by diffing our schema with the SDK).
+	info.Resources["openstack_orchestration_stack_v1"].Fields = map[string]*tfbridge.SchemaInfo{
+		"outputs": {Name: "StackOutputs"},
+	}
 	// Anything the pinned SDK does not know (should be nothing for v3.4.0)
 	// still gets a deterministic token so the plugin starts.
 	for tf := range p.ResourcesMap().Range {
