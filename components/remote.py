@@ -63,7 +63,7 @@ def run_script(
         create=script(script_name),
         delete=script(delete_script) if delete_script else None,
         environment=environment,
-        stdin=stdin,
+        stdin=pulumi.Output.secret(stdin) if secret_io and stdin is not None else stdin,
         triggers=triggers,
         logging=remote.Logging.NONE if secret_io else remote.Logging.STDOUT_AND_STDERR,
         add_previous_output_in_env=False,

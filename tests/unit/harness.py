@@ -42,6 +42,17 @@ class Registered:
     provider: str
 
 
+def _unwrap(value: Any) -> Any:
+    """Replace secret envelopes by their values (the secret paths are recorded apart)."""
+    if isinstance(value, dict):
+        if value.get("4dabf18193072939515e22adb298388d") == SECRET_SIG:
+            return _unwrap(value.get("value"))
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
+
+
 def _secret_keys(struct_json: Any) -> set[str]:
     found = set()
     if isinstance(struct_json, dict):
@@ -73,7 +84,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "command:remote:Command":
             state.setdefault("stdout", "ssh-ed25519 AAAAcontrollerroot root@controller\n")
             state.setdefault("stderr", "")
-        return f"{args.name}-id-{self.count}", state
+        return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}
@@ -133,7 +144,7 @@ def _patch_monitor(records: list[Registered]) -> None:
                 urn=response.urn,
                 parent=request.parent,
                 dependencies=list(request.dependencies),
-                inputs=dict(pulumi.runtime.rpc.deserialize_properties(request.object)) if request.type != "pulumi:pulumi:Stack" else {},
+                inputs=_unwrap(dict(pulumi.runtime.rpc.deserialize_properties(request.object))) if request.type != "pulumi:pulumi:Stack" else {},
                 secret_inputs=_secret_keys(obj),
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 provider=request.provider,

@@ -1,0 +1,325 @@
+"""What the program declares, under Pulumi mocks: counts, names, parents, dependencies, secrets."""
+import ipaddress
+
+import pytest
+
+from harness import run_lab
+
+BASE = {"hypervisor": "qemu", "baseImage": "https://images.example/el9.qcow2"}
+COMMAND = "command:remote:Command"
+DOMAIN = "libvirt:index/domain:Domain"
+DYNAMIC = "pulumi-python:dynamic:Resource"
+
+
+@pytest.fixture(scope="module")
+def full():
+    return run_lab(dict(BASE))
+
+
+def test_three_nodes_each_with_volume_cloud_init_and_domain(full):
+    assert full.names(DOMAIN) == {"controller-domain", "compute1-domain", "compute2-domain"}
+    assert len(full.of_type("libvirt:index/volume:Volume")) == 4  # one base + one per node
+    assert len(full.of_type("libvirt:index/cloudInitDisk:CloudInitDisk")) == 3
+    assert len(full.of_type("openstack-lab:lab:LabNode")) == 3
+
+
+def test_node_volumes_are_copy_on_write_of_one_base(full):
+    base = full.named("storage-base")
+    for node in ("controller", "compute1", "compute2"):
+        disk = full.named(f"{node}-disk")
+        assert base.urn in disk.dependencies
+        assert disk.inputs["format"] == "qcow2"
+        assert "baseVolumeId" in disk.inputs
+    assert base.inputs["source"] == BASE["baseImage"]
+
+
+def test_domains_have_management_and_external_nics_with_deterministic_macs(full):
+    from lab import naming
+
+    domain = full.named("compute1-domain")
+    nics = domain.inputs["networkInterfaces"]
+    assert len(nics) == 2
+    assert nics[0]["mac"] == naming.mac_address("openstack-lab", "alice", "compute1", 0)
+    assert nics[1]["mac"] == naming.mac_address("openstack-lab", "alice", "compute1", 1)
+    assert all(nic["waitForLease"] is False for nic in nics)
+    assert full.named("network-management").urn in domain.dependencies or "networkId" in nics[0]
+
+
+def test_domain_type_and_size_follow_config():
+    run = run_lab({**BASE, "compute": {"vcpus": 3, "memoryMiB": 5120, "diskGiB": 25}})
+    domain = run.named("compute2-domain")
+    assert domain.inputs["type"] == "qemu"
+    assert domain.inputs["vcpu"] == 3 and domain.inputs["memory"] == 5120
+    assert run.named("compute2-disk").inputs["size"] == 25 * 1024**3
+    assert "cpu" not in domain.inputs  # host-passthrough only under kvm
+
+
+def test_kvm_domains_pass_the_host_cpu_through():
+    run = run_lab({**BASE, "hypervisor": "kvm"})
+    assert run.named("compute1-domain").inputs["cpu"]["mode"] == "host-passthrough"
+
+
+def test_direct_kernel_boot_settings_reach_the_domain():
+    run = run_lab({**BASE, "boot": {"kernel": "/img/vmlinuz", "initrd": "/img/initrd", "cmdline": "root=/dev/vda rw quiet"}})
+    domain = run.named("controller-domain")
+    assert domain.inputs["kernel"] == "/img/vmlinuz" and domain.inputs["initrd"] == "/img/initrd"
+    assert domain.inputs["cmdlines"] == [{"root": "/dev/vda"}, {"_": "rw"}, {"_": "quiet"}]
+
+
+def test_networks_are_nat_without_dhcp_and_bridges_fit(full):
+    for name in ("network-management", "network-external"):
+        net = full.named(name)
+        assert net.inputs["mode"] == "nat"
+        assert net.inputs["dhcp"]["enabled"] is False
+        assert len(net.inputs["bridge"]) <= 15
+        assert net.inputs["name"].startswith("openstack-lab-alice-")
+
+
+def test_every_child_has_its_component_as_parent(full):
+    for resource in full.resources:
+        if resource.type in ("pulumi:pulumi:Stack",):
+            continue
+        chain = full.ancestors(resource)
+        assert chain[-1] == "openstack-lab-alice", resource.name
+        if resource.name != "lab":
+            assert "lab" in chain, resource.name
+    for node in ("controller", "compute1"):
+        assert full.ancestors(full.named(f"{node}-domain"))[0] == node
+        assert full.ancestors(full.named(f"{node}-prep-prep"))[0] == f"{node}-prep"
+
+
+def test_libvirt_resources_use_the_configured_uri():
+    run = run_lab({**BASE, "libvirtUri": "qemu+ssh://lab-host/system"})
+    provider = run.named("libvirt")
+    assert provider.inputs["uri"] == "qemu+ssh://lab-host/system"
+    assert provider.urn in run.named("compute1-domain").provider
+
+
+def test_first_command_per_node_carries_the_dial_retries(full):
+    wait = full.named("compute1-prep-wait")
+    prep = full.named("compute1-prep-prep")
+    assert wait.inputs["connection"]["dialErrorLimit"] >= 60
+    assert prep.inputs["connection"]["dialErrorLimit"] < wait.inputs["connection"]["dialErrorLimit"]
+    assert full.depends_on(prep, "compute1-prep-wait")
+    assert full.depends_on(full.named("compute1-prep-hosts"), "compute1-prep-wait")
+
+
+def test_every_connection_pins_the_node_host_key_and_keeps_the_key_secret(full):
+    for command in full.of_type(COMMAND):
+        connection = command.inputs["connection"]
+        assert connection["hostKey"].startswith("ssh-ed25519 "), command.name
+        assert connection["user"] == "root"
+        assert "connection" in command.secret_inputs, command.name
+
+
+def test_prep_commands_wait_for_their_own_node_only(full):
+    prep = full.named("compute2-prep-wait")
+    assert full.depends_on(prep, "compute2-domain")
+    assert not full.depends_on(prep, "controller-domain")
+    assert not any(full.named(n).urn in prep.dependencies for n in ("compute1-prep-wait", "controller-prep-wait"))
+
+
+def test_computes_trust_the_controller_root_key(full):
+    for node in ("controller", "compute1", "compute2"):
+        assert full.depends_on(full.named(f"{node}-prep-trust"), "controller-prep-root-key")
+        assert full.named(f"{node}-prep-trust").inputs["environment"]["LAB_CONTROLLER_KEY"].startswith("ssh-ed25519")
+
+
+def test_hosts_command_lists_every_node_with_fqdn(full):
+    stdin = full.named("compute1-prep-hosts").inputs["stdin"]
+    for node in ("controller", "compute1", "compute2"):
+        assert f"{node}.alice.lab.internal {node}" in stdin
+
+
+def test_packstack_waits_for_every_nodes_prep(full):
+    answer_file = full.named("packstack-answer-file")
+    apply = full.named("packstack-apply")
+    for node in ("controller", "compute1", "compute2"):
+        prep_component = full.named(f"{node}-prep")
+        assert prep_component.urn in answer_file.dependencies or all(
+            child.urn in answer_file.dependencies
+            for child in full.resources if child.parent == prep_component.urn
+        )
+        assert prep_component.urn in apply.dependencies or full.depends_on(apply, f"{node}-prep-trust")
+    assert full.depends_on(apply, "packstack-answer-file")
+
+
+def test_answer_file_travels_as_secret_stdin_without_logging(full):
+    answer_file = full.named("packstack-answer-file")
+    assert "stdin" in answer_file.secret_inputs
+    assert answer_file.inputs["logging"] == "none"
+
+
+def test_packstack_reruns_when_answers_change(full):
+    apply = full.named("packstack-apply")
+    assert full.depends_on(apply, "packstack-answers")
+    assert len(apply.inputs["triggers"]) == 2
+
+
+def test_passwords_are_secret_outputs_of_packstack_answers(full):
+    answers = full.named("packstack-answers")
+    assert {"passwords", "admin_password", "answer_file"} <= set(answers.additional_secret_outputs)
+    assert answers.inputs["CONFIG_COMPUTE_HOSTS"].count(",") == 1
+
+
+def test_keystone_ready_follows_packstack_and_gets_the_admin_password_as_secret(full):
+    ready = full.named("packstack-keystone-ready")
+    assert full.depends_on(ready, "packstack-apply")
+    assert "password" in ready.secret_inputs
+    assert ready.inputs["auth_url"].endswith(":5000/v3")
+
+
+def test_networking_is_declared_only_after_keystone_ready(full):
+    provider = full.named("networking-cloud")
+    assert full.depends_on(provider, "packstack-keystone-ready")
+    assert "password" in provider.secret_inputs
+    for resource in full.resources:
+        if resource.type.startswith("openstack:networking"):
+            assert resource.provider.startswith(provider.urn), resource.name
+
+
+def test_openstack_networking_matches_the_classic_recipe(full):
+    external = full.named("networking-external")
+    assert external.inputs["external"] is True and external.inputs["shared"] is True
+    assert external.inputs["segments"] == [{"networkType": "flat", "physicalNetwork": "extnet"}]
+    public = full.named("networking-public")
+    assert public.inputs["enableDhcp"] is False
+    cfg_ext = ipaddress.ip_network(public.inputs["cidr"])
+    pool = public.inputs["allocationPools"][0]
+    assert ipaddress.ip_address(pool["start"]) in cfg_ext and ipaddress.ip_address(pool["end"]) in cfg_ext
+    assert public.inputs["gatewayIp"] == str(cfg_ext.network_address + 1)
+    assert full.depends_on(full.named("networking-router"), "networking-external")
+    interface = full.named("networking-router-private")
+    assert full.depends_on(interface, "networking-router") and full.depends_on(interface, "networking-private-subnet")
+    assert full.named("networking-private-subnet").inputs["cidr"] == "192.168.100.0/24"
+
+
+def test_outputs_cover_nodes_urls_and_ids(full):
+    outputs = full.outputs
+    assert set(outputs["nodes"]) == {"controller", "compute1", "compute2"}
+    assert outputs["horizonUrl"].endswith("/dashboard")
+    assert outputs["keystoneUrl"].endswith(":5000/v3")
+    assert {"externalNetworkId", "routerId", "publicSubnetId", "privateNetworkId", "cloudsYaml"} <= set(outputs)
+    assert all(cmd.startswith("ssh -i ") for cmd in outputs["sshCommands"].values())
+    assert outputs["knownHosts"].count("\n") == 3
+
+
+def test_secret_outputs_are_marked_secret(full):
+    assert {"adminPassword", "cloudsYaml", "sshPrivateKey"} <= full.secret_outputs
+    assert "nodes" not in full.secret_outputs
+
+
+def test_clouds_yaml_is_ready_to_use(full):
+    import yaml
+
+    doc = yaml.safe_load(full.outputs["cloudsYaml"])
+    cloud = doc["clouds"]["openstack-lab-alice"]
+    assert cloud["auth"]["username"] == "admin" and cloud["auth"]["password"] == "mock-admin-pw"
+    assert cloud["region_name"] == "RegionOne"
+
+
+def test_user_data_is_secret_since_it_holds_the_host_key(full):
+    assert "userData" in full.named("controller-cloud-init").secret_inputs
+
+
+def test_configured_ssh_key_replaces_the_generated_one():
+    run = run_lab({**BASE, "sshPublicKey": "ssh-ed25519 AAAAmine me",
+                   "sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n"},
+                  secrets=("sshPrivateKey",))
+    assert "login-key" not in run.names()
+    assert "sshPrivateKey" not in run.outputs
+
+
+@pytest.mark.parametrize(
+    "stop_after, present, absent",
+    [
+        ("nodes", {"controller-domain"}, {"controller-prep-wait", "packstack-answers"}),
+        ("prep", {"controller-prep-prep"}, {"packstack-answers", "packstack-answer-file"}),
+        ("answers", {"packstack-answer-file"}, {"packstack-apply", "packstack-keystone-ready", "networking-cloud"}),
+        ("packstack", {"packstack-apply", "packstack-keystone-ready"}, {"networking-cloud"}),
+    ],
+)
+def test_stop_after_ends_the_chain(stop_after, present, absent):
+    names = run_lab({**BASE, "stopAfter": stop_after}).names()
+    assert present <= names
+    assert not (absent & names)
+
+
+def test_existing_cloud_mode_declares_only_networking():
+    run = run_lab({"cloud": {"authUrl": "http://127.0.0.1:15000/v3"}, "cloudPassword": "pw"}, secrets=("cloudPassword",))
+    assert not run.of_type(DOMAIN) and not run.of_type(COMMAND) and not run.of_type("pulumi:providers:libvirt")
+    assert run.named("keystone-ready").inputs["auth_url"] == "http://127.0.0.1:15000/v3"
+    assert run.depends_on(run.named("networking-cloud"), "keystone-ready")
+    assert len(run.of_type("openstack:networking/subnet:Subnet")) == 2
+    assert {"adminPassword", "cloudsYaml"} <= run.secret_outputs
+
+
+def test_adding_a_compute_adds_one_nodes_resources_only():
+    before = run_lab(dict(BASE))
+    after = run_lab({**BASE, "computeCount": 3})
+    added = after.names() - before.names()
+    assert added == {
+        "compute3", "compute3-host-key", "compute3-cloud-init", "compute3-disk", "compute3-domain",
+        "compute3-prep", "compute3-prep-wait", "compute3-prep-prep", "compute3-prep-hosts", "compute3-prep-trust",
+    }
+    assert not (before.names() - after.names())
+    # Existing nodes' VM definitions do not change; their hosts command and the answers do.
+    for name in ("compute1-domain", "compute1-cloud-init", "compute1-disk"):
+        assert before.named(name).inputs == after.named(name).inputs, name
+    assert before.named("compute1-prep-hosts").inputs["stdin"] != after.named("compute1-prep-hosts").inputs["stdin"]
+    assert after.named("packstack-answers").inputs["CONFIG_COMPUTE_HOSTS"].count(",") == 2
+
+
+def test_two_stacks_share_no_libvirt_name_bridge_mac_or_cidr():
+    a, b = run_lab(dict(BASE), stack="alice"), run_lab(dict(BASE), stack="bob")
+
+    def identity(run):
+        names, bridges, macs, cidrs = set(), set(), set(), set()
+        for r in run.resources:
+            if r.type.startswith("libvirt:index/") and "name" in r.inputs:
+                names.add(r.inputs["name"])
+            if r.type == "libvirt:index/network:Network":
+                bridges.add(r.inputs["bridge"])
+                cidrs.update(ipaddress.ip_network(c) for c in r.inputs["addresses"])
+            if r.type == DOMAIN:
+                macs.update(n["mac"] for n in r.inputs["networkInterfaces"])
+        return names, bridges, macs, cidrs
+
+    (na, ba, ma, ca), (nb, bb, mb, cb) = identity(a), identity(b)
+    assert na and not (na & nb)
+    assert ba and not (ba & bb)
+    assert ma and not (ma & mb)
+    assert not any(x.overlaps(y) for x in ca for y in cb)
+
+
+def test_rhel_subscription_gets_credentials_through_secret_environment():
+    run = run_lab({**BASE, "osFlavor": "rhel", "rhelUsername": "me", "rhelPassword": "pw"}, secrets=("rhelPassword",))
+    sub = run.named("compute1-prep-subscription")
+    assert sub.inputs["environment"]["LAB_RHSM_USERNAME"] == "me"
+    assert "environment" in sub.secret_inputs or "environment.LAB_RHSM_PASSWORD" in sub.secret_inputs
+    assert sub.inputs["logging"] == "none"
+    assert "unregister" in sub.inputs["delete"]
+    assert "pw" not in sub.inputs["create"]
+    assert run.depends_on(run.named("compute1-prep-prep"), "compute1-prep-subscription")
+
+
+def test_debian_test_profile_runs_its_own_prep_script():
+    run = run_lab({**BASE, "prepProfile": "debian-test", "stopAfter": "answers",
+                   "controller": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3},
+                   "compute": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3}})
+    assert "prep-debian-test" in run.named("controller-prep-prep").inputs["create"]
+    assert "packstack-apply" not in run.names()
+
+
+def test_own_storage_pool_when_a_path_is_given():
+    run = run_lab({**BASE, "storagePoolPath": "/var/lib/openstack-lab/alice"})
+    pool = run.named("storage-pool")
+    assert pool.inputs["type"] == "dir" and pool.inputs["name"] == "openstack-lab-alice-pool"
+    assert run.depends_on(run.named("storage-base"), "storage-pool")
+
+
+def test_invalid_config_declares_nothing():
+    from lab.config import ConfigError
+
+    with pytest.raises(ConfigError):
+        run_lab({**BASE, "computeCount": -1})
