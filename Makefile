@@ -1,0 +1,80 @@
+# openstack-lab: `make up` builds your lab, `make test` runs every test tier.
+# Both install what they need first (Python venvs, Debian packages, the Pulumi toolchain).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+STACK ?= $(shell id -un)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ENV := source tools/toolchain/env.sh &&
+PULUMI := $(ENV) pulumi --non-interactive
+TIERS ?= tests/unit tests/engine tests/e2e tests/api
+
+.PHONY: help deps toolchain doctor stack up preview destroy outputs ssh-config test test-unit test-engine test-e2e test-api packstack-options
+
+help:
+	@echo "make up        - set up, check the host, then pulumi up on stack $(STACK)"
+	@echo "make test      - set up, then run every test tier ($(TIERS))"
+	@echo "make preview | destroy | doctor | ssh-config | test-unit | test-engine | test-e2e | test-api"
+
+$(VENV)/.stamp: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+.venv-packstack/.stamp:
+	$(PYTHON) -m venv .venv-packstack
+	.venv-packstack/bin/pip install -q --disable-pip-version-check packstack==26.0.0
+	touch $@
+
+deps: $(VENV)/.stamp .venv-packstack/.stamp
+	bash tools/ensure-packages.sh shellcheck
+
+toolchain:
+	bash tools/toolchain/setup.sh
+
+doctor: $(VENV)/.stamp
+	$(PY) tools/doctor.py --stack $(STACK)
+
+# Stack per developer: created on first use with the local backend and a passphrase secrets provider.
+stack: toolchain
+	$(PULUMI) stack select $(STACK) 2>/dev/null || $(PULUMI) stack init $(STACK) --secrets-provider passphrase
+
+up: deps toolchain doctor stack
+	$(PULUMI) up --yes --stack $(STACK)
+
+preview: deps toolchain stack
+	$(PULUMI) preview --diff --stack $(STACK)
+
+destroy: toolchain
+	$(PULUMI) destroy --yes --stack $(STACK)
+
+outputs: toolchain
+	$(PULUMI) stack output --stack $(STACK)
+
+# Writes the stack's login key and known_hosts under .lab/<stack>/ for the sshCommands outputs.
+ssh-config: toolchain
+	umask 077 && mkdir -p .lab/$(STACK)
+	$(PULUMI) stack output --stack $(STACK) knownHosts > .lab/$(STACK)/known_hosts
+	($(PULUMI) stack output --stack $(STACK) --show-secrets sshPrivateKey > .lab/$(STACK)/id_ed25519) \
+	  || echo "no generated key: the stack uses your configured sshPrivateKey"
+
+test: deps toolchain
+	$(ENV) $(PY) -m pytest -ra $(TIERS)
+
+test-unit: deps
+	$(PY) -m pytest -ra tests/unit
+
+test-engine: deps toolchain
+	$(ENV) $(PY) -m pytest -ra tests/engine
+
+test-e2e: deps toolchain
+	$(ENV) $(PY) -m pytest -ra tests/e2e
+
+test-api: deps toolchain
+	$(ENV) $(PY) -m pytest -ra tests/api
+
+# Regenerates lab/packstack_options.txt from the pinned Packstack's `packstack -o`.
+packstack-options: .venv-packstack/.stamp
+	{ echo '# Answer keys that `packstack -o` of packstack 26.0.0 (2025.1 Epoxy) lists; regenerate with `make packstack-options`.'; \
+	  .venv-packstack/bin/packstack -o | grep -aoE '\*\*CONFIG_[A-Z0-9_]+\*\*' | tr -d '*' | sort -u; } > lab/packstack_options.txt
