@@ -1,0 +1,98 @@
+"""API tier: a real Keystone + neutron-server + MariaDB bound to 127.0.0.1 (tests/api/fixture/),
+started once per session and stopped (every process, checked with ps) at the end.
+
+Run: `pytest tests/api` after `tools/toolchain/setup.sh` (the Pulumi tests need the pulumi CLI from
+`.tools/` or PATH). Locally a missing prerequisite skips; under CI=true it fails.
+Timings (fixture start cold/warm, tier run time) are printed at the end and written to the
+git-ignored tests/api/.timings.json.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from apisupport import CAPTURED, FIXTURE, IN_CI, LOG, FixtureCloud, PulumiProject, parse_openrc, pulumi_env_base, \
+    record_timings, require
+
+_TIER_T0 = time.monotonic()
+_TIMINGS: dict = {}
+
+
+@pytest.fixture(scope="session")
+def fixture_cloud():
+    """The running fixture cloud (installs the Debian packages on first use)."""
+    require(Path("/usr/bin/apt-get").exists() or shutil.which("keystone-manage"),
+            "the API fixture needs Debian packages (apt-get not found)")
+    t_install = time.monotonic()
+    proc = subprocess.run(["bash", str(FIXTURE / "install.sh")], capture_output=True, text=True, timeout=1800,
+                          stdin=subprocess.DEVNULL)
+    LOG.add("fixture install.sh", proc.stdout + proc.stderr)
+    require(proc.returncode == 0, "tests/api/fixture/install.sh failed (needs root and the Debian archive): "
+            + "\n".join((proc.stdout + proc.stderr).splitlines()[-20:]))
+    if "installing:" in proc.stdout:
+        _TIMINGS["package_install_s"] = round(time.monotonic() - t_install, 1)
+
+    state = Path(tempfile.mkdtemp(prefix="osl-api-", dir="/tmp"))
+    t0 = time.monotonic()
+    proc = subprocess.run(["bash", str(FIXTURE / "start.sh"), str(state)], capture_output=True, text=True,
+                          timeout=900, stdin=subprocess.DEVNULL)
+    elapsed = round(time.monotonic() - t0, 1)
+    LOG.add("fixture start.sh", proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        subprocess.run(["bash", str(FIXTURE / "stop.sh"), str(state), "--purge"], capture_output=True, timeout=300)
+        pytest.fail(f"fixture start failed (rc={proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}",
+                    pytrace=False)
+    cold = "cold start" in proc.stdout
+    _TIMINGS["fixture_start_cold_s" if cold else "fixture_start_warm_s"] = elapsed
+    _TIMINGS["fixture_start_last"] = {"seconds": elapsed, "kind": "cold" if cold else "warm"}
+    print(f"\napi-fixture started in {elapsed}s ({'cold' if cold else 'warm'})")
+    cloud = FixtureCloud(state=state, env=parse_openrc(state / "openrc"), start_seconds=elapsed, cold=cold)
+    try:
+        yield cloud
+    finally:
+        stop = subprocess.run(["bash", str(FIXTURE / "stop.sh"), str(state), "--purge"], capture_output=True,
+                              text=True, timeout=300)
+        LOG.add("fixture stop.sh", stop.stdout + stop.stderr)
+        leftovers = [line for line in subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True,
+                                                     text=True).stdout.splitlines() if str(state) in line]
+        _TIMINGS["fixture_stopped_clean"] = stop.returncode == 0 and not leftovers
+        assert stop.returncode == 0, f"fixture stop failed: {stop.stdout}\n{stop.stderr}"
+        assert not leftovers, f"fixture processes left after stop: {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def pulumi_base_env():
+    env = pulumi_env_base()
+    require(env is not None, "pulumi CLI not found: run tools/toolchain/setup.sh (and source tools/toolchain/env.sh)")
+    return env
+
+
+@pytest.fixture(scope="module")
+def pulumi_project(pulumi_base_env, tmp_path_factory):
+    return PulumiProject.create(tmp_path_factory.mktemp("pulumi"), pulumi_base_env)
+
+
+def pytest_runtest_logreport(report):
+    for _name, content in report.sections:
+        CAPTURED.append(content)
+    if report.longrepr is not None:
+        CAPTURED.append(str(report.longreprtext))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not _TIMINGS and not any("tests/api" in str(a) or "tests\\api" in str(a) for a in config.args):
+        return
+    _TIMINGS["tier_run_s"] = round(time.monotonic() - _TIER_T0, 1)
+    _TIMINGS["ci"] = IN_CI
+    _TIMINGS["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    data = record_timings(_TIMINGS)
+    terminalreporter.write_sep("-", "api tier timings")
+    for key in ("package_install_s", "fixture_start_cold_s", "fixture_start_warm_s", "tier_run_s"):
+        if key in data:
+            marker = "" if key in _TIMINGS else " (earlier run)"
+            terminalreporter.write_line(f"{key}: {data[key]}{marker}")

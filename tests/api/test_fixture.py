@@ -1,0 +1,72 @@
+"""The fixture itself: loopback-only listeners, secret files, and an `openstack` CLI smoke test
+(token, network, router with an external gateway on a flat extnet network)."""
+import json
+import re
+import stat
+import subprocess
+
+
+def _fixture_pids(cloud) -> set[int]:
+    groups = {int(line.split()[1]) for line in (cloud.state / "pids").read_text().splitlines() if line.strip()}
+    pids = set()
+    for line in subprocess.run(["ps", "-eo", "pid=,pgid="], capture_output=True, text=True).stdout.splitlines():
+        pid, pgid = (int(x) for x in line.split())
+        if pgid in groups:
+            pids.add(pid)
+    return pids
+
+
+def test_every_fixture_listener_is_on_loopback(fixture_cloud):
+    pids = _fixture_pids(fixture_cloud)
+    assert pids, "no fixture process found"
+    out = subprocess.run(["ss", "-Hltunp"], capture_output=True, text=True, check=True).stdout
+    ours = []
+    for line in out.splitlines():
+        owners = {int(p) for p in re.findall(r"pid=(\d+)", line)}
+        if owners & pids:
+            local = line.split()[4]
+            ours.append(local)
+            assert local.startswith("127.0.0.1:"), f"fixture socket not on loopback: {line}"
+    ports = {addr.rsplit(":", 1)[1] for addr in ours}
+    assert {"13306", "15000", "19696"} <= ports, ours
+
+
+def test_secret_files_are_private(fixture_cloud):
+    for rel in ("openrc", "keystone/keystone.conf", "neutron/neutron.conf"):
+        mode = stat.S_IMODE((fixture_cloud.state / rel).stat().st_mode)
+        assert mode == 0o600, f"{rel} has mode {oct(mode)}"
+    assert stat.S_IMODE(fixture_cloud.state.stat().st_mode) == 0o700
+
+
+def test_token_issue(fixture_cloud):
+    proc = fixture_cloud.openstack("token", "issue", "-f", "value", "-c", "expires", "-c", "project_id")
+    assert proc.stdout.strip()
+
+
+def test_catalog_has_identity_and_network(fixture_cloud):
+    endpoints = json.loads(fixture_cloud.openstack("endpoint", "list", "-f", "json").stdout)
+    by_type = {(e["Service Type"], e["Interface"]): e["URL"] for e in endpoints}
+    assert by_type[("identity", "public")] == "http://127.0.0.1:15000/v3"
+    assert by_type[("network", "public")] == "http://127.0.0.1:19696"
+    assert all(e["Region"] == "RegionOne" for e in endpoints)
+
+
+def test_cli_smoke_router_with_external_gateway(fixture_cloud):
+    os_ = fixture_cloud.openstack
+    os_("network", "create", "smoke-ext", "--external", "--share", "--provider-network-type", "flat",
+        "--provider-physical-network", "extnet", "-f", "value", "-c", "id")
+    try:
+        os_("subnet", "create", "smoke-pub", "--network", "smoke-ext", "--subnet-range", "198.51.100.0/24",
+            "--no-dhcp", "--gateway", "198.51.100.1", "--allocation-pool", "start=198.51.100.10,end=198.51.100.20")
+        os_("router", "create", "smoke-router", "--external-gateway", "smoke-ext")
+        router = json.loads(os_("router", "show", "smoke-router", "-f", "json").stdout)
+        ext = json.loads(os_("network", "show", "smoke-ext", "-f", "json").stdout)
+        assert router["external_gateway_info"]["network_id"] == ext["id"]
+        ips = router["external_gateway_info"]["external_fixed_ips"]
+        assert ips and ips[0]["ip_address"].startswith("198.51.100.")
+    finally:
+        os_("router", "delete", "smoke-router", check=False)
+        os_("network", "delete", "smoke-ext", check=False)
+    left = fixture_cloud.neutron()
+    assert not [n for n in left["networks"] if n["name"].startswith("smoke-")]
+    assert not [r for r in left["routers"] if r["name"].startswith("smoke-")]
