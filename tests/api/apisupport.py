@@ -35,6 +35,13 @@ def require(condition: object, reason: str) -> None:
     pytest.skip(reason)
 
 
+def assert_absent(secret: str, text: str, where: str) -> None:
+    """Fail when `secret` occurs in `text`, without ever showing the secret (a plain
+    `assert secret not in text` would print it through pytest's assertion rewriting)."""
+    if secret and secret in text:
+        pytest.fail(f"a secret appears in {where}", pytrace=False)
+
+
 class TextLog:
     """Everything the tier's subprocesses printed (pulumi, openstack CLI, fixture scripts), so the
     secret-hygiene test can scan it. Also written to a file for post-mortems."""
@@ -74,7 +81,7 @@ def _tail(text: str, lines: int = 60) -> str:
 @dataclass
 class FixtureCloud:
     state: Path
-    env: dict  # OS_* variables, incl. OS_PASSWORD (the admin password)
+    env: dict = field(repr=False)  # OS_* variables, incl. OS_PASSWORD (never in a repr/traceback)
     start_seconds: float
     cold: bool
 
@@ -107,6 +114,13 @@ def parse_openrc(path: Path) -> dict:
         if m:
             env[m.group(1)] = m.group(2)
     return env
+
+
+class Opaque(dict):
+    """A dict whose repr never shows its values (pytest prints fixture values in tracebacks)."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} keys={sorted(self)}>"
 
 
 # --- Pulumi ---------------------------------------------------------------------------------------
@@ -145,7 +159,7 @@ class PulumiProject:
     local file backend and a passphrase secrets provider, both in the same tmp dir."""
 
     workdir: Path
-    env: dict
+    env: dict = field(repr=False)  # holds PULUMI_CONFIG_PASSPHRASE
     stacks: list[str] = field(default_factory=list)
 
     @classmethod

@@ -1,12 +1,13 @@
 """KeystoneReady (providers/keystone_ready.py) against the real fixture Keystone: it waits for
 Keystone, and fails fast with a clear message on a wrong password or a closed port."""
+import secrets
 import socket
 import threading
 import time
 
 import pytest
 
-from apisupport import cloud_config, require
+from apisupport import assert_absent, cloud_config, require
 
 try:
     from providers.keystone_ready import KeystoneNotReady, KeystoneReadyProvider
@@ -98,30 +99,33 @@ class DelayedProxy:
 
 
 def test_ready_returns_normalized_url_and_region(fixture_cloud, provider):
-    result = provider.create(_props(fixture_cloud, auth_url="http://127.0.0.1:15000/"))
-    assert result.outs["auth_url"] == "http://127.0.0.1:15000/v3"
-    assert result.outs["region"] == "RegionOne"  # discovered from the catalog
+    outs = provider.create(_props(fixture_cloud, auth_url="http://127.0.0.1:15000/")).outs
+    # (copy single values out: an assertion on `outs` itself would print the password it holds)
+    auth_url, region = outs["auth_url"], outs["region"]
+    assert auth_url == "http://127.0.0.1:15000/v3"
+    assert region == "RegionOne"  # discovered from the catalog
 
 
 def test_ready_waits_until_keystone_answers(fixture_cloud, provider):
     with DelayedProxy(15000, delay=6) as proxy:
         started = time.monotonic()
-        result = provider.create(_props(fixture_cloud, auth_url=f"http://127.0.0.1:{proxy.port}/v3",
-                                        timeout_seconds=60))
+        region = provider.create(_props(fixture_cloud, auth_url=f"http://127.0.0.1:{proxy.port}/v3",
+                                        timeout_seconds=60)).outs["region"]
         elapsed = time.monotonic() - started
-    assert result.outs["region"] == "RegionOne"
+    assert region == "RegionOne"
     assert 5 <= elapsed < 45, f"KeystoneReady returned after {elapsed:.1f}s"
 
 
 def test_wrong_password_fails_fast_with_clear_message(fixture_cloud, provider):
-    wrong = "not-the-" + fixture_cloud.admin_password[:8]
+    wrong = secrets.token_hex(12)
     started = time.monotonic()
     with pytest.raises(KeystoneNotReady) as err:
         provider.create(_props(fixture_cloud, password=wrong, timeout_seconds=120))
     elapsed = time.monotonic() - started
     msg = str(err.value)
     assert "rejected the credentials" in msg and "401" in msg, msg
-    assert wrong not in msg and fixture_cloud.admin_password not in msg
+    assert_absent(wrong, msg, "the error message")
+    assert_absent(fixture_cloud.admin_password, msg, "the error message")
     assert elapsed < 20, f"a wrong password took {elapsed:.1f}s to be reported (timeout was 120s)"
 
 
@@ -141,7 +145,7 @@ def test_engine_wrong_password_fails_cleanly(fixture_cloud, pulumi_project):
     """Through the real engine: `pulumi up` on a stack with a wrong cloudPassword stops at
     KeystoneReady with the clear message and declares nothing in Neutron."""
     stack = "apibadpw"
-    wrong = "wrong-" + fixture_cloud.admin_password[:6] + "-pw"
+    wrong = secrets.token_hex(12)
     pulumi_project.init_stack(stack, cloud_config(fixture_cloud, keystoneTimeout=60), wrong)
     started = time.monotonic()
     proc = pulumi_project.pulumi("up", "--yes", "--skip-preview", stack=stack, check=False, timeout=600)
@@ -149,7 +153,8 @@ def test_engine_wrong_password_fails_cleanly(fixture_cloud, pulumi_project):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "rejected the credentials" in out, out[-3000:]
-    assert wrong not in out and fixture_cloud.admin_password not in out
+    assert_absent(wrong, out, "pulumi output")
+    assert_absent(fixture_cloud.admin_password, out, "pulumi output")
     assert elapsed < 300, f"pulumi up took {elapsed:.0f}s to fail"
     neutron = fixture_cloud.neutron()
     assert not [n for n in neutron["networks"] if stack in n["name"]]

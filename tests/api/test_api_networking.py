@@ -1,0 +1,141 @@
+"""The program's networking stage through the real Pulumi engine in existing-cloud mode against the
+fixture Keystone + Neutron: up, read back, idempotent preview, a pool change that updates only the
+subnet, destroy. Tests run in file order and share one stack."""
+import json
+
+import pytest
+
+from apisupport import LOG, Opaque, assert_absent, cloud_config
+
+STACK = "apinet"
+EXT_CIDR = "203.0.113.0/24"
+EXT_GATEWAY = "203.0.113.1"
+POOL = {"start": "203.0.113.100", "end": "203.0.113.150"}
+POOL2 = {"start": "203.0.113.160", "end": "203.0.113.200"}
+PRIVATE_CIDR = "192.168.77.0/24"
+SUBNET_TYPE = "openstack:networking/subnet:Subnet"
+
+
+@pytest.fixture(scope="module")
+def stack(fixture_cloud, pulumi_project):
+    config = cloud_config(fixture_cloud, externalCidr=EXT_CIDR, externalGateway=EXT_GATEWAY, externalPool=POOL,
+                          privateCidr=PRIVATE_CIDR, dnsServers=["192.0.2.53"])
+    pulumi_project.init_stack(STACK, config, fixture_cloud.admin_password)
+    state = Opaque(project=pulumi_project, cloud=fixture_cloud, name=STACK)
+    yield state
+    # Safety net when a test in the middle failed: leave nothing in Neutron.
+    if not state.get("destroyed"):
+        pulumi_project.pulumi("destroy", "--yes", "--skip-preview", stack=STACK, check=False, timeout=900)
+
+
+def _up(stack):
+    return stack["project"].pulumi("up", "--yes", "--skip-preview", stack=stack["name"], timeout=900)
+
+
+def _by_id(items, id_):
+    found = [i for i in items if i["id"] == id_]
+    assert len(found) == 1, f"{id_} not found exactly once"
+    return found[0]
+
+
+def _check_networking(stack, pool):
+    outputs = stack["project"].outputs(stack["name"])
+    stack["outputs"] = outputs
+    neutron = stack["cloud"].neutron()
+    ext = _by_id(neutron["networks"], outputs["externalNetworkId"])
+    assert ext["provider_network_type"] == "flat"
+    assert ext["provider_physical_network"] == "extnet"
+    assert ext["is_router_external"] is True
+    assert ext["is_shared"] is True
+
+    public = _by_id(neutron["subnets"], outputs["publicSubnetId"])
+    assert public["network_id"] == ext["id"]
+    assert public["cidr"] == EXT_CIDR
+    assert public["is_dhcp_enabled"] is False
+    assert public["gateway_ip"] == EXT_GATEWAY
+    assert public["allocation_pools"] == [pool]
+
+    router = _by_id(neutron["routers"], outputs["routerId"])
+    gw = router["external_gateway_info"]
+    assert gw and gw["network_id"] == ext["id"]
+    assert [ip["subnet_id"] for ip in gw["external_fixed_ips"]] == [public["id"]]
+
+    private_net = _by_id(neutron["networks"], outputs["privateNetworkId"])
+    private_subnets = [s for s in neutron["subnets"] if s["network_id"] == private_net["id"]]
+    assert [s["cidr"] for s in private_subnets] == [PRIVATE_CIDR]
+    assert private_subnets[0]["dns_nameservers"] == ["192.0.2.53"]
+    interfaces = [p for p in neutron["ports"]
+                  if p["device_id"] == router["id"] and p["device_owner"] == "network:router_interface"]
+    assert [ip["subnet_id"] for p in interfaces for ip in p["fixed_ips"]] == [private_subnets[0]["id"]], \
+        "private subnet not attached to the router"
+    assert outputs["keystoneUrl"] == "http://127.0.0.1:15000/v3"
+    return neutron
+
+
+def test_up_declares_the_networking(stack):
+    _up(stack)
+    neutron = _check_networking(stack, POOL)
+    stack["ids"] = {
+        "networks": {stack["outputs"]["externalNetworkId"], stack["outputs"]["privateNetworkId"]},
+        "routers": {stack["outputs"]["routerId"]},
+    }
+    stack["ids"]["subnets"] = {s["id"] for s in neutron["subnets"] if s["network_id"] in stack["ids"]["networks"]}
+    export = stack["project"].pulumi("stack", "export", stack=stack["name"]).stdout
+    LOG.add("stack export after up", export)
+    stack["export"] = export
+
+
+def test_second_preview_has_no_changes(stack):
+    stack["project"].pulumi("preview", "--expect-no-changes", stack=stack["name"], timeout=600)
+
+
+def test_pool_change_previews_as_subnet_update_only(stack):
+    project = stack["project"]
+    project.set_config(stack["name"], {"externalPool": POOL2})
+    proc = project.pulumi("preview", "--json", stack=stack["name"], timeout=600)
+    preview = json.loads(proc.stdout)
+    changed = [s for s in preview["steps"] if s["op"] not in ("same", "read")]
+    summary = [(s["op"], s["urn"].split("::")[-2], s["urn"].split("::")[-1]) for s in changed]
+    assert len(changed) == 1, f"expected one subnet update, got {summary}"
+    step = changed[0]
+    assert step["op"] == "update", summary
+    assert step["urn"].split("::")[-2].endswith(SUBNET_TYPE), summary
+    assert step["urn"].endswith("::networking-public"), summary
+    assert "allocationPools" in (step.get("diffReasons") or []), step.get("diffReasons")
+    assert preview["changeSummary"].get("update") == 1, preview["changeSummary"]
+
+
+def test_up_applies_the_pool_change(stack):
+    before = dict(stack["outputs"])
+    _up(stack)
+    _check_networking(stack, POOL2)
+    for key in ("externalNetworkId", "publicSubnetId", "routerId", "privateNetworkId"):
+        assert stack["outputs"][key] == before[key], f"{key} was replaced"
+    stack["project"].pulumi("preview", "--expect-no-changes", stack=stack["name"], timeout=600)
+
+
+def test_destroy_leaves_nothing_in_neutron(stack):
+    stack["project"].pulumi("destroy", "--yes", "--skip-preview", stack=stack["name"], timeout=900)
+    stack["destroyed"] = True
+    neutron = stack["cloud"].neutron()
+    ids = stack.get("ids") or {"networks": set(), "routers": set(), "subnets": set()}
+    prefix_hits = [x["name"] for kind in ("networks", "subnets", "routers", "ports") for x in neutron[kind]
+                   if STACK in (x.get("name") or "")]
+    assert not prefix_hits, f"left in Neutron: {prefix_hits}"
+    assert not [n for n in neutron["networks"] if n["id"] in ids["networks"]]
+    assert not [s for s in neutron["subnets"] if s["id"] in ids["subnets"]]
+    assert not [r for r in neutron["routers"] if r["id"] in ids["routers"]]
+    assert not [p for p in neutron["ports"] if p["network_id"] in ids["networks"] or p["device_id"] in ids["routers"]]
+    resources = json.loads(stack["project"].pulumi("stack", "export", stack=stack["name"]).stdout)
+    assert len(resources.get("deployment", {}).get("resources") or []) == 0
+
+
+def test_export_holds_no_plaintext_secret(stack):
+    export = stack.get("export")
+    assert export, "no stack export recorded (the up test failed?)"
+    password = stack["cloud"].admin_password
+    assert_absent(password, export, "`pulumi stack export` (plain text)")
+    doc = json.loads(export)
+    assert doc["deployment"]["secrets_providers"]["type"] == "passphrase"
+    ciphertexts = export.count('"ciphertext"')
+    assert ciphertexts >= 1, "no encrypted secret in the export (cloudPassword/adminPassword must be secrets)"

@@ -1,0 +1,48 @@
+"""Secret hygiene, run last in the tier: no admin/service password and no Keystone token appears in
+anything the tier's commands printed (pulumi, openstack CLI, fixture scripts), in the output pytest
+captured from earlier tests, or in the fixture's service logs."""
+import configparser
+
+from apisupport import CAPTURED, FERNET_TOKEN_RE, LOG
+
+
+def _secrets(cloud) -> dict:
+    found = {"admin password": cloud.admin_password}
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read(cloud.state / "neutron" / "neutron.conf")
+    found["neutron service password"] = conf["keystone_authtoken"]["password"]
+    for section, path in (("keystone", cloud.state / "keystone" / "keystone.conf"),
+                          ("neutron", cloud.state / "neutron" / "neutron.conf")):
+        c = configparser.ConfigParser(interpolation=None)
+        c.read(path)
+        dsn = c["database"]["connection"]
+        found[f"{section} database password"] = dsn.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+    return found
+
+
+def _scan(text: str, secrets: dict) -> list[str]:
+    problems = [f"{name} appears" for name, value in secrets.items() if value and value in text]
+    tokens = FERNET_TOKEN_RE.findall(text)
+    if tokens:
+        problems.append(f"{len(tokens)} Keystone token(s) appear")
+    return problems
+
+
+def test_no_secret_in_command_output(fixture_cloud):
+    text = LOG.text()
+    assert "pulumi" in text or "openstack" in text, "nothing was logged: did the tier run?"
+    problems = _scan(text, _secrets(fixture_cloud))
+    assert not problems, "in the output of the tier's commands: " + "; ".join(problems)
+
+
+def test_no_secret_in_captured_test_output(fixture_cloud):
+    problems = _scan("\n".join(CAPTURED), _secrets(fixture_cloud))
+    assert not problems, "in pytest's captured output: " + "; ".join(problems)
+
+
+def test_no_secret_in_service_logs(fixture_cloud):
+    logs = sorted((fixture_cloud.state / "log").glob("*"))
+    assert logs
+    text = "\n".join(p.read_text(errors="replace") for p in logs if p.is_file())
+    problems = _scan(text, _secrets(fixture_cloud))
+    assert not problems, "in the fixture's service logs: " + "; ".join(problems)
