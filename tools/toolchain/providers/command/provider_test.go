@@ -12,8 +12,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/asset"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/archive"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/asset"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"golang.org/x/crypto/ssh"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -672,5 +672,29 @@ func TestPluginInfoAndSchema(t *testing.T) {
 	s, err := p.GetSchema(context.Background(), &pulumirpc.GetSchemaRequest{})
 	if err != nil || !strings.Contains(s.GetSchema(), `"name":"command"`) {
 		t.Errorf("schema: %v", err)
+	}
+}
+
+func TestProxyJumpHost(t *testing.T) {
+	target := newTestSSHServer(t)
+	jump := newTestSSHServer(t)
+	p, _ := newTestProvider()
+	proxy := resource.NewPropertyMapFromMap(map[string]any{
+		"host": "127.0.0.1", "port": float64(jump.port), "user": "jumper",
+		"password": jump.password, "hostKey": jump.hostKeyLine(),
+	})
+	conn := strip(target.connection(nil)).ObjectValue()
+	conn["proxy"] = resource.NewObjectProperty(proxy)
+	in := checked(t, p, tRemoteCommand, resource.PropertyMap{
+		"connection": resource.MakeSecret(resource.NewObjectProperty(conn)),
+		"create":     resource.NewStringProperty("echo via-proxy"),
+	})
+	_, outs, err := doCreate(t, p, tRemoteCommand, in, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if str(outs, "stdout") != "via-proxy" || jump.forwards.Load() != 1 || target.execs.Load() != 1 || jump.execs.Load() != 0 {
+		t.Errorf("stdout=%q forwards=%d target execs=%d jump execs=%d", str(outs, "stdout"),
+			jump.forwards.Load(), target.execs.Load(), jump.execs.Load())
 	}
 }

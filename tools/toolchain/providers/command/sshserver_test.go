@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os/exec"
@@ -29,6 +30,7 @@ type testSSHServer struct {
 	failFirst  int32 // drop this many connections right after accept
 	conns      atomic.Int32
 	execs      atomic.Int32
+	forwards   atomic.Int32
 	ln         net.Listener
 	mu         sync.Mutex
 	lastEnv    []string
@@ -109,6 +111,10 @@ func (s *testSSHServer) handle(conn net.Conn, cfg *ssh.ServerConfig) {
 	}
 	go ssh.DiscardRequests(reqs)
 	for nc := range chans {
+		if nc.ChannelType() == "direct-tcpip" {
+			s.forward(nc)
+			continue
+		}
 		if nc.ChannelType() != "session" {
 			_ = nc.Reject(ssh.UnknownChannelType, "only sessions")
 			continue
@@ -188,6 +194,34 @@ func (s *testSSHServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			}
 		}
 	}
+}
+
+// forward serves a direct-tcpip channel (jump host use), to 127.0.0.1 only.
+func (s *testSSHServer) forward(nc ssh.NewChannel) {
+	var p struct {
+		Host     string
+		Port     uint32
+		OrigHost string
+		OrigPort uint32
+	}
+	if ssh.Unmarshal(nc.ExtraData(), &p) != nil || p.Host != "127.0.0.1" {
+		_ = nc.Reject(ssh.Prohibited, "only 127.0.0.1")
+		return
+	}
+	s.forwards.Add(1)
+	target, err := net.Dial("tcp", net.JoinHostPort(p.Host, fmt.Sprint(p.Port)))
+	if err != nil {
+		_ = nc.Reject(ssh.ConnectionFailed, err.Error())
+		return
+	}
+	ch, reqs, err := nc.Accept()
+	if err != nil {
+		_ = target.Close()
+		return
+	}
+	go ssh.DiscardRequests(reqs)
+	go func() { _, _ = io.Copy(ch, target); _ = ch.CloseWrite() }()
+	go func() { _, _ = io.Copy(target, ch); _ = target.Close() }()
 }
 
 func (s *testSSHServer) env() []string {
