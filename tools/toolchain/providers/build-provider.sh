@@ -66,6 +66,11 @@ stamp=$( {
 } | sha256sum | cut -c1-16)
 
 mkdir -p "$WORK" "$OUT" || fail "cannot create $WORK or $OUT"
+# Serialise concurrent builds of the same plugin (several checkouts share WORK).
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$WORK/.lock"
+    flock 9 || fail "cannot lock $WORK/.lock"
+fi
 if [ -x "$WORK/bin/$PLUGIN" ] && [ "$(cat "$WORK/stamp" 2>/dev/null)" = "$stamp" ]; then
     say "$PLUGIN $VERSION up to date (stamp $stamp), reusing $WORK/bin/$PLUGIN"
 else
