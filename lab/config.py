@@ -294,7 +294,7 @@ class _Reader:
 
     def list(self, key: str, default: list[str]) -> list[Any]:
         value = self._decode(key, "list")
-        if value is None:
+        if value is None or value == [] or value == "":  # Pulumi.yaml's empty default means unset
             return default
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
