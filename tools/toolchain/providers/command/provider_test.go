@@ -251,7 +251,7 @@ func TestHostKeyPinning(t *testing.T) {
 
 func TestDialRetry(t *testing.T) {
 	srv := newTestSSHServer(t)
-	srv.failFirst = 2
+	srv.failFirst.Store(2)
 	p, logs := newTestProvider()
 	in := checked(t, p, tRemoteCommand, resource.PropertyMap{
 		"connection": srv.connection(nil),
@@ -268,7 +268,7 @@ func TestDialRetry(t *testing.T) {
 	}
 
 	srv2 := newTestSSHServer(t)
-	srv2.failFirst = 100
+	srv2.failFirst.Store(100)
 	in = checked(t, p, tRemoteCommand, resource.PropertyMap{
 		"connection": srv2.connection(map[string]any{"dialErrorLimit": float64(3)}),
 		"create":     resource.NewStringProperty("echo up"),

@@ -27,7 +27,7 @@ type testSSHServer struct {
 	clientPEM  string        // private key accepted for the test user
 	password   string
 	acceptEnv  func(name string) bool
-	failFirst  int32 // drop this many connections right after accept
+	failFirst  atomic.Int32 // drop this many connections right after accept
 	conns      atomic.Int32
 	execs      atomic.Int32
 	forwards   atomic.Int32
@@ -93,7 +93,7 @@ func newTestSSHServer(t *testing.T) *testSSHServer {
 			if err != nil {
 				return
 			}
-			if n := s.conns.Add(1); n <= atomic.LoadInt32(&s.failFirst) {
+			if n := s.conns.Add(1); n <= s.failFirst.Load() {
 				_ = conn.Close()
 				continue
 			}
