@@ -64,6 +64,11 @@ stamp=$( {
 } | sha256sum | cut -c1-16)
 
 mkdir -p "$WORK/bin" "$OUT" || fail "cannot create $WORK or $OUT"
+# Serialize concurrent builds (several checkouts share the work dir).
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$WORK/.lock"
+    flock 9 || fail "cannot lock $WORK/.lock"
+fi
 if [ -x "$WORK/bin/$PLUGIN" ] && [ "$(cat "$WORK/stamp" 2>/dev/null)" = "$stamp" ]; then
     say "$PLUGIN $VERSION up to date (stamp $stamp)"
 else
