@@ -82,6 +82,7 @@ def _tail(text: str, lines: int = 60) -> str:
 class FixtureCloud:
     state: Path
     env: dict = field(repr=False)  # OS_* variables, incl. OS_PASSWORD (never in a repr/traceback)
+    ports: dict  # db, keystone, neutron (all on 127.0.0.1)
     start_seconds: float
     cold: bool
 

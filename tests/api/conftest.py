@@ -8,7 +8,9 @@ git-ignored tests/api/.timings.json.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +23,30 @@ from apisupport import CAPTURED, FIXTURE, IN_CI, LOG, FixtureCloud, PulumiProjec
 
 _TIER_T0 = time.monotonic()
 _TIMINGS: dict = {}
+DEFAULT_PORTS = {"db": 13306, "keystone": 15000, "neutron": 19696}
+LOG_FILE = Path(tempfile.gettempdir()) / "openstack-lab-api-tier.log"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _choose_ports() -> dict:
+    """The documented ports (authUrl http://127.0.0.1:15000/v3) unless another run holds them,
+    then free ones, so two checkouts can run the tier at the same time."""
+    if all(_port_free(p) for p in DEFAULT_PORTS.values()):
+        return dict(DEFAULT_PORTS)
+    ports = {}
+    for name in DEFAULT_PORTS:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports[name] = s.getsockname()[1]
+    return ports
 
 
 @pytest.fixture(scope="session")
@@ -38,9 +64,12 @@ def fixture_cloud():
         _TIMINGS["package_install_s"] = round(time.monotonic() - t_install, 1)
 
     state = Path(tempfile.mkdtemp(prefix="osl-api-", dir="/tmp"))
+    ports = _choose_ports()
+    env = dict(os.environ, API_FIXTURE_DB_PORT=str(ports["db"]), API_FIXTURE_KEYSTONE_PORT=str(ports["keystone"]),
+               API_FIXTURE_NEUTRON_PORT=str(ports["neutron"]))
     t0 = time.monotonic()
     proc = subprocess.run(["bash", str(FIXTURE / "start.sh"), str(state)], capture_output=True, text=True,
-                          timeout=900, stdin=subprocess.DEVNULL)
+                          timeout=900, stdin=subprocess.DEVNULL, env=env)
     elapsed = round(time.monotonic() - t0, 1)
     LOG.add("fixture start.sh", proc.stdout + proc.stderr)
     if proc.returncode != 0:
@@ -51,7 +80,8 @@ def fixture_cloud():
     _TIMINGS["fixture_start_cold_s" if cold else "fixture_start_warm_s"] = elapsed
     _TIMINGS["fixture_start_last"] = {"seconds": elapsed, "kind": "cold" if cold else "warm"}
     print(f"\napi-fixture started in {elapsed}s ({'cold' if cold else 'warm'})")
-    cloud = FixtureCloud(state=state, env=parse_openrc(state / "openrc"), start_seconds=elapsed, cold=cold)
+    cloud = FixtureCloud(state=state, env=parse_openrc(state / "openrc"), ports=ports, start_seconds=elapsed,
+                         cold=cold)
     try:
         yield cloud
     finally:
@@ -91,6 +121,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     _TIMINGS["ci"] = IN_CI
     _TIMINGS["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     data = record_timings(_TIMINGS)
+    try:  # what the tier's commands printed (checked secret-free by test_api_zz_secrets.py)
+        LOG_FILE.write_text(LOG.text())
+        terminalreporter.write_line(f"api tier command log: {LOG_FILE}")
+    except OSError:
+        pass
     terminalreporter.write_sep("-", "api tier timings")
     for key in ("package_install_s", "fixture_start_cold_s", "fixture_start_warm_s", "tier_run_s"):
         if key in data:

@@ -16,6 +16,10 @@ def _fixture_pids(cloud) -> set[int]:
     return pids
 
 
+def cloud_ports(cloud):
+    return cloud.ports.values()
+
+
 def test_every_fixture_listener_is_on_loopback(fixture_cloud):
     pids = _fixture_pids(fixture_cloud)
     assert pids, "no fixture process found"
@@ -28,7 +32,7 @@ def test_every_fixture_listener_is_on_loopback(fixture_cloud):
             ours.append(local)
             assert local.startswith("127.0.0.1:"), f"fixture socket not on loopback: {line}"
     ports = {addr.rsplit(":", 1)[1] for addr in ours}
-    assert {"13306", "15000", "19696"} <= ports, ours
+    assert {str(p) for p in cloud_ports(fixture_cloud)} <= ports, ours
 
 
 def test_secret_files_are_private(fixture_cloud):
@@ -46,21 +50,22 @@ def test_token_issue(fixture_cloud):
 def test_catalog_has_identity_and_network(fixture_cloud):
     endpoints = json.loads(fixture_cloud.openstack("endpoint", "list", "-f", "json").stdout)
     by_type = {(e["Service Type"], e["Interface"]): e["URL"] for e in endpoints}
-    assert by_type[("identity", "public")] == "http://127.0.0.1:15000/v3"
-    assert by_type[("network", "public")] == "http://127.0.0.1:19696"
+    assert by_type[("identity", "public")] == f"http://127.0.0.1:{fixture_cloud.ports['keystone']}/v3"
+    assert by_type[("network", "public")] == f"http://127.0.0.1:{fixture_cloud.ports['neutron']}"
     assert all(e["Region"] == "RegionOne" for e in endpoints)
 
 
 def test_cli_smoke_router_with_external_gateway(fixture_cloud):
     os_ = fixture_cloud.openstack
-    os_("network", "create", "smoke-ext", "--external", "--share", "--provider-network-type", "flat",
-        "--provider-physical-network", "extnet", "-f", "value", "-c", "id")
+    ext = json.loads(os_("network", "create", "smoke-ext", "--external", "--share", "--provider-network-type", "flat",
+                         "--provider-physical-network", "extnet", "-f", "json").stdout)
     try:
+        assert ext["provider:network_type"] == "flat" and ext["router:external"] is True
         os_("subnet", "create", "smoke-pub", "--network", "smoke-ext", "--subnet-range", "198.51.100.0/24",
-            "--no-dhcp", "--gateway", "198.51.100.1", "--allocation-pool", "start=198.51.100.10,end=198.51.100.20")
-        os_("router", "create", "smoke-router", "--external-gateway", "smoke-ext")
-        router = json.loads(os_("router", "show", "smoke-router", "-f", "json").stdout)
-        ext = json.loads(os_("network", "show", "smoke-ext", "-f", "json").stdout)
+            "--no-dhcp", "--gateway", "198.51.100.1", "--allocation-pool", "start=198.51.100.10,end=198.51.100.20",
+            "-f", "value", "-c", "id")
+        router = json.loads(os_("router", "create", "smoke-router", "--external-gateway", "smoke-ext",
+                                "-f", "json").stdout)
         assert router["external_gateway_info"]["network_id"] == ext["id"]
         ips = router["external_gateway_info"]["external_fixed_ips"]
         assert ips and ips[0]["ip_address"].startswith("198.51.100.")
@@ -70,3 +75,4 @@ def test_cli_smoke_router_with_external_gateway(fixture_cloud):
     left = fixture_cloud.neutron()
     assert not [n for n in left["networks"] if n["name"].startswith("smoke-")]
     assert not [r for r in left["routers"] if r["name"].startswith("smoke-")]
+    assert not left["ports"], "ports left after deleting the smoke router and network"

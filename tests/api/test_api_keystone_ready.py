@@ -99,15 +99,16 @@ class DelayedProxy:
 
 
 def test_ready_returns_normalized_url_and_region(fixture_cloud, provider):
-    outs = provider.create(_props(fixture_cloud, auth_url="http://127.0.0.1:15000/")).outs
+    port = fixture_cloud.ports["keystone"]
+    outs = provider.create(_props(fixture_cloud, auth_url=f"http://127.0.0.1:{port}/")).outs
     # (copy single values out: an assertion on `outs` itself would print the password it holds)
     auth_url, region = outs["auth_url"], outs["region"]
-    assert auth_url == "http://127.0.0.1:15000/v3"
+    assert auth_url == f"http://127.0.0.1:{port}/v3"
     assert region == "RegionOne"  # discovered from the catalog
 
 
 def test_ready_waits_until_keystone_answers(fixture_cloud, provider):
-    with DelayedProxy(15000, delay=6) as proxy:
+    with DelayedProxy(fixture_cloud.ports["keystone"], delay=6) as proxy:
         started = time.monotonic()
         region = provider.create(_props(fixture_cloud, auth_url=f"http://127.0.0.1:{proxy.port}/v3",
                                         timeout_seconds=60)).outs["region"]

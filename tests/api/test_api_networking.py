@@ -68,7 +68,7 @@ def _check_networking(stack, pool):
                   if p["device_id"] == router["id"] and p["device_owner"] == "network:router_interface"]
     assert [ip["subnet_id"] for p in interfaces for ip in p["fixed_ips"]] == [private_subnets[0]["id"]], \
         "private subnet not attached to the router"
-    assert outputs["keystoneUrl"] == "http://127.0.0.1:15000/v3"
+    assert outputs["keystoneUrl"] == stack["cloud"].auth_url
     return neutron
 
 
