@@ -9,8 +9,9 @@ PY := $(VENV)/bin/python
 ENV := source tools/toolchain/env.sh &&
 PULUMI := $(ENV) pulumi --non-interactive
 TIERS ?= tests/unit tests/engine tests/e2e tests/api
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 
-.PHONY: help deps toolchain doctor stack up preview destroy outputs ssh-config test test-unit test-engine test-e2e test-api packstack-options
+.PHONY: help deps toolchain doctor stack up preview destroy outputs ssh-config test test-go test-unit test-engine test-e2e test-api packstack-options
 
 help:
 	@echo "make up        - set up, check the host, then pulumi up on stack $(STACK)"
@@ -59,8 +60,12 @@ ssh-config: toolchain
 	($(PULUMI) stack output --stack $(STACK) --show-secrets sshPrivateKey > .lab/$(STACK)/id_ed25519) \
 	  || echo "no generated key: the stack uses your configured sshPrivateKey"
 
-test: deps toolchain
+test: deps toolchain test-go
 	$(ENV) $(PY) -m pytest -ra $(TIERS)
+
+# The self-built command plugin's own tests (in-process SSH server on 127.0.0.1).
+test-go:
+	cd tools/toolchain/providers/command && GOTOOLCHAIN=local GOFLAGS=-mod=mod $(GO) test -count=1 ./...
 
 test-unit: deps
 	$(PY) -m pytest -ra tests/unit
