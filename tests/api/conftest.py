@@ -21,7 +21,7 @@ import pytest
 from apisupport import CAPTURED, FIXTURE, IN_CI, LOG, FixtureCloud, PulumiProject, parse_openrc, pulumi_env_base, \
     record_timings, require
 
-_TIER_T0 = time.monotonic()
+_TIER: dict = {}  # monotonic start/end of this tier's tests (also when run together with other tiers)
 _TIMINGS: dict = {}
 DEFAULT_PORTS = {"db": 13306, "keystone": 15000, "neutron": 19696}
 LOG_FILE = Path(tempfile.gettempdir()) / "openstack-lab-api-tier.log"
@@ -107,7 +107,19 @@ def pulumi_project(pulumi_base_env, tmp_path_factory):
     return PulumiProject.create(tmp_path_factory.mktemp("pulumi"), pulumi_base_env)
 
 
+def _is_api(nodeid: str) -> bool:
+    return "test_api_" in nodeid
+
+
+def pytest_runtest_logstart(nodeid, location):
+    if _is_api(nodeid) and "tier_t0" not in _TIER:
+        _TIER["tier_t0"] = time.monotonic()
+
+
 def pytest_runtest_logreport(report):
+    if not _is_api(report.nodeid):
+        return
+    _TIER["tier_end"] = time.monotonic()
     for _name, content in report.sections:
         CAPTURED.append(content)
     if report.longrepr is not None:
@@ -117,7 +129,7 @@ def pytest_runtest_logreport(report):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if "fixture_start_last" not in _TIMINGS:
         return  # the fixture never started (collection only, or another tier alone)
-    _TIMINGS["tier_run_s"] = round(time.monotonic() - _TIER_T0, 1)
+    _TIMINGS["tier_run_s"] = round(_TIER.get("tier_end", time.monotonic()) - _TIER["tier_t0"], 1)
     _TIMINGS["ci"] = IN_CI
     _TIMINGS["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     data = record_timings(_TIMINGS)
