@@ -122,16 +122,13 @@ ln -sf /opt/packstack/bin/packstack /usr/local/bin/packstack
 systemctl enable systemd-networkd.service
 systemctl enable ssh.service
 systemctl enable serial-getty@ttyS0.service
-# eth1 is up without an address; only wait for any link (eth0) to be online.
-mkdir -p /etc/systemd/system/systemd-networkd-wait-online.service.d
-cat >/etc/systemd/system/systemd-networkd-wait-online.service.d/lab.conf <<'EOF'
-[Service]
-ExecStart=
-ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=60
-EOF
+# Static addresses only, and the seed is a local disk: nothing waits for "online"
+# (eth1 is up without an address and would never count as online).
+systemctl mask systemd-networkd-wait-online.service
+echo 'LANG=C.UTF-8' >/etc/default/locale
 # Classic interface names (eth0, eth1) even without net.ifnames=0 on the cmdline.
 ln -sf /dev/null /etc/systemd/network/99-default.link
-for t in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do
+for t in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer; do
   systemctl mask "$t" >/dev/null 2>&1 || true
 done
 
@@ -224,6 +221,12 @@ cat >"$root/etc/cloud/cloud.cfg.d/90-lab.cfg" <<'EOF'
 datasource_list: [ NoCloud, None ]
 # Fast host key generation under TCG.
 ssh_genkeytypes: [ ed25519, ecdsa ]
+# Modules that fail or only cost time in this minimal image (no generated locales, no grub).
+locale: false
+grub_dpkg:
+  enabled: false
+ssh:
+  emit_keys_to_console: false
 system_info:
   network:
     renderers: [ networkd ]
