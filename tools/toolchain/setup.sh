@@ -95,15 +95,16 @@ require_go() {
     if [ "$(printf '%s\n%s\n' "$want" "$have" | sort -V | head -n1)" != "$want" ]; then
         die "Go $have at $GO is too old to build $1 (need >= $want)"
     fi
-    export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
 }
+# Only our own go invocations get these (plugin build scripts keep their own environment).
+gocmd() { env GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false" "$GO" "$@"; }
 
 go_modules_ready=false
 require_go_modules() {
     $go_modules_ready && return 0
     require_go "$1"
     say "Go modules: checking/downloading (pulumi pkg/v3 v$PULUMI_VERSION and dependencies)"
-    if ! (cd "$GOMOD_DIR" && run_logged "$LOGS/go-mod-download.log" "$GO" list -deps \
+    if ! (cd "$GOMOD_DIR" && run_logged "$LOGS/go-mod-download.log" gocmd list -deps \
             github.com/pulumi/pulumi/pkg/v3/cmd/pulumi ./pulumi-language-python); then
         die "cannot get the Go modules for $1 (not in $("$GO" env GOMODCACHE) and the Go module proxy failed); log: $LOGS/go-mod-download.log"
     fi
@@ -150,7 +151,7 @@ else
     require_go_modules "the pulumi CLI"
     say "pulumi CLI v$PULUMI_VERSION: building from source (cold: ~10-20 min on 2 cores; log: $LOGS/pulumi-cli.log)"
     t=$(date +%s)
-    if ! (cd "$GOMOD_DIR" && run_logged "$LOGS/pulumi-cli.log" "$GO" build -trimpath -ldflags "$LDFLAGS" \
+    if ! (cd "$GOMOD_DIR" && run_logged "$LOGS/pulumi-cli.log" gocmd build -trimpath -ldflags "$LDFLAGS" \
             -o "$BIN/.pulumi.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi); then
         die "building the pulumi CLI failed; log: $LOGS/pulumi-cli.log"
     fi
@@ -176,12 +177,12 @@ else
     require_go_modules "the python language host"
     t=$(date +%s)
     say "python language host: building (log: $LOGS/language-python.log)"
-    if ! (cd "$GOMOD_DIR" && run_logged "$LOGS/language-python.log" "$GO" build -trimpath -ldflags "$LDFLAGS" \
+    if ! (cd "$GOMOD_DIR" && run_logged "$LOGS/language-python.log" gocmd build -trimpath -ldflags "$LDFLAGS" \
             -o "$BIN/.pulumi-language-python.tmp" ./pulumi-language-python); then
         die "building pulumi-language-python failed; log: $LOGS/language-python.log"
     fi
     mv -f "$BIN/.pulumi-language-python.tmp" "$BIN/pulumi-language-python"
-    sdkdir=$(cd "$GOMOD_DIR" && "$GO" list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3) \
+    sdkdir=$(cd "$GOMOD_DIR" && gocmd list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3) \
         || die "cannot locate the github.com/pulumi/pulumi/sdk/v3 module directory"
     for src in "$sdkdir/python/cmd/pulumi-language-python-exec" "$sdkdir/python/dist/pulumi-resource-pulumi-python"; do
         [ -f "$src" ] || die "missing $src in the sdk/v3 module"
