@@ -1,0 +1,271 @@
+"""End-to-end scenarios on real libvirt/QEMU guests (see conftest.py for the fixture).
+
+One stack A (controller + 2 computes, stopAfter answers) is reused across the steps
+below, in file order; a second stack B (controller only) comes up beside it. Each step
+needs the previous ones: a failed step makes the later ones fail early.
+"""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from e2elib import SshReadyWatcher, log, step_type, steps_of, urn_name
+
+COMMAND_TYPE = "command:remote:Command"
+MARKER = "/var/lib/openstack-lab/prep-runs"
+EXTRA_ANSWERS = {"CONFIG_HEAT_INSTALL": "y", "CONFIG_NTP_SERVERS": "127.0.0.1"}
+NODE_RESOURCE_TYPES = ("libvirt:index/domain:Domain", "libvirt:index/volume:Volume",
+                       "libvirt:index/cloudInitDisk:CloudInitDisk")
+
+
+class Scenario:
+    a = None  # Stack
+    b = None
+    failed: list[str] = []
+
+
+def _need(*steps: str) -> None:
+    for step in steps:
+        if step in Scenario.failed:
+            pytest.fail(f"depends on {step}, which failed", pytrace=False)
+
+
+@pytest.fixture
+def step(request):
+    name = request.node.name
+    yield name
+    rep = getattr(request.node, "rep_call", None)
+    if rep is None or rep.failed:
+        Scenario.failed.append(name)
+
+
+def _stack_name(tag: str) -> str:
+    return f"e2e{tag}{secrets.token_hex(3)}"
+
+
+def _node_ips(stack) -> dict[str, str]:
+    return stack.outputs()["nodes"]
+
+
+def _prep_runs(stack, ip: str) -> int:
+    out = stack.ssh(ip, f"cat {MARKER} 2>/dev/null || true")
+    return len([line for line in out.splitlines() if "prep-debian-test" in line])
+
+
+def _expected_ips(stack_name: str, compute_count: int) -> list[str]:
+    from lab import naming  # the program's own naming: addresses are known before `up`
+
+    mgmt, _ = naming.derived_cidrs(stack_name, "10.208.0.0/12")
+    return [naming.node_address(mgmt, i) for i in range(compute_count + 1)]
+
+
+def _check_node(stack, name: str, ip: str, all_nodes: dict[str, str]) -> None:
+    fqdn = stack.ssh(ip, "hostname -f").strip()
+    assert fqdn.split(".")[0] == name, f"{ip}: hostname -f is {fqdn!r}, want {name}.<domain>"
+    hosts = stack.ssh(ip, "cat /etc/hosts")
+    for other, other_ip in all_nodes.items():
+        assert re.search(rf"^{re.escape(other_ip)}\s+\S*\b{re.escape(other)}\b", hosts, re.M), \
+            f"{name}: /etc/hosts lacks {other} ({other_ip})"
+    assert _prep_runs(stack, ip) == 1, f"{name}: prep ran {_prep_runs(stack, ip)} times, want once"
+    addr = stack.ssh(ip, "ip -4 -o addr show dev eth0; ip -4 -o addr show dev eth1; ip -o link show dev eth1")
+    assert f"inet {ip}/" in addr, f"{name}: eth0 lacks {ip}: {addr}"
+    assert addr.count("inet ") == 1, f"{name}: eth1 must have no IPv4 address: {addr}"
+    assert "state UP" in addr or ",UP" in addr, f"{name}: eth1 not up: {addr}"
+
+
+def test_01_up_three_nodes(stacks, timings, step):
+    name = _stack_name("a")
+    stack = stacks.create(name, {
+        "computeCount": 2,
+        "stopAfter": "answers",
+        "packstackAnswers": EXTRA_ANSWERS,
+    })
+    Scenario.a = stack
+    ips = _expected_ips(name, 2)
+    start = time.monotonic()
+    with SshReadyWatcher(stack, ips) as watcher:
+        stack.up()
+    timings.record("up_3_nodes_seconds", round(time.monotonic() - start, 1))
+    timings.record("ssh_ready_3_nodes_seconds", watcher.all_ready_seconds())
+    stack.write_known_hosts()
+    nodes = _node_ips(stack)
+    assert sorted(nodes) == ["compute1", "compute2", "controller"]
+    assert sorted(nodes.values()) == sorted(ips)
+    for node, ip in nodes.items():
+        _check_node(stack, node, ip, nodes)
+
+
+def test_02_preview_no_changes(step):
+    _need("test_01_up_three_nodes")
+    Scenario.a.pulumi("preview", "--expect-no-changes")
+
+
+def test_03_noop_up_reruns_nothing(timings, step):
+    _need("test_01_up_three_nodes")
+    stack = Scenario.a
+    start = time.monotonic()
+    proc = stack.pulumi("up", "--yes", "--json")
+    timings.record("noop_up_seconds", round(time.monotonic() - start, 1))
+    changed = [s for s in steps_of(proc.stdout) if s.get("op") not in ("same", "read")]
+    reruns = [urn_name(s["urn"]) for s in changed if step_type(s) == COMMAND_TYPE]
+    timings.record("noop_up_remote_commands_rerun", len(reruns))
+    assert reruns == [], f"a no-change up re-ran remote commands: {reruns}"
+    assert changed == [], f"a no-change up changed resources: {[(s['op'], s['urn']) for s in changed]}"
+    for ip in _node_ips(stack).values():
+        assert _prep_runs(stack, ip) == 1
+
+
+def _answers(stack, ip: str) -> dict[str, str]:
+    text = stack.ssh(ip, "cat /root/openstack-lab/answers.txt")
+    out = {}
+    for line in text.splitlines():
+        if re.match(r"^[A-Z0-9_]+=", line):
+            key, _, value = line.partition("=")
+            out[key] = value
+    return out
+
+
+def _secret_passwords(stack) -> dict[str, str]:
+    """Passwords the stack keeps (PackstackAnswers outputs), from the decrypted state."""
+    state = stack.export()
+    for res in state.get("deployment", {}).get("resources", []):
+        if res.get("urn", "").endswith("::packstack-answers"):
+            outputs = res.get("outputs", {})
+            passwords = outputs.get("passwords", {})
+            if isinstance(passwords, dict) and "plaintext" in passwords:
+                passwords = json.loads(passwords["plaintext"])
+            return passwords
+    raise AssertionError("no packstack-answers resource in the stack state")
+
+
+def test_04_packstack_answer_file(step):
+    _need("test_01_up_three_nodes")
+    stack = Scenario.a
+    nodes = _node_ips(stack)
+    answers = _answers(stack, nodes["controller"])
+    assert answers["CONFIG_CONTROLLER_HOST"] == nodes["controller"]
+    assert answers["CONFIG_NETWORK_HOSTS"] == nodes["controller"]
+    assert sorted(answers["CONFIG_COMPUTE_HOSTS"].split(",")) == sorted([nodes["compute1"], nodes["compute2"]])
+    assert answers["CONFIG_NEUTRON_L2_AGENT"] == "ovn"
+    assert answers["CONFIG_NEUTRON_OVN_BRIDGE_MAPPINGS"] == "extnet:br-ex"
+    assert answers["CONFIG_NEUTRON_OVN_BRIDGE_IFACES"] == "br-ex:eth1"
+    assert set(answers["CONFIG_NEUTRON_ML2_TYPE_DRIVERS"].split(",")) == {"geneve", "flat"}
+    assert answers["CONFIG_PROVISION_DEMO"] == "n"
+    for key, value in EXTRA_ANSWERS.items():
+        assert answers[key] == value, f"extra answer {key} did not land"
+    passwords = _secret_passwords(stack)
+    assert passwords, "the stack keeps no passwords"
+    mismatched = [k for k, v in passwords.items() if answers.get(k) != v]
+    assert not mismatched, f"answer-file passwords differ from the stack's secrets: {mismatched}"
+    admin = stack.outputs(show_secrets=True)["adminPassword"]
+    assert answers["CONFIG_KEYSTONE_ADMIN_PW"] == admin, "CONFIG_KEYSTONE_ADMIN_PW is not the adminPassword output"
+
+
+def test_05_scale_computes_2_to_3(step):
+    _need("test_01_up_three_nodes")
+    stack = Scenario.a
+    old_nodes = _node_ips(stack)
+    stack.set_config({"computeCount": 3})
+    preview = stack.pulumi("preview", "--json")
+    steps = [s for s in steps_of(preview.stdout) if s.get("op") not in ("same", "read")]
+    ops = {(s["op"], urn_name(s["urn"])) for s in steps}
+    log(f"scale preview: {sorted(ops)}")
+    bad = [(s["op"], s["urn"]) for s in steps if s["op"] not in ("create", "update")]
+    assert not bad, f"scaling must only create and update: {bad}"
+    creates = [urn_name(s["urn"]) for s in steps if s["op"] == "create"]
+    assert creates and all(n.startswith("compute3") for n in creates), f"creates beyond compute3: {creates}"
+    created_types = {step_type(s) for s in steps if s["op"] == "create"}
+    for t in NODE_RESOURCE_TYPES:
+        assert t in created_types, f"compute3 gets no {t}"
+    for s in steps:
+        if s["op"] == "update" and step_type(s) in NODE_RESOURCE_TYPES:
+            pytest.fail(f"an existing node's VM resource would change: {s['urn']}")
+    stack.up()
+    stack.write_known_hosts()
+    nodes = _node_ips(stack)
+    assert set(nodes) == set(old_nodes) | {"compute3"}
+    for node, ip in nodes.items():
+        _check_node(stack, node, ip, nodes)
+    answers = _answers(stack, nodes["controller"])
+    assert nodes["compute3"] in answers["CONFIG_COMPUTE_HOSTS"].split(",")
+    Scenario.a.pulumi("preview", "--expect-no-changes")
+
+
+def _libvirt_inventory(lab) -> dict:
+    """Names, bridges, MACs and CIDRs of everything libvirt knows."""
+    inv = {"domains": set(), "networks": set(), "bridges": [], "macs": [], "cidrs": []}
+    for net in lab.names("net-list"):
+        inv["networks"].add(net)
+        xml = ET.fromstring(lab.virsh("net-dumpxml", net))
+        inv["bridges"].append(xml.find("bridge").get("name"))
+        ip = xml.find("ip")
+        inv["cidrs"].append(f"{ip.get('address')}/{ip.get('prefix') or ip.get('netmask')}")
+    for dom in lab.names("list"):
+        inv["domains"].add(dom)
+        xml = ET.fromstring(lab.virsh("dumpxml", dom))
+        inv["macs"] += [m.get("address") for m in xml.iter("mac")]
+    return inv
+
+
+def test_06_second_stack_beside_the_first(stacks, timings, step):
+    _need("test_01_up_three_nodes")
+    a_nodes = _node_ips(Scenario.a)
+    name = _stack_name("b")
+    from lab import naming
+
+    a_cidrs = set(naming.derived_cidrs(Scenario.a.name, "10.208.0.0/12"))
+    while set(naming.derived_cidrs(name, "10.208.0.0/12")) & a_cidrs:  # hash collision of two random names
+        name = _stack_name("b")
+    before = _libvirt_inventory(Scenario.a.lab)
+    stack = stacks.create(name, {"computeCount": 0, "stopAfter": "prep"})
+    Scenario.b = stack
+    ips = _expected_ips(name, 0)
+    start = time.monotonic()
+    with SshReadyWatcher(stack, ips) as watcher:
+        stack.up()
+    timings.record("up_1_node_seconds", round(time.monotonic() - start, 1))
+    timings.record("ssh_ready_1_node_seconds", watcher.all_ready_seconds())
+    stack.write_known_hosts()
+    nodes = _node_ips(stack)
+    assert list(nodes) == ["controller"]
+    _check_node(stack, "controller", nodes["controller"], nodes)
+    assert not set(nodes.values()) & set(a_nodes.values())
+
+    after = _libvirt_inventory(Scenario.a.lab)
+    assert before["domains"] <= after["domains"] and before["networks"] <= after["networks"]
+    assert len(after["domains"]) == len(before["domains"]) + 1
+    assert len(after["networks"]) == len(before["networks"]) + 2
+    for key in ("bridges", "macs", "cidrs"):
+        dup = {x for x in after[key] if after[key].count(x) > 1}
+        assert not dup, f"{key} collide between the stacks: {dup}"
+    # Stack A is untouched by B.
+    Scenario.a.pulumi("preview", "--expect-no-changes")
+    for ip in a_nodes.values():
+        assert _prep_runs(Scenario.a, ip) == 1
+
+
+def test_07_destroy_leaves_nothing(stacks, step):
+    _need("test_01_up_three_nodes")
+    lab = Scenario.a.lab
+    victims = [s for s in (Scenario.b, Scenario.a) if s is not None]
+    # A node removed by hand before destroy must not break destroy.
+    target = victims[0]
+    doms = [d for d in lab.names("list") if target.name in d]
+    assert doms, f"no domain of {target.name}"
+    lab.virsh("destroy", doms[0], check=False)
+    lab.virsh("undefine", doms[0])
+    for stack in victims:
+        stack.pulumi("destroy", "--yes", "--skip-preview")
+    assert lab.names("list") == [], f"domains left: {lab.names('list')}"
+    assert lab.names("net-list") == [], f"networks left: {lab.names('net-list')}"
+    assert lab.names("pool-list") == [], f"pools left: {lab.names('pool-list')}"
+    for stack in victims:
+        pool_dir = Path(stacks.base_config(stack.name)["storagePoolPath"])
+        assert not pool_dir.exists(), f"pool dir left: {pool_dir} ({sorted(p.name for p in pool_dir.iterdir())})"
+    stacks.stacks.clear()  # nothing left for the teardown to destroy
