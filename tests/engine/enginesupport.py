@@ -173,6 +173,9 @@ class PrivateLibvirtd:
         conf = self.dir / "libvirtd.conf"
         conf.write_text(f'unix_sock_dir = "{self.dir / "sock"}"\nunix_sock_rw_perms = "0770"\n'
                         'auth_unix_rw = "none"\nauth_unix_ro = "none"\n')
+        qemu_conf = self.dir / "qemu.conf"
+        qemu_conf.write_text('user = "root"\ngroup = "root"\ndynamic_ownership = 0\nremember_owner = 0\n'
+                             'security_driver = "none"\ncgroup_controllers = [ ]\nstdio_handler = "file"\n')
         libvirtd = shutil.which("libvirtd") or "/usr/sbin/libvirtd"
         script = (
             "set -e; mount --make-rprivate /; "
@@ -180,8 +183,8 @@ class PrivateLibvirtd:
             "mkdir -p $d; mount -t tmpfs tmpfs $d; done; ip link set lo up; "
             # QEMU capability probing takes minutes on a loaded 2-core box: keep its cache across runs.
             f'mkdir -p /var/cache/libvirt/qemu && mount --bind "{CAPS_CACHE}" /var/cache/libvirt/qemu; '
-            # No virtlogd in the namespace: QEMU logs straight to files.
-            "mkdir -p /etc/libvirt; echo 'stdio_handler = \"file\"' > /etc/libvirt/qemu.conf; "
+            # Guests (if any) run as root without security driver, cgroups (no systemd here) or virtlogd.
+            f'cp "{qemu_conf}" /etc/libvirt/qemu.conf; '
             f'exec "{libvirtd}" --config "{conf}" --pid-file "{self.pidfile}"'
         )
         with open(self.log, "wb") as log:
