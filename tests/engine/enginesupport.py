@@ -68,6 +68,20 @@ def venv_problem() -> Optional[str]:
     return None
 
 
+ENGINE_PACKAGES = ("libvirt-daemon-system", "libvirt-clients", "qemu-system-x86", "qemu-utils", "iproute2", "util-linux")
+
+
+def ensure_packages() -> None:
+    """Install the tier's Debian packages when missing (tools/ensure-packages.sh starts no service)."""
+    script = ROOT / "tools" / "ensure-packages.sh"
+    if not script.exists() or not Path("/usr/bin/dpkg-query").exists():
+        return
+    proc = subprocess.run(["bash", str(script), *ENGINE_PACKAGES], capture_output=True, text=True, timeout=1800,
+                          stdin=subprocess.DEVNULL)
+    require(proc.returncode == 0, f"tools/ensure-packages.sh {' '.join(ENGINE_PACKAGES)} failed: "
+            + tail(proc.stdout + proc.stderr, 10))
+
+
 def tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
@@ -157,6 +171,7 @@ class PrivateLibvirtd:
 
     @staticmethod
     def problem() -> Optional[str]:
+        ensure_packages()
         if os.geteuid() != 0:
             return "a private libvirtd needs root"
         for tool in ("libvirtd", "unshare", "ip", "mount"):

@@ -27,7 +27,8 @@ def virsh(daemon: PrivateLibvirtd, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def deployed():
-    require(PrivateLibvirtd.problem() is None, PrivateLibvirtd.problem() or "")
+    problem = PrivateLibvirtd.problem()
+    require(problem is None, problem or "")
     for problem in (toolchain_problem(), plugins_problem(), venv_problem()):
         require(problem is None, problem or "")
     require(os.path.exists("/usr/bin/qemu-system-x86_64"), "qemu-system-x86_64 missing (apt-get install qemu-system-x86)")

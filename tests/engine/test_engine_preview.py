@@ -22,7 +22,8 @@ STACK = "enginetest"
 
 @pytest.fixture(scope="module")
 def libvirtd() -> Iterator[PrivateLibvirtd]:
-    require(PrivateLibvirtd.problem() is None, PrivateLibvirtd.problem() or "")
+    problem = PrivateLibvirtd.problem()
+    require(problem is None, problem or "")
     daemon = PrivateLibvirtd()
     daemon.start()
     try:
