@@ -90,7 +90,8 @@ def image(host_ready, timings):
         "disk": str(path / "disk.qcow2"),
         "kernel": str(path / "vmlinuz"),
         "initrd": str(path / "initrd.img"),
-        "cmdline": (path / "cmdline").read_text().strip(),
+        # LAB_E2E_CMDLINE overrides the image's kernel command line (debugging).
+        "cmdline": os.environ.get("LAB_E2E_CMDLINE") or (path / "cmdline").read_text().strip(),
     }
 
 

@@ -48,13 +48,17 @@ def log(msg: str) -> None:
 
 
 def run(argv: list[str], *, check: bool = True, input: Optional[str] = None, env: Optional[dict] = None,
-        cwd: Optional[Path] = None, timeout: Optional[float] = None) -> subprocess.CompletedProcess:
+        cwd: Optional[Path] = None, timeout: Optional[float] = None,
+        secret_output: bool = False) -> subprocess.CompletedProcess:
+    """Run a command; on failure raise with the output tails (stdout withheld when it may
+    carry secrets)."""
     proc = subprocess.run(argv, input=input, env=env, cwd=cwd, timeout=timeout, text=True,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if check and proc.returncode != 0:
+        out = "(withheld: may carry secrets)" if secret_output else proc.stdout[-4000:]
         raise RuntimeError(
-            f"command failed ({proc.returncode}): {' '.join(argv[:6])}...\n"
-            f"--- stdout (tail)\n{proc.stdout[-4000:]}\n--- stderr (tail)\n{proc.stderr[-4000:]}"
+            f"command failed ({proc.returncode}): {' '.join(argv[:8])}...\n"
+            f"--- stdout (tail)\n{out}\n--- stderr (tail)\n{proc.stderr[-4000:]}"
         )
     return proc
 
@@ -105,7 +109,8 @@ class Stack:
     def pulumi(self, *args: str, check: bool = True, input: Optional[str] = None,
                timeout: float = 3600) -> subprocess.CompletedProcess:
         argv = self.lab.ns(["pulumi", "--non-interactive", "--color", "never", *args, "--stack", self.name])
-        return run(argv, check=check, input=input, env=self.env, cwd=self.work, timeout=timeout)
+        return run(argv, check=check, input=input, env=self.env, cwd=self.work, timeout=timeout,
+                   secret_output="--show-secrets" in args)
 
     @property
     def config_file(self) -> Path:
@@ -153,8 +158,8 @@ class Stack:
             opts += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
         return self.lab.ns(["ssh", *opts, f"root@{host}", command])
 
-    def ssh(self, host: str, command: str, check: bool = True) -> str:
-        return run(self.ssh_argv(host, command), check=check, timeout=120).stdout
+    def ssh(self, host: str, command: str, check: bool = True, secret_output: bool = False) -> str:
+        return run(self.ssh_argv(host, command), check=check, timeout=120, secret_output=secret_output).stdout
 
 
 def new_keypair(directory: Path, name: str) -> tuple[Path, str, str]:
@@ -249,8 +254,15 @@ class SshReadyWatcher:
 
 def steps_of(preview_json: str) -> list[dict]:
     """Steps of `pulumi preview --json` / `pulumi up --json` output."""
-    doc = json.loads(preview_json)
-    return doc.get("steps", [])
+    # `pulumi up --json` prints the preview's document, then the update's: use the last.
+    decoder, docs, idx, text = json.JSONDecoder(), [], 0, preview_json.strip()
+    while idx < len(text):
+        doc, end = decoder.raw_decode(text, idx)
+        docs.append(doc)
+        idx = end
+        while idx < len(text) and text[idx].isspace():
+            idx += 1
+    return docs[-1].get("steps", []) if docs else []
 
 
 def step_type(step: dict) -> str:
