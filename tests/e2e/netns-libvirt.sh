@@ -49,6 +49,7 @@ stop() {
   if ip netns list | grep -qw "^$netns"; then
     ip netns delete "$netns"
   fi
+  rm -rf "/etc/netns/$netns"
   if [[ -d "$state" ]]; then
     rm -rf "$state"
   fi
@@ -62,6 +63,10 @@ start() {
   if ! ip netns list | grep -qw "^$netns"; then
     ip netns add "$netns"
   fi
+  # `ip netns exec` bind-mounts this over /etc/resolv.conf: dnsmasq (the guests' DNS
+  # forwarder) and everything else in the namespace only ever ask loopback.
+  mkdir -p "/etc/netns/$netns"
+  echo 'nameserver 127.0.0.1' >"/etc/netns/$netns/resolv.conf"
   ip netns exec "$netns" ip link set lo up
 
   mkdir -p "$state"/{etc,run,lib,log,cache}
