@@ -207,7 +207,10 @@ def test_05_scale_computes_2_to_3(step):
 
 def _libvirt_inventory(lab) -> dict:
     """Names, bridges, MACs and CIDRs of everything libvirt knows."""
-    inv = {"domains": set(), "networks": set(), "bridges": [], "macs": [], "cidrs": []}
+    inv = {"domains": set(), "networks": set(), "bridges": [], "macs": [], "cidrs": [],
+           "pools": set(lab.names("pool-list")), "pool_paths": []}
+    for pool in inv["pools"]:
+        inv["pool_paths"].append(ET.fromstring(lab.virsh("pool-dumpxml", pool)).find("target/path").text)
     for net in lab.names("net-list"):
         inv["networks"].add(net)
         xml = ET.fromstring(lab.virsh("net-dumpxml", net))
@@ -249,7 +252,8 @@ def test_06_second_stack_beside_the_first(stacks, timings, step):
     assert before["domains"] <= after["domains"] and before["networks"] <= after["networks"]
     assert len(after["domains"]) == len(before["domains"]) + 1
     assert len(after["networks"]) == len(before["networks"]) + 2
-    for key in ("bridges", "macs", "cidrs"):
+    assert len(after["pools"]) == len(before["pools"]) + 1
+    for key in ("bridges", "macs", "cidrs", "pool_paths"):
         dup = {x for x in after[key] if after[key].count(x) > 1}
         assert not dup, f"{key} collide between the stacks: {dup}"
     # Stack A is untouched by B.
