@@ -252,17 +252,30 @@ class SshReadyWatcher:
         return max(self.ready.values())
 
 
-def steps_of(preview_json: str) -> list[dict]:
-    """Steps of `pulumi preview --json` / `pulumi up --json` output."""
-    # `pulumi up --json` prints the preview's document, then the update's: use the last.
-    decoder, docs, idx, text = json.JSONDecoder(), [], 0, preview_json.strip()
+def _json_docs(text: str) -> list[dict]:
+    decoder, docs, idx, text = json.JSONDecoder(), [], 0, text.strip()
     while idx < len(text):
         doc, end = decoder.raw_decode(text, idx)
         docs.append(doc)
         idx = end
         while idx < len(text) and text[idx].isspace():
             idx += 1
-    return docs[-1].get("steps", []) if docs else []
+    return docs
+
+
+def steps_of(output: str) -> list[dict]:
+    """Steps of `pulumi preview --json` (one document with "steps"), or the steps an
+    update executed from `pulumi up --json` (the preview's document, then one engine event
+    per line: the resOutputsEvent metadata of each resource tells the op it ran)."""
+    docs = _json_docs(output)
+    executed = [d["resOutputsEvent"]["metadata"] for d in docs if "resOutputsEvent" in d]
+    if executed:
+        return [{"op": m.get("op"), "urn": m.get("urn", ""), "newState": {"type": m.get("type", "")}}
+                for m in executed]
+    for doc in docs:
+        if "steps" in doc:
+            return doc["steps"]
+    return []
 
 
 def step_type(step: dict) -> str:
