@@ -38,11 +38,26 @@ class LabNodeArgs:
 
 
 def kernel_cmdline(cmdline: str) -> list[dict[str, str]]:
-    """libvirt provider form of a kernel command line: one map per argument, in order."""
-    parts = []
-    for arg in cmdline.split():
+    """A kernel command line in the canonical form the libvirt provider reads back.
+
+    terraform-provider-libvirt 0.8 writes the arguments sorted and reads them back as one map
+    of key=value arguments (a new map only when a key repeats) followed by one map
+    {"_": "<keyless arguments joined by spaces>"}; any other form shows as a change (and a
+    replaced domain) on every preview.
+    """
+    keyed: list[dict[str, str]] = [{}]
+    keyless: list[str] = []
+    for arg in sorted(cmdline.split()):
         key, sep, value = arg.partition("=")
-        parts.append({key: value} if sep else {"_": arg})
+        if not sep:
+            keyless.append(arg)
+            continue
+        if key in keyed[-1]:
+            keyed.append({})
+        keyed[-1][key] = value
+    parts = [m for m in keyed if m]
+    if keyless:
+        parts.append({"_": " ".join(keyless)})
     return parts
 
 

@@ -1,24 +1,10 @@
 """Shared by every tier: the repository root on sys.path, and CI's no-skip rule."""
-import os
 import sys
-from pathlib import Path
 
-import pytest
+from labtest import IN_CI, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-
-IN_CI = os.environ.get("CI") == "true"
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip locally when a tier's prerequisite is missing; under CI=true fail instead."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"prerequisite missing under CI=true (a skipped tier is a failure): {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -20,19 +20,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 FIXTURE = HERE / "fixture"
 SYS_PY = "/usr/bin/python3"  # Debian's python3: openstacksdk comes from python3-openstackclient
-IN_CI = os.environ.get("CI") == "true"
+from labtest import IN_CI, require  # noqa: E402  (shared by every tier)
 TIMINGS_FILE = HERE / ".timings.json"
 # Fernet tokens (Keystone's token format here) are url-safe base64 starting with this prefix.
 FERNET_TOKEN_RE = re.compile(r"gAAAAA[A-Za-z0-9_\-]{40,}")
 
-
-def require(condition: object, reason: str) -> None:
-    """Skip locally when a prerequisite is missing; under CI=true fail instead."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"prerequisite missing under CI=true (a skipped tier is a failure): {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def assert_absent(secret: str, text: str, where: str) -> None:

@@ -26,16 +26,9 @@ import pytest
 from e2elib import (DEBIAN_PACKAGES, HERE, ROOT, NetnsLibvirt, Stack, log, make_workdir, new_keypair,
                     pulumi_env, run)
 
-IN_CI = os.environ.get("CI") == "true"
+from labtest import IN_CI, require  # noqa: E402  (shared by every tier)
 TIMINGS_FILE = HERE / ".timings.json"
 
-
-def require(condition: bool, reason: str) -> None:
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"e2e prerequisite missing under CI=true: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 class Timings(dict):

@@ -24,20 +24,12 @@ TOOLS = ROOT / ".tools"
 PULUMI = TOOLS / "bin" / "pulumi"
 PULUMI_HOME = TOOLS / "pulumi-home"
 VENV = ROOT / ".venv"
-IN_CI = os.environ.get("CI") == "true"
+from labtest import IN_CI, require  # noqa: E402  (shared by every tier)
 # Resource plugins the program needs (versions of pulumi-plugin.json in the pinned SDKs).
 PLUGINS = {"command": "1.2.1", "libvirt": "0.5.4", "openstack": "5.5.3"}
 PROJECT = "openstack-lab"
 CAPS_CACHE = Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "openstack-lab" / "engine-libvirt-qemu-cache"
 
-
-def require(condition: Any, reason: str) -> None:
-    """Skip locally when a prerequisite is missing; under CI=true fail instead (a skipped tier is a failure)."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"engine tier prerequisite missing under CI=true: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def toolchain_problem() -> Optional[str]:

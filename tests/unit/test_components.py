@@ -63,7 +63,17 @@ def test_direct_kernel_boot_settings_reach_the_domain():
     run = run_lab({**BASE, "boot": {"kernel": "/img/vmlinuz", "initrd": "/img/initrd", "cmdline": "root=/dev/vda rw quiet"}})
     domain = run.named("controller-domain")
     assert domain.inputs["kernel"] == "/img/vmlinuz" and domain.inputs["initrd"] == "/img/initrd"
-    assert domain.inputs["cmdlines"] == [{"root": "/dev/vda"}, {"_": "rw"}, {"_": "quiet"}]
+    assert domain.inputs["cmdlines"] == [{"root": "/dev/vda"}, {"_": "quiet rw"}]
+
+
+def test_kernel_cmdline_uses_the_form_the_provider_reads_back():
+    from components.lab_node import kernel_cmdline
+
+    assert kernel_cmdline("root=/dev/vda rw console=ttyS0 net.ifnames=0 biosdevname=0") == [
+        {"biosdevname": "0", "console": "ttyS0", "net.ifnames": "0", "root": "/dev/vda"},
+        {"_": "rw"},
+    ]
+    assert kernel_cmdline("console=tty0 console=ttyS0") == [{"console": "tty0"}, {"console": "ttyS0"}]
 
 
 def test_networks_are_nat_without_dhcp_and_bridges_fit(full):

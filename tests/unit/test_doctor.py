@@ -1,7 +1,7 @@
 """Host preflight: each missing prerequisite fails with what to install or change."""
 import sys
 
-from conftest import ROOT
+from labtest import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
 import doctor  # noqa: E402

@@ -4,7 +4,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from conftest import ROOT, require
+from labtest import ROOT, require
 from lab.config import packstack_options
 
 PACKSTACK = Path(os.environ.get("LAB_PACKSTACK_BIN", ROOT / ".venv-packstack" / "bin" / "packstack"))

@@ -3,7 +3,7 @@ import json
 
 import yaml
 
-from conftest import ROOT
+from labtest import ROOT
 from lab.config import KEYS, parse
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require
+from labtest import require
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
