@@ -8,6 +8,7 @@ on that existing cloud.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Optional
 
 import pulumi
@@ -75,27 +76,23 @@ class OpenStackLab(pulumi.ComponentResource):
         cloud = self.config.cloud
         assert cloud is not None
         password = pulumi.Output.secret(cloud.password.value)
-        ready = KeystoneReady(
-            "keystone-ready",
+        given = CloudAuth(
             auth_url=cloud.auth_url,
+            region=cloud.region,
             username=cloud.username,
             password=password,
             project_name=cloud.project_name,
             user_domain_name=cloud.user_domain_name,
             project_domain_name=cloud.project_domain_name,
-            region=cloud.region,
+        )
+        ready = KeystoneReady(
+            "keystone-ready",
+            **{field.name: getattr(given, field.name) for field in dataclasses.fields(given)},
             timeout_seconds=self.config.keystone_timeout,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        auth = CloudAuth(
-            auth_url=ready.auth_url,
-            region=ready.region,
-            username=cloud.username,
-            password=password,
-            project_name=cloud.project_name,
-            user_domain_name=cloud.user_domain_name,
-            project_domain_name=cloud.project_domain_name,
-        )
+        # Networking waits for Keystone: its provider takes the URL and region KeystoneReady returns.
+        auth = dataclasses.replace(given, auth_url=ready.auth_url, region=ready.region)
         self._networking(auth, ready)
         self.outputs["keystoneUrl"] = ready.auth_url
         self.outputs["adminPassword"] = password
