@@ -48,7 +48,7 @@ preview: deps toolchain stack
 	$(PULUMI) preview --diff --stack $(STACK)
 
 destroy: toolchain
-	$(PULUMI) destroy --yes --refresh --stack $(STACK)
+	$(PULUMI) destroy --yes --refresh --parallel 1 --stack $(STACK)
 
 outputs: toolchain
 	$(PULUMI) stack output --stack $(STACK)
