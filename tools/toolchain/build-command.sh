@@ -37,17 +37,9 @@ for req in "$REPO/requirements.txt" "$REPO/requirements-dev.txt"; do
     fi
 done
 
-find_go() {
-    if [ -n "${OPENSTACK_LAB_GO:-}" ]; then
-        echo "$OPENSTACK_LAB_GO"
-    elif command -v go >/dev/null 2>&1; then
-        command -v go
-    else
-        echo /usr/local/go/bin/go
-    fi
-}
-GO=$(find_go)
-[ -x "$GO" ] || fail "go not found (set OPENSTACK_LAB_GO or put go on PATH)"
+# shellcheck source=tools/toolchain/find-go.sh
+source "$HERE/find-go.sh"
+GO=$(find_go) || fail "go not found (set OPENSTACK_LAB_GO or put go on PATH)"
 GOVER=$("$GO" env GOVERSION 2>/dev/null) || fail "$GO env GOVERSION failed"
 export GOTOOLCHAIN=local CGO_ENABLED=0
 export GOFLAGS="-mod=readonly -trimpath -buildvcs=false"

@@ -73,17 +73,8 @@ run_logged() {
     fi
 }
 
-find_go() {
-    local g
-    if [ -n "${OPENSTACK_LAB_GO:-}" ]; then
-        [ -x "$OPENSTACK_LAB_GO" ] && echo "$OPENSTACK_LAB_GO"
-        return
-    fi
-    for g in "$(command -v go 2>/dev/null || true)" /usr/local/go/bin/go; do
-        if [ -n "$g" ] && [ -x "$g" ]; then echo "$g"; return 0; fi
-    done
-    return 1
-}
+# shellcheck source=tools/toolchain/find-go.sh
+source "$(dirname "${BASH_SOURCE[0]}")/find-go.sh"
 
 GO=""
 require_go() {

@@ -45,17 +45,9 @@ main() {
     T0=$(date +%s)
     say() { printf '[%s %3ds] %s\n' "$ME" "$(( $(date +%s) - T0 ))" "$*"; }
 
-    find_go() {
-        if [ -n "${OPENSTACK_LAB_GO:-}" ]; then
-            echo "$OPENSTACK_LAB_GO"
-        elif command -v go >/dev/null 2>&1; then
-            command -v go
-        else
-            echo /usr/local/go/bin/go
-        fi
-    }
-    GO=$(find_go)
-    [ -x "$GO" ] || fail "go not found (set OPENSTACK_LAB_GO or put go on PATH)"
+    # shellcheck source=tools/toolchain/find-go.sh
+    source "$HERE/../find-go.sh"
+    GO=$(find_go) || fail "go not found (set OPENSTACK_LAB_GO or put go on PATH)"
     GOVER=$("$GO" env GOVERSION 2>/dev/null) || fail "$GO env GOVERSION failed"
     # go.mod says go 1.24.7; never let go try to download another toolchain.
     export GOTOOLCHAIN=local CGO_ENABLED=0
