@@ -60,7 +60,13 @@ def venv_problem() -> Optional[str]:
     return None
 
 
-ENGINE_PACKAGES = ("libvirt-daemon-system", "libvirt-clients", "qemu-system-x86", "qemu-utils", "iproute2", "util-linux")
+# libvirt needs dnsmasq for every network it starts, and the libvirt provider builds cloud-init disks with
+# `mkisofs` (genisoimage); neither comes with --no-install-recommends.
+ENGINE_PACKAGES = ("libvirt-daemon-system", "libvirt-clients", "qemu-system-x86", "qemu-utils", "iproute2", "util-linux",
+                   "dnsmasq-base", "genisoimage")
+# Commands the tier's libvirtd and plugins run: checked after the install, so a package list that misses one
+# fails here, by name, instead of deep inside a `pulumi up`.
+ENGINE_COMMANDS = ("libvirtd", "unshare", "ip", "mount", "dnsmasq", "mkisofs", "qemu-img")
 
 
 def ensure_packages() -> None:
@@ -166,9 +172,9 @@ class PrivateLibvirtd:
         ensure_packages()
         if os.geteuid() != 0:
             return "a private libvirtd needs root"
-        for tool in ("libvirtd", "unshare", "ip", "mount"):
+        for tool in ENGINE_COMMANDS:
             if not (shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists()):
-                return f"{tool} not found (apt-get install libvirt-daemon-system iproute2 util-linux)"
+                return f"{tool} not found after installing {' '.join(ENGINE_PACKAGES)}"
         return None
 
     def uri(self, driver: str = "test", path: str = "/default") -> str:
