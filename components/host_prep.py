@@ -1,8 +1,8 @@
 """`HostPrep`: the remote commands that prepare one node for Packstack.
 
 Order on a node: wait for boot (carries the SSH dial retries) -> [RHEL subscription]
--> prep script of the profile; /etc/hosts and root SSH trust from the controller
-run beside it. Every command is triggered by the node's domain ID, so a
+-> prep script of the profile; the external NIC's check, /etc/hosts and root SSH trust
+from the controller run beside it. Every command is triggered by the node's domain ID, so a
 re-created VM is prepared again while a no-change `pulumi up` re-runs nothing.
 """
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Optional
 import pulumi
 
 from components.remote import BOOT_DIAL_ERROR_LIMIT, NodeConnection, run_script
+from lab.answers import EXTERNAL_NIC
+from lab.cloudinit import EXTERNAL_NIC_PROFILE
 from lab.config import RhelSubscription
 
 TYPE = "openstack-lab:lab:HostPrep"
@@ -82,6 +84,15 @@ class HostPrep(pulumi.ComponentResource):
             },
             triggers=triggers,
         )
+        # Every profile, the Debian test guest's included: eth1 up with no address, whatever renderer.
+        self.external_nic = run_script(
+            f"{name}-external-nic",
+            "external-nic.sh",
+            conn,
+            after(self.wait),
+            environment={"LAB_NIC": EXTERNAL_NIC, "LAB_NIC_PROFILE": EXTERNAL_NIC_PROFILE},
+            triggers=triggers,
+        )
         self.hosts = run_script(
             f"{name}-hosts", "sync-hosts.sh", conn, after(self.wait), stdin=args.hosts_file, triggers=triggers
         )
@@ -102,7 +113,9 @@ class HostPrep(pulumi.ComponentResource):
             triggers=triggers,
         )
         self.root_public_key = controller_key if self.root_key is not None else None
-        self.ready = pulumi.Output.all(self.prep.stdout, self.hosts.stdout, self.trust.stdout).apply(
+        self.ready = pulumi.Output.all(
+            self.prep.stdout, self.external_nic.stdout, self.hosts.stdout, self.trust.stdout
+        ).apply(
             lambda _: args.node
         )
         self.register_outputs({"ready": self.ready})

@@ -231,6 +231,7 @@ class OpenStackLab(pulumi.ComponentResource):
                 apply=cfg.runs("packstack"),
                 keystone_timeout=cfg.keystone_timeout,
                 prepared=tuple(self.preps.values()),
+                nodes=tuple((n, connections[n]) for n in cfg.node_names),
             ),
             pulumi.ResourceOptions(parent=self),
         )

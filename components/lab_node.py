@@ -61,6 +61,16 @@ def kernel_cmdline(cmdline: str) -> list[dict[str, str]]:
     return parts
 
 
+def cpu_mode(hypervisor: str) -> str:
+    """The libvirt CPU mode of a node.
+
+    KVM: the host CPU, since computes run guests of their own. TCG: every feature QEMU can
+    emulate (libvirt >= 7.1), because EL9 userspace needs x86-64-v2 (SSE4.2, POPCNT) and
+    QEMU's default TCG model (qemu64) lacks it: glibc stops with "CPU does not support x86-64-v2".
+    """
+    return "host-passthrough" if hypervisor == "kvm" else "maximum"
+
+
 class LabNode(pulumi.ComponentResource):
     domain_id: pulumi.Output[str]
     host_public_key: pulumi.Output[str]
@@ -100,8 +110,7 @@ class LabNode(pulumi.ComponentResource):
             type=args.hypervisor,
             vcpu=args.size.vcpus,
             memory=args.size.memory_mib,
-            # Computes run guests of their own: give them the host CPU under KVM.
-            cpu=libvirt.DomainCpuArgs(mode="host-passthrough") if args.hypervisor == "kvm" else None,
+            cpu=libvirt.DomainCpuArgs(mode=cpu_mode(args.hypervisor)),
             cloudinit=self.cloud_init.id,
             disks=[libvirt.DomainDiskArgs(volume_id=self.disk.id)],
             network_interfaces=[

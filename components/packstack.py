@@ -3,7 +3,8 @@
 The answers are a `PackstackAnswers` resource (per-key diff, stable generated
 passwords). The answer file is generated on the controller and edited with the
 lab's answers; Packstack runs only when the answers (node set included) change.
-`KeystoneReady` then waits until Keystone issues a token.
+Every node then proves that br-ex has the external NIC as its port, and `KeystoneReady`
+waits until Keystone issues a token.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Optional
 import pulumi
 
 from components.remote import NodeConnection, run_script
+from lab.answers import EXTERNAL_BRIDGE, EXTERNAL_NIC
 from providers.keystone_ready import KeystoneReady
 from providers.packstack_answers import PackstackAnswers
 
@@ -31,6 +33,8 @@ class PackstackArgs:
     keystone_timeout: int
     # Every node's host prep: the answer file needs Packstack installed, the run needs root trust.
     prepared: tuple[pulumi.Resource, ...] = ()
+    # Every node (name, connection), controller included: each checks its br-ex after the run.
+    nodes: tuple[tuple[str, NodeConnection], ...] = ()
 
 
 class Packstack(pulumi.ComponentResource):
@@ -55,6 +59,7 @@ class Packstack(pulumi.ComponentResource):
         )
         self.admin_password = self.answers.admin_password
         self.apply = self.keystone = None
+        self.bridge_checks: list[pulumi.Resource] = []
         self.keystone_url = self.region = None
         if args.apply:
             self.apply = run_script(
@@ -66,6 +71,17 @@ class Packstack(pulumi.ComponentResource):
                 # Re-run Packstack exactly when the answers (node set included) change.
                 triggers=[args.domain_id, self.answers.answer_file_sha256],
             )
+            self.bridge_checks = [
+                run_script(
+                    f"{name}-bridge-{node}",
+                    "verify-external-bridge.sh",
+                    connection,
+                    pulumi.ResourceOptions(parent=self, depends_on=[self.apply]),
+                    environment={"LAB_BRIDGE": EXTERNAL_BRIDGE, "LAB_NIC": EXTERNAL_NIC},
+                    triggers=[args.domain_id, self.answers.answer_file_sha256],
+                )
+                for node, connection in args.nodes
+            ]
             self.keystone = KeystoneReady(
                 f"{name}-keystone-ready",
                 auth_url=f"http://{args.controller_ip}:{KEYSTONE_PORT}/v3",

@@ -1,10 +1,17 @@
-"""The Packstack answers a lab needs, as data (the answer-file edits, not the file).
+"""What the lab knows about Packstack: its option list, the answers the lab manages or
+defaults, what the chosen services cost in controller memory, and the lab's answer edits
+as data (the answer-file edits, not the file).
 
 Passwords are not here: `PackstackAnswers` generates and keeps them as secrets.
 """
 from __future__ import annotations
 
-from lab.config import LabConfig
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:  # config imports this module for its rules
+    from lab.config import LabConfig
 
 # Key the physical network of the external flat network is known by, in Neutron and OVN/OVS.
 PHYSNET = "extnet"
@@ -13,12 +20,89 @@ EXTERNAL_NIC = "eth1"
 # Where host prep leaves the controller's root key for Packstack's CONFIG_SSH_KEY.
 CONTROLLER_ROOT_PUBKEY = "/root/.ssh/id_ed25519.pub"
 
+PACKSTACK_OPTIONS_FILE = Path(__file__).with_name("packstack_options.txt")
 
-def lab_answers(config: LabConfig) -> dict[str, str]:
+# Answers the lab itself computes; users change them through the lab's own keys.
+LAB_MANAGED_ANSWERS = {
+    "CONFIG_CONTROLLER_HOST": "the controller is always the first lab node",
+    "CONFIG_COMPUTE_HOSTS": "set computeCount",
+    "CONFIG_NETWORK_HOSTS": "the controller is the network host",
+    "CONFIG_KEYSTONE_ADMIN_PW": "the admin password is generated and kept as a secret",
+    "CONFIG_SSH_KEY": "the controller's root key is generated during host prep",
+    "CONFIG_NEUTRON_L2_AGENT": "set l2Agent",
+}
+
+# The lab's defaults where Packstack's own do not fit a lab controller; users turn them back
+# in `packstackAnswers` (the memory rule below then asks for a larger controller). Packstack
+# 26.0.0 installs Ceilometer (with Gnocchi) and Aodh by default and starts one worker per CPU
+# for every API; its own multinode CI (tests/scenario002.sh, stable/2025.1) runs
+# --service-workers=2 without Ceilometer and Aodh.
+LAB_DEFAULT_ANSWERS = {
+    "CONFIG_SERVICE_WORKERS": "2",
+    "CONFIG_CEILOMETER_INSTALL": "n",
+    "CONFIG_AODH_INSTALL": "n",
+}
+
+# Controller memory per Packstack service set (MiB). These are the lab's estimates, not
+# measurements (no Packstack cloud can be built where this project is tested): the base is
+# Keystone, Glance, Nova API/conductor/scheduler, Placement, Neutron server with OVN
+# northd, MariaDB, RabbitMQ, memcached, Horizon, Cinder and Swift with 2 workers per API.
+# RDO asks for at least 16 GB for an all-in-one with Packstack's default set and guests.
+CONTROLLER_BASE_MIB = 6144
+BASE_SERVICE_WORKERS = 2
+MIB_PER_EXTRA_WORKER = 512  # one more process for each of the ~8 API services
+OPTIONAL_SERVICE_MIB = {
+    "CONFIG_CEILOMETER_INSTALL": 1536,  # Ceilometer agents + Gnocchi
+    "CONFIG_AODH_INSTALL": 512,
+    "CONFIG_HEAT_INSTALL": 512,
+    "CONFIG_MAGNUM_INSTALL": 512,
+    "CONFIG_MANILA_INSTALL": 512,
+    "CONFIG_TROVE_INSTALL": 512,
+    "CONFIG_IRONIC_INSTALL": 1024,
+}
+# Memory a compute needs (nova-compute, OVN controller, one small guest); an all-in-one
+# controller needs it on top.
+COMPUTE_MIB = 2048
+
+
+def packstack_options() -> frozenset[str]:
+    """Every answer key `packstack -o` of the pinned Packstack lists."""
+    lines = PACKSTACK_OPTIONS_FILE.read_text().splitlines()
+    return frozenset(l.strip() for l in lines if l.strip() and not l.startswith("#"))
+
+
+@dataclass(frozen=True)
+class MemoryNeed:
+    mib: int
+    reasons: tuple[str, ...]  # what adds to the base, for the message
+
+
+def controller_memory_need(answers: Mapping[str, str], vcpus: int, all_in_one: bool) -> MemoryNeed:
+    """Memory the controller needs for the services the merged answers install."""
+    merged = {**LAB_DEFAULT_ANSWERS, **answers}
+    total, reasons = CONTROLLER_BASE_MIB, [f"base {CONTROLLER_BASE_MIB}"]
+    for key, mib in OPTIONAL_SERVICE_MIB.items():
+        if merged.get(key, "n").lower() == "y":
+            total += mib
+            reasons.append(f"{key}=y {mib}")
+    workers_answer = merged["CONFIG_SERVICE_WORKERS"]
+    workers = vcpus if workers_answer.startswith("%{") else int(workers_answer) if workers_answer.isdigit() else vcpus
+    if workers > BASE_SERVICE_WORKERS:
+        extra = (workers - BASE_SERVICE_WORKERS) * MIB_PER_EXTRA_WORKER
+        total += extra
+        reasons.append(f"{workers} service workers {extra}")
+    if all_in_one:
+        total += COMPUTE_MIB
+        reasons.append(f"all-in-one compute {COMPUTE_MIB}")
+    return MemoryNeed(total, tuple(reasons))
+
+
+def lab_answers(config: "LabConfig") -> dict[str, str]:
     """The lab's answer edits (plus the user's extra answers, which win)."""
     controller = config.node_address(config.node_names[0])
     computes = [config.node_address(n) for n in config.node_names[1:]] or [controller]
     answers = {
+        **LAB_DEFAULT_ANSWERS,
         "CONFIG_CONTROLLER_HOST": controller,
         "CONFIG_COMPUTE_HOSTS": ",".join(computes),
         "CONFIG_NETWORK_HOSTS": controller,
@@ -51,4 +135,3 @@ def lab_answers(config: LabConfig) -> dict[str, str]:
         )
     answers.update(config.packstack_answers)
     return dict(sorted(answers.items()))
-

@@ -5,7 +5,10 @@ host key, so callers must treat it as a secret.
 """
 from __future__ import annotations
 
+import configparser
+import io
 import ipaddress
+import uuid
 from dataclasses import dataclass
 
 import yaml
@@ -14,6 +17,13 @@ import yaml
 # the environment instead of argv.
 ACCEPT_ENV = "LAB_*"
 SSHD_DROP_IN = "/etc/ssh/sshd_config.d/50-openstack-lab.conf"
+# The external NIC's own NetworkManager profile: no IPv4, no IPv6 (not even link-local), whatever
+# cloud-init's network renderer wrote. cloud-init's NetworkManager renderer gives an interface without
+# subnets no [ipv4]/[ipv6] section, and NetworkManager's default for that is DHCPv4 + IPv6 auto.
+EXTERNAL_NIC_PROFILE = "lab-eth1"
+EXTERNAL_NIC_KEYFILE = f"/etc/NetworkManager/system-connections/{EXTERNAL_NIC_PROFILE}.nmconnection"
+# NetworkManager autoconnects the matching profile with the highest priority (cloud-init's have 0).
+EXTERNAL_NIC_PRIORITY = 200
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,28 @@ def hosts_file(entries: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def external_nic_keyfile(mac: str) -> str:
+    """NetworkManager keyfile that keeps the external NIC (matched by MAC) up without any address.
+
+    It stays right once Packstack makes eth1 a port of br-ex: NetworkManager only keeps the link up.
+    """
+    profile = configparser.ConfigParser(interpolation=None)
+    profile.optionxform = str  # keyfile keys are case-sensitive
+    profile["connection"] = {
+        "id": EXTERNAL_NIC_PROFILE,
+        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"openstack-lab:{EXTERNAL_NIC_PROFILE}:{mac.lower()}")),
+        "type": "ethernet",
+        "autoconnect": "true",
+        "autoconnect-priority": str(EXTERNAL_NIC_PRIORITY),
+    }
+    profile["ethernet"] = {"mac-address": mac.upper()}
+    profile["ipv4"] = {"method": "disabled"}
+    profile["ipv6"] = {"method": "disabled"}
+    out = io.StringIO()
+    profile.write(out, space_around_delimiters=False)
+    return out.getvalue()
+
+
 def user_data(
     node: NodeIdentity,
     authorized_key: str,
@@ -51,9 +83,9 @@ def user_data(
         "disable_root": False,
         "ssh_pwauth": False,
         "ssh_authorized_keys": [authorized_key.strip()],
-        # Only the lab's host key exists, so the key pinned in every connection is the one sshd offers.
+        # Only the lab's host key exists, so the key pinned in every connection is the one sshd offers
+        # (with ssh_keys given cloud-init generates no other key; ssh_genkeytypes is not read).
         "ssh_deletekeys": True,
-        "ssh_genkeytypes": [],
         "ssh_keys": {
             "ed25519_private": host_key_private.strip() + "\n",
             "ed25519_public": host_key_public.strip(),
@@ -65,9 +97,11 @@ def user_data(
                 "permissions": "0600",
                 "content": f"AcceptEnv {ACCEPT_ENV}\nPermitRootLogin prohibit-password\n",
             },
+            {"path": EXTERNAL_NIC_KEYFILE, "permissions": "0600", "content": external_nic_keyfile(node.external_mac)},
         ],
-        # The drop-in is written after sshd may have started; reload it so AcceptEnv applies.
-        "runcmd": [["systemctl", "try-reload-or-restart", "sshd.service", "ssh.service"]],
+        # No runcmd: write_files runs in cloud-init's network stage, which systemd orders before
+        # sshd.service, so sshd starts with the drop-in already in place. (A reload naming both
+        # sshd.service and ssh.service failed on EL9: systemctl exits 5 for a unit that does not exist.)
     }
     return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False, width=4096)
 
@@ -91,12 +125,14 @@ def network_config(node: NodeIdentity) -> str:
                 "routes": [{"to": "0.0.0.0/0", "via": node.management_gateway}],
                 "nameservers": {"addresses": [node.management_gateway], "search": [node.dns_domain]},
             },
+            # No addresses: sysconfig and networkd render it up without any; NetworkManager gets the
+            # lab's own profile from the user-data (external_nic_keyfile), which wins on priority.
             "eth1": {
                 "match": {"macaddress": node.external_mac},
                 "set-name": "eth1",
                 "dhcp4": False,
                 "dhcp6": False,
-                "link-local": [],
+                "accept-ra": False,
             },
         },
     }

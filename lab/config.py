@@ -12,11 +12,12 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional
 
 from lab import naming
+from lab.answers import (COMPUTE_MIB, LAB_MANAGED_ANSWERS, controller_memory_need,
+                         packstack_options)
 
 DEFAULT_BASE_IMAGE = (
     "https://cloud.centos.org/centos/9-stream/x86_64/images/"
@@ -30,10 +31,10 @@ PREP_PROFILES = ("el9", "debian-test")
 # Stages in the order they run; `stopAfter` names the last one to declare.
 STAGES = ("nodes", "prep", "answers", "packstack", "networking")
 
-# Memory a role needs, per host-prep profile (MiB). EL9 numbers follow RDO's
-# Packstack guidance for a small controller with OVN and a compute running a guest.
+# Memory and disk a role needs at least, per host-prep profile (MiB, GiB). An el9 controller's
+# memory follows the Packstack services it will run instead (_check_controller_memory).
 MIN_MEMORY_MIB = {
-    "el9": {"controller": 6144, "compute": 2048},
+    "el9": {"compute": COMPUTE_MIB},
     "debian-test": {"controller": 512, "compute": 512},
 }
 MIN_DISK_GIB = {"el9": {"controller": 20, "compute": 10}, "debian-test": {"controller": 2, "compute": 2}}
@@ -41,23 +42,6 @@ DEFAULT_SIZES = {
     "controller": {"vcpus": 4, "memoryMiB": 8192, "diskGiB": 40},
     "compute": {"vcpus": 2, "memoryMiB": 4096, "diskGiB": 20},
 }
-
-# Answers the lab itself computes; users change them through the lab's own keys.
-LAB_MANAGED_ANSWERS = {
-    "CONFIG_CONTROLLER_HOST": "the controller is always the first lab node",
-    "CONFIG_COMPUTE_HOSTS": "set computeCount",
-    "CONFIG_NETWORK_HOSTS": "the controller is the network host",
-    "CONFIG_KEYSTONE_ADMIN_PW": "the admin password is generated and kept as a secret",
-    "CONFIG_SSH_KEY": "the controller's root key is generated during host prep",
-    "CONFIG_NEUTRON_L2_AGENT": "set l2Agent",
-}
-
-PACKSTACK_OPTIONS_FILE = Path(__file__).with_name("packstack_options.txt")
-
-
-def packstack_options() -> frozenset[str]:
-    lines = PACKSTACK_OPTIONS_FILE.read_text().splitlines()
-    return frozenset(l.strip() for l in lines if l.strip() and not l.startswith("#"))
 
 
 class Secret:
@@ -355,8 +339,8 @@ def _size(r: _Reader, role: str, profile: str) -> NodeSize:
             r.problem(f"{role}.{key}", f"expected a positive whole number, got {v!r}")
             v = DEFAULT_SIZES[role][key]
         values[key] = v
-    need = MIN_MEMORY_MIB[profile][role]
-    if values["memoryMiB"] < need:
+    need = MIN_MEMORY_MIB[profile].get(role)
+    if need is not None and values["memoryMiB"] < need:
         r.problem(
             f"{role}.memoryMiB",
             f"{values['memoryMiB']} MiB is below the {need} MiB a {role} needs "
@@ -591,13 +575,29 @@ def parse(
         stop_after=stop_after,
         prep_profile=profile,
         boot=boot,
-        package_update=r.bool("packageUpdate", False),
+        # RDO's documented path updates every package once the release repository is added.
+        package_update=r.bool("packageUpdate", True),
         cloud=_cloud(r),
         keystone_timeout=keystone_timeout,
     )
+    if profile == "el9" and not config.existing_cloud:
+        _check_controller_memory(r, config)
     if r.problems:
         raise ConfigError(project, r.problems)
     return config
+
+
+def _check_controller_memory(r: _Reader, config: LabConfig) -> None:
+    """The controller must hold the Packstack services the answers turn on."""
+    need = controller_memory_need(config.packstack_answers, config.controller.vcpus, config.compute_count == 0)
+    have = config.controller.memory_mib
+    if have < need.mib:
+        r.problem(
+            "controller.memoryMiB",
+            f"{have} MiB is below the {need.mib} MiB the controller needs for its Packstack services "
+            f"({' + '.join(need.reasons)} MiB); raise controller.memoryMiB to at least {need.mib}, "
+            "or turn services off in packstackAnswers",
+        )
 
 
 def load() -> LabConfig:

@@ -2,10 +2,14 @@
 # Host preparation of an EL9 node (CentOS Stream 9 or RHEL 9) for Packstack,
 # following RDO's EL9 steps. Idempotent: a second run changes nothing.
 # Inputs (environment): LAB_FQDN, LAB_ROLE (controller|compute),
-#   LAB_OS_FLAVOR (centos-stream|rhel), LAB_RELEASE (e.g. epoxy), LAB_PACKAGE_UPDATE (true|false).
+#   LAB_OS_FLAVOR (centos-stream|rhel), LAB_RELEASE (e.g. epoxy), LAB_PACKAGE_UPDATE (true|false),
+#   LAB_STATE_DIR (default /var/lib/openstack-lab: run markers),
+#   LAB_SELINUX_CONFIG (default /etc/selinux/config).
 set -euo pipefail
 : "${LAB_FQDN:?}" "${LAB_ROLE:?}" "${LAB_OS_FLAVOR:?}" "${LAB_RELEASE:?}"
 
+state=${LAB_STATE_DIR:-/var/lib/openstack-lab}
+selinux_config=${LAB_SELINUX_CONFIG:-/etc/selinux/config}
 log() { printf '[prep %s] %s\n' "$(hostname -s)" "$*"; }
 installed() { rpm -q "$@" >/dev/null 2>&1; }
 
@@ -33,8 +37,8 @@ if [ "$(getenforce)" = "Enforcing" ]; then
   log "SELinux -> permissive"
   setenforce 0
 fi
-if grep -q '^SELINUX=enforcing' /etc/selinux/config; then
-  sed -i 's/^SELINUX=enforcing/SELINUX=permissive/' /etc/selinux/config
+if grep -q '^SELINUX=enforcing' "$selinux_config"; then
+  sed -i 's/^SELINUX=enforcing/SELINUX=permissive/' "$selinux_config"
 fi
 
 # Repositories: CRB (or CodeReady Builder) plus RDO for the chosen release.
@@ -56,13 +60,31 @@ else
   fi
   if ! installed rdo-release; then
     log "installing rdo-release for ${LAB_RELEASE}"
-    dnf -y -q install "https://rdoproject.org/repos/openstack-${LAB_RELEASE}/rdo-release-${LAB_RELEASE}.el9.rpm"
+    # The .el9s dist tag, as in Packstack's own manage_rdo (prescript_000.py) and RDO's repos page.
+    dnf -y -q install "https://trunk.rdoproject.org/rdo_release/openstack-${LAB_RELEASE}/rdo-release-${LAB_RELEASE}.el9s.rpm"
   fi
 fi
 
-if [ "${LAB_PACKAGE_UPDATE:-false}" = "true" ]; then
-  log "updating packages"
+if [ "$LAB_OS_FLAVOR" = "centos-stream" ] && ! dnf -q module list --disabled mariadb 2>/dev/null | grep -q '^mariadb'; then
+  # As Packstack's own CentOS Stream 9 CI does for this release (mariadb 10.11 module: RDO-241).
+  log "disabling the mariadb module streams"
+  dnf -y -q module disable mariadb
+fi
+
+# RDO's documented path updates every package once the release repository is there
+# (packageUpdate: false opts out). Once per VM: a repeated prep does not update again.
+if [ "${LAB_PACKAGE_UPDATE:-false}" = "true" ] && [ ! -e "$state/package-update.done" ]; then
+  log "updating packages (dnf update; may take several minutes)"
   dnf -y -q update
+  install -d -m 0755 "$state"
+  date -u +%Y-%m-%dT%H:%M:%SZ > "$state/package-update.done"
+fi
+
+# NetworkManager-initscripts-updown provides ifup/ifdown, which switch puppet-vswitch's vs_port to
+# its ifcfg provider (ovs_redhat) for Packstack's br-ex:eth1 port; without them it uses ovs-vsctl.
+if installed NetworkManager-initscripts-updown; then
+  log "removing NetworkManager-initscripts-updown (puppet-vswitch must use ovs-vsctl for br-ex)"
+  dnf -y -q remove NetworkManager-initscripts-updown
 fi
 
 if [ "$LAB_ROLE" = "controller" ] && ! installed openstack-packstack; then
@@ -70,6 +92,6 @@ if [ "$LAB_ROLE" = "controller" ] && ! installed openstack-packstack; then
   dnf -y -q install openstack-packstack
 fi
 
-install -d -m 0755 /var/lib/openstack-lab
-printf '%s prep-el9 %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LAB_ROLE" >> /var/lib/openstack-lab/prep-runs
+install -d -m 0755 "$state"
+printf '%s prep-el9 %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LAB_ROLE" >> "$state/prep-runs"
 log "prepared as ${LAB_ROLE}"

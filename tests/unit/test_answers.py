@@ -1,8 +1,8 @@
 """Packstack answers the lab writes: right keys for each L2 agent, all known to Packstack."""
 import pytest
 
-from lab.answers import lab_answers
-from lab.config import packstack_options, parse
+from lab.answers import LAB_DEFAULT_ANSWERS, lab_answers, packstack_options
+from lab.config import parse
 
 
 def cfg(**raw):
@@ -63,3 +63,16 @@ def test_removed_nagios_keys_are_never_written():
     assert not any("NAGIOS" in k for k in lab_answers(cfg()))
     assert not any("NAGIOS" in k for k in packstack_options())
 
+
+
+def test_defaults_trim_packstack_to_fit_the_lab_controller():
+    # Packstack's multinode CI: --service-workers=2, no Ceilometer, no Aodh.
+    answers = lab_answers(cfg())
+    assert answers["CONFIG_SERVICE_WORKERS"] == "2"
+    assert answers["CONFIG_CEILOMETER_INSTALL"] == "n" and answers["CONFIG_AODH_INSTALL"] == "n"
+    assert set(LAB_DEFAULT_ANSWERS) <= packstack_options()
+
+
+def test_users_turn_trimmed_services_back_on():
+    answers = lab_answers(cfg(packstackAnswers={"CONFIG_CEILOMETER_INSTALL": "y"}, controller={"memoryMiB": 12288}))
+    assert answers["CONFIG_CEILOMETER_INSTALL"] == "y"

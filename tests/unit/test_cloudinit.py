@@ -1,7 +1,10 @@
 """Cloud-init documents: what a node gets at first boot."""
+import configparser
+
 import yaml
 
-from lab.cloudinit import ACCEPT_ENV, NodeIdentity, hosts_file, meta_data, network_config, user_data
+from lab.cloudinit import (ACCEPT_ENV, EXTERNAL_NIC_KEYFILE, NodeIdentity, external_nic_keyfile, hosts_file,
+                           meta_data, network_config, user_data)
 
 NODE = NodeIdentity(
     hostname="compute1",
@@ -37,7 +40,8 @@ def test_user_data_installs_login_key_for_root():
 
 def test_user_data_installs_only_the_pinned_host_key():
     doc = rendered_user_data()
-    assert doc["ssh_genkeytypes"] == [] and doc["ssh_deletekeys"] is True
+    # ssh_genkeytypes: [] failed cloud-init's schema (every boot "degraded") and is not read when ssh_keys is given.
+    assert "ssh_genkeytypes" not in doc and doc["ssh_deletekeys"] is True
     assert doc["ssh_keys"]["ed25519_public"] == "ssh-ed25519 AAAAhost host"
     assert "BEGIN OPENSSH PRIVATE KEY" in doc["ssh_keys"]["ed25519_private"]
 
@@ -46,6 +50,29 @@ def test_user_data_writes_hosts_and_sshd_accept_env():
     files = {f["path"]: f for f in rendered_user_data()["write_files"]}
     assert "10.1.2.10 controller.alice.lab.internal controller" in files["/etc/hosts"]["content"]
     assert f"AcceptEnv {ACCEPT_ENV}" in files["/etc/ssh/sshd_config.d/50-openstack-lab.conf"]["content"]
+
+
+def test_user_data_runs_no_command_that_names_a_unit():
+    # EL9 has no ssh.service: `systemctl try-reload-or-restart sshd.service ssh.service` exits 5 there,
+    # cloud-init records an error and every node's boot wait fails. write_files runs before sshd starts.
+    doc = rendered_user_data()
+    assert "runcmd" not in doc and "bootcmd" not in doc
+
+
+def test_user_data_ships_the_external_nic_profile_without_addresses():
+    files = {f["path"]: f for f in rendered_user_data()["write_files"]}
+    keyfile = files[EXTERNAL_NIC_KEYFILE]
+    assert keyfile["permissions"] == "0600"  # NetworkManager ignores keyfiles that others can read
+    profile = configparser.ConfigParser(interpolation=None)
+    profile.read_string(keyfile["content"])
+    assert profile["ethernet"]["mac-address"] == NODE.external_mac.upper()
+    assert profile["ipv4"]["method"] == "disabled" and profile["ipv6"]["method"] == "disabled"
+    assert int(profile["connection"]["autoconnect-priority"]) > 0  # beats cloud-init's own profile (0)
+
+
+def test_external_nic_profile_is_stable_per_mac():
+    assert external_nic_keyfile("52:54:00:aa:bb:02") == external_nic_keyfile("52:54:00:AA:BB:02")
+    assert external_nic_keyfile("52:54:00:aa:bb:02") != external_nic_keyfile("52:54:00:aa:bb:03")
 
 
 def test_hosts_file_keeps_loopback_first():
@@ -67,6 +94,8 @@ def test_network_config_static_management_address():
 def test_network_config_external_nic_has_no_address():
     eth1 = yaml.safe_load(network_config(NODE))["ethernets"]["eth1"]
     assert "addresses" not in eth1 and eth1["dhcp4"] is False and eth1["dhcp6"] is False
+    assert eth1["accept-ra"] is False
+    assert "link-local" not in eth1  # netplan-only: cloud-init drops it silently
     assert eth1["set-name"] == "eth1" and eth1["match"]["macaddress"] == NODE.external_mac
 
 

@@ -51,7 +51,8 @@ def test_domain_type_and_size_follow_config():
     assert domain.inputs["type"] == "qemu"
     assert domain.inputs["vcpu"] == 3 and domain.inputs["memory"] == 5120
     assert run.named("compute2-disk").inputs["size"] == 25 * 1024**3
-    assert "cpu" not in domain.inputs  # host-passthrough only under kvm
+    # TCG: every emulated feature, so EL9 finds x86-64-v2 (qemu64, the default model, lacks SSE4.2/POPCNT)
+    assert domain.inputs["cpu"] == {"mode": "maximum"}
 
 
 def test_kvm_domains_pass_the_host_cpu_through():
@@ -152,6 +153,28 @@ def test_packstack_waits_for_every_nodes_prep(full):
         )
         assert prep_component.urn in apply.dependencies or full.depends_on(apply, f"{node}-prep-trust")
     assert full.depends_on(apply, "packstack-answer-file")
+
+
+def test_every_node_pins_its_external_nic_after_boot(full):
+    for node in ("controller", "compute1", "compute2"):
+        nic = full.named(f"{node}-prep-external-nic")
+        assert "nmcli connection reload" in nic.inputs["create"]  # scripts/external-nic.sh
+        assert nic.inputs["environment"] == {"LAB_NIC": "eth1", "LAB_NIC_PROFILE": "lab-eth1"}
+        assert full.depends_on(nic, f"{node}-prep-wait")
+        assert nic.inputs["connection"]["host"] == full.named(f"{node}-prep-wait").inputs["connection"]["host"]
+
+
+def test_every_node_checks_br_ex_after_packstack(full):
+    hosts = set()
+    for node in ("controller", "compute1", "compute2"):
+        check = full.named(f"packstack-bridge-{node}")
+        assert "ovs-vsctl list-ports" in check.inputs["create"]
+        assert check.inputs["environment"] == {"LAB_BRIDGE": "br-ex", "LAB_NIC": "eth1"}
+        assert full.depends_on(check, "packstack-apply")
+        assert check.inputs["triggers"] == full.named("packstack-apply").inputs["triggers"]  # re-checked per run
+        hosts.add(check.inputs["connection"]["host"])
+    assert len(hosts) == 3
+    assert full.depends_on(full.named("packstack-keystone-ready"), "packstack-apply")
 
 
 def test_answer_file_travels_as_secret_stdin_without_logging(full):
@@ -271,6 +294,7 @@ def test_adding_a_compute_adds_one_nodes_resources_only():
     assert added == {
         "compute3", "compute3-host-key", "compute3-cloud-init", "compute3-disk", "compute3-domain",
         "compute3-prep", "compute3-prep-wait", "compute3-prep-prep", "compute3-prep-hosts", "compute3-prep-trust",
+        "compute3-prep-external-nic", "packstack-bridge-compute3",
     }
     assert not (before.names() - after.names())
     # Existing nodes' VM definitions do not change; their hosts command and the answers do.

@@ -122,8 +122,43 @@ def test_non_numeric_compute_count_is_rejected():
 
 def test_memory_below_role_minimum_names_role_and_minimum():
     found = problems({"controller": {"memoryMiB": 2048}, "compute": {"memoryMiB": 1024}})
-    assert "6144" in found["controller.memoryMiB"]
+    assert "2048 MiB is below the 6144 MiB the controller needs" in found["controller.memoryMiB"]
     assert "2048" in found["compute.memoryMiB"]
+
+
+def test_default_controller_fits_the_default_packstack_services():
+    cfg = ok({})
+    assert cfg.package_update is True  # RDO's documented path: a full update once the repo is added
+    for all_in_one in ({}, {"computeCount": 0}):
+        ok(all_in_one)  # 8192 MiB holds the trimmed service set, with or without a compute on it
+
+
+def test_turning_services_back_on_raises_the_controller_memory_need():
+    found = problems({"packstackAnswers": {"CONFIG_CEILOMETER_INSTALL": "y", "CONFIG_AODH_INSTALL": "y",
+                                           "CONFIG_SERVICE_WORKERS": "4"}})
+    message = found["controller.memoryMiB"]
+    assert list(found) == ["controller.memoryMiB"]  # one problem, one message
+    assert "8192 MiB is below the 9216 MiB" in message
+    assert "CONFIG_CEILOMETER_INSTALL=y 1536" in message and "CONFIG_AODH_INSTALL=y 512" in message
+    assert "4 service workers 1024" in message and "raise controller.memoryMiB to at least 9216" in message
+    ok({"packstackAnswers": {"CONFIG_CEILOMETER_INSTALL": "y", "CONFIG_AODH_INSTALL": "y", "CONFIG_SERVICE_WORKERS": "4"},
+        "controller": {"memoryMiB": 9216}})
+
+
+def test_packstack_default_workers_follow_the_controller_cpus():
+    # Packstack's own default is one worker per CPU (%{::processorcount}).
+    found = problems({"packstackAnswers": {"CONFIG_SERVICE_WORKERS": "%{::processorcount}"},
+                      "controller": {"vcpus": 8}})
+    assert "8 service workers 3072" in found["controller.memoryMiB"]
+
+
+def test_all_in_one_controller_needs_room_for_guests():
+    found = problems({"computeCount": 0, "controller": {"memoryMiB": 7168}})
+    assert "all-in-one compute 2048" in found["controller.memoryMiB"]
+
+
+def test_existing_cloud_and_debian_test_profile_skip_the_packstack_memory_rule():
+    ok({"prepProfile": "debian-test", "stopAfter": "prep", "controller": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3}})
 
 
 def test_debian_test_profile_allows_tiny_nodes():

@@ -9,7 +9,7 @@ from lab.config import parse  # noqa: E402
 
 GOOD = doctor.HostFacts(
     libvirt_socket_ok=True,
-    commands=frozenset({"qemu-img", "genisoimage", "qemu-system-x86_64"}),
+    commands=frozenset({"qemu-img", "mkisofs", "dnsmasq", "qemu-system-x86_64"}),
     kvm_usable=True,
     mem_available_mib=64000,
     disk_free_bytes=500 * doctor.GIB,
@@ -52,8 +52,27 @@ def test_missing_tools_say_what_to_install():
     assert "qemu-utils" in problems["qemu-img"]
     assert "libvirt-daemon-system" in problems["libvirt socket"]
     assert "qemu-system-x86" in problems["QEMU (TCG)"]
-    iso = next(c for c in doctor.run_checks(cfg(), facts) if c.name == "ISO tool")
-    assert not iso.ok and not iso.fatal
+    # Both were missing on a fresh machine and failed deep inside `pulumi up`: fatal, with the package.
+    assert "install genisoimage" in problems["mkisofs"]
+    assert "install dnsmasq-base" in problems["dnsmasq"]
+    assert all(c.fatal for c in doctor.run_checks(cfg(), facts) if c.name in ("mkisofs", "dnsmasq"))
+
+
+def test_gather_finds_sbin_tools_outside_path():
+    seen = []
+
+    def which(tool, path=None):
+        seen.append((tool, path))
+        return "/usr/sbin/dnsmasq" if tool == "dnsmasq" and path else None
+
+    facts = doctor.gather(cfg(), which=which)
+    assert "dnsmasq" in facts.commands and "mkisofs" not in facts.commands
+
+
+def test_remote_libvirt_host_skips_the_dnsmasq_check():
+    facts = doctor.HostFacts(**{**GOOD.__dict__, "commands": GOOD.commands - {"dnsmasq"}})
+    assert "dnsmasq" not in failed(cfg(libvirtUri="qemu+ssh://root@lab-host/system"), facts)
+    assert "dnsmasq" in failed(cfg(), facts)
 
 
 def test_existing_cloud_needs_no_libvirt():

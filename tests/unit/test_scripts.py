@@ -100,6 +100,25 @@ def test_packstack_failure_surfaces_the_log_tail(tmp_path):
     assert "applying" in result.stdout  # progress is streamed
 
 
+def test_packstack_failure_shows_the_newest_puppet_log(tmp_path):
+    manifests = tmp_path / "runs" / "latest" / "manifests"
+    manifests.mkdir(parents=True)
+    (tmp_path / "runs" / "latest" / "openstack-setup.log").write_text("ERROR : Error appeared during Puppet run\n")
+    older, newest = manifests / "10.0.0.10_controller.pp.log", manifests / "10.0.0.11_compute.pp.log"
+    older.write_text("older run: fine\n")
+    newest.write_text("".join(f"notice {i}\n" for i in range(60)) + "Error: Execution of '/usr/bin/dnf -y install openstack-nova-compute' returned 1\n")
+    os.utime(older, (1_000_000, 1_000_000))
+    (tmp_path / "answers").mkdir()
+    (tmp_path / "answers" / "answers.txt").write_text("CONFIG_X=1\n")
+    env = {"LAB_ANSWER_DIR": str(tmp_path / "answers"), "LAB_PACKSTACK_RUNS": str(tmp_path / "runs")}
+    result = run("packstack-apply.sh", tmp_path, env, fakes={"packstack": "exit 1"})
+    assert result.returncode == 1
+    assert "Error appeared during Puppet run" in result.stderr  # Packstack's summary
+    assert f"newest Puppet log, {newest}" in result.stderr
+    assert "returned 1" in result.stderr and "notice 59" in result.stderr and "notice 5\n" not in result.stderr
+    assert "older run" not in result.stderr
+
+
 def test_packstack_apply_uses_the_lab_answer_file(tmp_path):
     (tmp_path / "answers").mkdir()
     (tmp_path / "answers" / "answers.txt").write_text("CONFIG_X=1\n")
@@ -153,12 +172,34 @@ def test_trust_adds_the_controller_key_once_and_installs_known_hosts(tmp_path):
     assert second.stdout == ""  # nothing to do the second time
 
 
-@pytest.mark.parametrize("status, ok", [(0, True), (2, True), (1, False)])
-def test_wait_for_boot_accepts_done_and_recoverable_cloud_init(tmp_path, status, ok):
-    result = run("wait-for-boot.sh", tmp_path, fakes={"cloud-init": f"exit {status}"})
-    assert (result.returncode == 0) is ok
-    if not ok:
-        assert "cloud-init failed" in result.stderr
+FAKE_CLOUD_INIT = r'''
+case "$*" in
+  "status --wait") exit "$STATUS";;
+  "status --long") printf 'status: error\nerrors:\n\t- (scripts_user) Runparts: 1 failures (runcmd) in 1 attempted commands\n';;
+esac
+'''
+
+
+@pytest.mark.parametrize("status", [1, 2])
+def test_wait_for_boot_accepts_only_a_clean_cloud_init(tmp_path, status):
+    # 1 = error, 2 = done with recoverable errors ("degraded"): both fail the node, with cloud-init's account.
+    result = run("wait-for-boot.sh", tmp_path, {"STATUS": str(status)}, fakes={"cloud-init": FAKE_CLOUD_INIT})
+    assert result.returncode == 1
+    assert f"cloud-init status exit {status}" in result.stderr
+    assert "(scripts_user) Runparts: 1 failures (runcmd)" in result.stderr  # the failing module, from status --long
+
+
+def test_wait_for_boot_passes_a_clean_finish(tmp_path):
+    result = run("wait-for-boot.sh", tmp_path, {"STATUS": "0"},
+                 fakes={"cloud-init": FAKE_CLOUD_INIT, "hostname": "echo node1.lab.internal"})
+    assert result.returncode == 0 and result.stdout.strip() == "node1.lab.internal"
+
+
+def test_wait_for_boot_is_bounded(tmp_path):
+    result = run("wait-for-boot.sh", tmp_path, {"LAB_BOOT_TIMEOUT": "1"},
+                 fakes={"cloud-init": 'case "$*" in "status --wait") sleep 30;; *) echo "status: running";; esac'})
+    assert result.returncode == 1
+    assert "did not finish" in result.stderr and "within 1 s (LAB_BOOT_TIMEOUT)" in result.stderr
 
 
 def test_prep_scripts_demand_their_inputs(tmp_path):
@@ -171,3 +212,149 @@ def test_rhel_register_keeps_credentials_out_of_argv():
     text = (SCRIPTS / "rhel-register.sh").read_text()
     assert "--password" not in text and "--username" not in text
     assert 'os.environ["LAB_RHSM_PASSWORD"]' in text
+
+
+# --- prep-el9.sh, run with fake EL9 tools that log their calls --------------------------------------
+
+FAKE_EL9 = {
+    "hostnamectl": 'case "$1" in --static) echo "$LAB_FQDN";; *) echo "hostnamectl $*" >> "$CALLS";; esac',
+    "rpm": 'shift; for p in "$@"; do case " $INSTALLED " in *" $p "*) ;; *) exit 1;; esac; done',
+    "dnf": 'echo "dnf $*" >> "$CALLS"; case "$*" in "repolist --enabled") echo "crb  CentOS Stream 9 - CRB";; esac',
+    "localectl": 'echo "localectl $*" >> "$CALLS"',
+    "systemctl": 'exit 1',
+    "getenforce": 'echo Permissive',
+    "subscription-manager": 'echo "subscription-manager $*" >> "$CALLS"',
+}
+
+
+def run_prep_el9(tmp_path, flavor="centos-stream", update="true", installed=""):
+    selinux = tmp_path / "selinux-config"
+    selinux.write_text("SELINUX=permissive\n")
+    env = {"LAB_FQDN": "controller.a.lab.internal", "LAB_ROLE": "controller", "LAB_OS_FLAVOR": flavor,
+           "LAB_RELEASE": "epoxy", "LAB_PACKAGE_UPDATE": update, "LAB_STATE_DIR": str(tmp_path / "state"),
+           "LAB_SELINUX_CONFIG": str(selinux), "CALLS": str(tmp_path / "calls"),
+           "INSTALLED": f"glibc-langpack-en dnf-plugins-core {installed}"}
+    result = run("prep-el9.sh", tmp_path, env, fakes=FAKE_EL9)
+    calls = (tmp_path / "calls").read_text().splitlines() if (tmp_path / "calls").exists() else []
+    return result, calls
+
+
+def test_prep_el9_centos_stream_adds_the_release_disables_mariadb_streams_then_updates_once(tmp_path):
+    first, calls = run_prep_el9(tmp_path)
+    assert first.returncode == 0, first.stderr
+    install_release = calls.index("dnf -y -q install centos-release-openstack-epoxy")
+    disable = calls.index("dnf -y -q module disable mariadb")
+    update = calls.index("dnf -y -q update")
+    assert install_release < disable < update < calls.index("dnf -y -q install openstack-packstack")
+    (tmp_path / "calls").unlink()
+    second, calls = run_prep_el9(tmp_path, installed="centos-release-openstack-epoxy openstack-packstack")
+    assert second.returncode == 0 and "dnf -y -q update" not in calls  # once per VM
+
+
+def test_prep_el9_package_update_can_be_turned_off(tmp_path):
+    result, calls = run_prep_el9(tmp_path, update="false")
+    assert result.returncode == 0 and "dnf -y -q update" not in calls
+
+
+def test_prep_el9_rhel_uses_the_el9s_rdo_release(tmp_path):
+    result, calls = run_prep_el9(tmp_path, flavor="rhel")
+    assert result.returncode == 0, result.stderr
+    rdo = [c for c in calls if "rdo-release" in c]
+    # The dist tag every real source uses (Packstack's manage_rdo, RDO's repos page); .el9.rpm does not exist.
+    assert rdo == ["dnf -y -q install https://trunk.rdoproject.org/rdo_release/openstack-epoxy/rdo-release-epoxy.el9s.rpm"]
+    assert "subscription-manager repos --enable codeready-builder-for-rhel-9-x86_64-rpms" in calls
+    assert not any("module disable" in c for c in calls)
+
+
+def test_prep_el9_removes_the_ifup_ifdown_package(tmp_path):
+    # With ifup/ifdown present puppet-vswitch's vs_port switches to its ifcfg provider for br-ex:eth1.
+    result, calls = run_prep_el9(tmp_path, installed="NetworkManager-initscripts-updown")
+    assert result.returncode == 0
+    assert "dnf -y -q remove NetworkManager-initscripts-updown" in calls
+    (tmp_path / "calls").unlink()
+    _, calls = run_prep_el9(tmp_path, update="false")
+    assert not any("remove" in c for c in calls)
+
+
+# --- the external NIC ------------------------------------------------------------------------------
+
+def fake_ip(flags="BROADCAST,MULTICAST,UP,LOWER_UP", addresses=""):
+    return (f'case "$*" in\n'
+            f'  "link show dev eth1") echo ok;;\n'
+            f'  "-o link show dev eth1") echo "3: eth1: <{flags}> mtu 1500 qdisc fq_codel state UP";;\n'
+            f'  "-o addr show dev eth1") printf "%b" "{addresses}";;\n'
+            f'  *) echo "ip $*" >> "$CALLS";;\n'
+            f'esac')
+
+
+FAKE_NMCLI = r'''
+echo "nmcli $*" >> "$CALLS"
+case "$*" in
+  "-t -f RUNNING general") echo running;;
+  "-t -f NAME connection show") printf 'cloud-init eth0\ncloud-init eth1\nlab-eth1\n';;
+  "-g GENERAL.CONNECTION device show eth1") cat "$ACTIVE";;
+  "--wait 30 connection up lab-eth1 ifname eth1") echo lab-eth1 > "$ACTIVE";;
+esac
+'''
+
+
+def nic_env(tmp_path, active="cloud-init eth1"):
+    (tmp_path / "active").write_text(active + "\n")
+    return {"CALLS": str(tmp_path / "calls"), "ACTIVE": str(tmp_path / "active")}
+
+
+def test_external_nic_activates_the_lab_profile_once(tmp_path):
+    env = nic_env(tmp_path)
+    fakes = {"nmcli": FAKE_NMCLI, "ip": fake_ip(), "hostname": "echo node1"}
+    first = run("external-nic.sh", tmp_path, env, fakes=fakes)
+    assert first.returncode == 0, first.stderr
+    assert "activating lab-eth1 (was: cloud-init eth1)" in first.stdout and "no address" in first.stdout
+    second = run("external-nic.sh", tmp_path, env, fakes=fakes)
+    assert second.returncode == 0 and "activating" not in second.stdout
+    calls = (tmp_path / "calls").read_text()
+    assert calls.count("connection up") == 1 and calls.count("connection reload") == 2
+
+
+def test_external_nic_fails_when_the_nic_has_an_address(tmp_path):
+    fakes = {"nmcli": FAKE_NMCLI, "ip": fake_ip(addresses="3: eth1    inet6 fe80::5054:ff:fe00:2/64 scope link \\\\       valid_lft forever\\n"), "hostname": "echo node1"}
+    result = run("external-nic.sh", tmp_path, nic_env(tmp_path, "lab-eth1"), fakes=fakes)
+    assert result.returncode == 1
+    assert "node1: eth1 must carry no address" in result.stderr and "fe80::5054:ff:fe00:2/64" in result.stderr
+
+
+def test_external_nic_fails_when_the_nic_is_down(tmp_path):
+    fakes = {"nmcli": FAKE_NMCLI, "ip": fake_ip(flags="BROADCAST,MULTICAST"), "hostname": "echo node1"}
+    result = run("external-nic.sh", tmp_path, nic_env(tmp_path, "lab-eth1"), fakes=fakes)
+    assert result.returncode == 1 and "eth1 is not up" in result.stderr
+
+
+def test_external_nic_fails_without_the_lab_profile(tmp_path):
+    nmcli = FAKE_NMCLI.replace(r"printf 'cloud-init eth0\ncloud-init eth1\nlab-eth1\n'", r"printf 'cloud-init eth1\n'")
+    result = run("external-nic.sh", tmp_path, nic_env(tmp_path), fakes={"nmcli": nmcli, "ip": fake_ip(), "hostname": "echo n1"})
+    assert result.returncode == 1 and "no profile lab-eth1" in result.stderr
+
+
+# --- br-ex after Packstack ---------------------------------------------------------------------------
+
+def fake_ovs(ports):
+    return f'case "$1" in br-exists) [ "$2" = br-ex ];; list-ports) printf "%b" "{ports}";; esac'
+
+
+def test_bridge_check_passes_with_eth1_on_br_ex(tmp_path):
+    result = run("verify-external-bridge.sh", tmp_path, {"CALLS": str(tmp_path / "calls")},
+                 fakes={"ovs-vsctl": fake_ovs("eth1\\nphy-br-ex\\n"), "ip": fake_ip(), "hostname": "echo compute1"})
+    assert result.returncode == 0, result.stderr
+    assert "compute1: br-ex has eth1 as a port" in result.stdout
+
+
+def test_bridge_check_names_the_node_when_eth1_is_missing(tmp_path):
+    result = run("verify-external-bridge.sh", tmp_path, {"CALLS": str(tmp_path / "calls")},
+                 fakes={"ovs-vsctl": fake_ovs("patch-provnet\\n"), "ip": fake_ip(), "hostname": "echo compute2"})
+    assert result.returncode == 1
+    assert "compute2: eth1 is not a port of br-ex (ports: patch-provnet)" in result.stderr
+
+
+def test_bridge_check_names_the_node_when_br_ex_is_missing(tmp_path):
+    result = run("verify-external-bridge.sh", tmp_path, {"LAB_BRIDGE": "br-missing"},
+                 fakes={"ovs-vsctl": fake_ovs(""), "ip": fake_ip(), "hostname": "echo controller"})
+    assert result.returncode == 1 and "controller: Open vSwitch bridge br-missing does not exist" in result.stderr

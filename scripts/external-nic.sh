@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Keeps the external NIC (eth1, Packstack's br-ex uplink) up with no IPv4 and no IPv6
+# address, whatever network renderer cloud-init used, and proves it. Idempotent.
+#
+# With NetworkManager: cloud-init wrote the lab's profile (LAB_NIC_PROFILE, methods
+# disabled, highest autoconnect priority), but on first boot NetworkManager had already
+# started on cloud-init's own profile (DHCP + IPv6 auto under its NetworkManager
+# renderer). Load the lab's profile and activate it; every later boot picks it by priority.
+# Without NetworkManager (networkd, or ifcfg files only): no DHCP is configured for the
+# NIC; IPv6 is switched off on it so not even a link-local address appears.
+# Inputs (environment): LAB_NIC (default eth1), LAB_NIC_PROFILE (default lab-eth1).
+set -euo pipefail
+
+nic=${LAB_NIC:-eth1}
+profile=${LAB_NIC_PROFILE:-lab-eth1}
+log() { printf '[external-nic %s] %s\n' "$(hostname -s)" "$*"; }
+
+ip link show dev "$nic" >/dev/null 2>&1 || { echo "$(hostname -s): no network interface $nic" >&2; exit 1; }
+
+if command -v nmcli >/dev/null 2>&1 && [ "$(nmcli -t -f RUNNING general 2>/dev/null)" = "running" ]; then
+  nmcli connection reload
+  nmcli -t -f NAME connection show | grep -qx "$profile" \
+    || { echo "$(hostname -s): NetworkManager has no profile $profile (cloud-init should have written it)" >&2; exit 1; }
+  active=$(nmcli -g GENERAL.CONNECTION device show "$nic" 2>/dev/null || true)
+  if [ "$active" != "$profile" ]; then
+    log "$nic: activating $profile (was: ${active:-none})"
+    nmcli --wait 30 connection up "$profile" ifname "$nic" >/dev/null
+  fi
+else
+  conf=/etc/sysctl.d/90-openstack-lab-external-nic.conf
+  want="net.ipv6.conf.${nic}.disable_ipv6 = 1"
+  if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then
+    log "$nic: IPv6 off (no NetworkManager)"
+    printf '%s\n' "$want" > "$conf"
+  fi
+  sysctl -q -w "net.ipv6.conf.${nic}.disable_ipv6=1"
+  ip link set dev "$nic" up
+fi
+
+flags=$(ip -o link show dev "$nic" | sed -n 's/^[0-9]*: [^:]*: <\([^>]*\)>.*/\1/p')
+case ",$flags," in
+  *,UP,*) ;;
+  *) echo "$(hostname -s): $nic is not up (flags: $flags)" >&2; exit 1 ;;
+esac
+addresses=$(ip -o addr show dev "$nic" | awk '{print $3, $4}')
+if [ -n "$addresses" ]; then
+  echo "$(hostname -s): $nic must carry no address (it becomes the br-ex uplink), but has: $addresses" >&2
+  exit 1
+fi
+log "$nic is up with no address"
