@@ -252,13 +252,14 @@ def gather(cfg: LabConfig, which: Callable[..., Optional[str]] = shutil.which) -
     probe = Path(disk_path)
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
-    pool_exists = None
-    if is_local(cfg.libvirt_uri) and not cfg.storage_pool_path and "virsh" in commands:
+    socket_ok = os.path.exists(socket) and os.access(socket, os.R_OK | os.W_OK)
+    pool_exists = None  # only asked of a libvirtd that answers (the socket check covers the rest)
+    if is_local(cfg.libvirt_uri) and socket_ok and not cfg.storage_pool_path and "virsh" in commands:
         proc = _probe(["virsh", "-c", cfg.libvirt_uri, "pool-info", cfg.storage_pool])
         pool_exists = None if proc is None else proc.returncode == 0
     forward = _probe(["iptables", "-S", "FORWARD"]) if which("iptables") or which("iptables", path="/usr/sbin:/sbin") else None
     return HostFacts(
-        libvirt_socket_ok=os.path.exists(socket) and os.access(socket, os.R_OK | os.W_OK),
+        libvirt_socket_ok=socket_ok,
         commands=commands,
         kvm_device_ok=os.access("/dev/kvm", os.R_OK | os.W_OK),
         cpu_virtualization=re.search(r"^flags\s*:.*\b(vmx|svm)\b", _read("/proc/cpuinfo"), re.M) is not None,
