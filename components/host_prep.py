@@ -15,10 +15,9 @@ import pulumi
 from components.remote import BOOT_DIAL_ERROR_LIMIT, NodeConnection, run_script
 from lab.answers import EXTERNAL_NIC
 from lab.cloudinit import EXTERNAL_NIC_PROFILE
-from lab.config import RhelSubscription
+from lab.config import PrepProfile, RhelSubscription
 
 TYPE = "openstack-lab:lab:HostPrep"
-PREP_SCRIPTS = {"el9": "prep-el9.sh", "debian-test": "prep-debian-test.sh"}
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ class HostPrepArgs:
     fqdn: str
     connection: NodeConnection
     domain_id: pulumi.Input[str]
-    profile: str
+    profile: PrepProfile
     os_flavor: str
     openstack_release: str
     package_update: bool
@@ -72,7 +71,7 @@ class HostPrep(pulumi.ComponentResource):
             before_prep.append(self.subscription)
         self.prep = run_script(
             f"{name}-prep",
-            PREP_SCRIPTS[args.profile],
+            args.profile.script,
             conn,
             after(*before_prep),
             environment={

@@ -17,7 +17,7 @@ STEP_DIAL_ERROR_LIMIT = 5
 
 
 def script(name: str) -> str:
-    """Text of a script under scripts/, sent as the command text."""
+    """Text of a script under scripts/ (or at an absolute path: a test overlay's), sent as the command text."""
     return (SCRIPTS_DIR / name).read_text()
 
 

@@ -14,7 +14,7 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lab.config import ConfigError, parse  # noqa: E402
+from lab.config import ConfigError, parse, read_overlay  # noqa: E402
 from lab.preflight import fatal_problems, gather, run_checks  # noqa: E402
 
 
@@ -40,7 +40,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     raw = stack_config(args.stack)
     secret_keys = frozenset(k for k, v in raw.items() if v == "<secret>")
     try:
-        cfg = parse(raw, "openstack-lab", args.stack, secret_keys)
+        cfg = parse(raw, "openstack-lab", args.stack, secret_keys, overlay=read_overlay())
     except ConfigError as err:
         print(f"doctor: {err}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ additional secret outputs and which inputs travel as secrets.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -162,10 +163,15 @@ def run_lab(
     stack: str = "alice",
     secrets: tuple[str, ...] = (),
     preview: bool = False,
+    overlay: Optional[str] = None,
 ) -> LabRun:
-    """Build the lab for `config` (key -> value, as in Pulumi.<stack>.yaml) under mocks."""
+    """Build the lab for `config` (key -> value, as in Pulumi.<stack>.yaml) under mocks.
+
+    overlay: path of a test overlay (tests/support/overlay/), read as the program reads it.
+    """
     from components.lab import OpenStackLab
     from lab.config import load
+    from lab.config.profiles import OVERLAY_ENV
 
     records: list[Registered] = []
     _patch_monitor(records)
@@ -176,7 +182,16 @@ def run_lab(
 
     @pulumi.runtime.test
     def program():
-        lab = OpenStackLab("lab", load())
+        previous = os.environ.pop(OVERLAY_ENV, None)
+        if overlay is not None:
+            os.environ[OVERLAY_ENV] = overlay
+        try:
+            config = load()
+        finally:
+            os.environ.pop(OVERLAY_ENV, None)
+            if previous is not None:
+                os.environ[OVERLAY_ENV] = previous
+        lab = OpenStackLab("lab", config)
         holder["lab"] = lab
         keys = sorted(lab.outputs)
         values = [pulumi.Output.from_input(lab.outputs[k]) for k in keys]

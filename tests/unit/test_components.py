@@ -338,9 +338,12 @@ def test_rhel_subscription_gets_credentials_through_secret_environment():
 
 
 def test_debian_test_profile_runs_its_own_prep_script():
-    run = run_lab({**BASE, "prepProfile": "debian-test", "stopAfter": "answers",
+    from labtest import ROOT
+
+    run = run_lab({**BASE, "stopAfter": "answers",
                    "controller": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3},
-                   "compute": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3}})
+                   "compute": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3}},
+                  overlay=str(ROOT / "tests/support/overlay/debian-test.yaml"))
     assert "prep-debian-test" in run.named("controller-prep-prep").inputs["create"]
     assert "packstack-apply" not in run.names()
 

@@ -3,20 +3,23 @@ import dataclasses
 
 import pytest
 
-from lab import config as lab_config
-from lab.config import ConfigError, parse
+from labtest import ROOT
+from lab.config import ConfigError, parse, read_overlay
+from lab.config.profiles import OVERLAY_ENV
 
 PROJECT = "openstack-lab"
+# The engine and e2e tiers' overlay: the Debian test guest's prep profile and its minimum sizes.
+DEBIAN_TEST = read_overlay({OVERLAY_ENV: str(ROOT / "tests/support/overlay/debian-test.yaml")})
 
 
-def problems(raw, stack="alice", secrets=(), exists=lambda p: True):
+def problems(raw, stack="alice", secrets=(), exists=lambda p: True, overlay={}):
     with pytest.raises(ConfigError) as info:
-        parse(raw, PROJECT, stack, frozenset(secrets), path_exists=exists)
+        parse(raw, PROJECT, stack, frozenset(secrets), path_exists=exists, overlay=overlay)
     return {p.key: p.message for p in info.value.problems}
 
 
-def ok(raw, stack="alice", secrets=()):
-    return parse(raw, PROJECT, stack, frozenset(secrets), path_exists=lambda p: True)
+def ok(raw, stack="alice", secrets=(), overlay={}):
+    return parse(raw, PROJECT, stack, frozenset(secrets), path_exists=lambda p: True, overlay=overlay)
 
 
 def test_defaults_describe_the_classic_three_node_lab():
@@ -158,18 +161,43 @@ def test_all_in_one_controller_needs_room_for_guests():
 
 
 def test_existing_cloud_and_debian_test_profile_skip_the_packstack_memory_rule():
-    ok({"prepProfile": "debian-test", "stopAfter": "prep", "controller": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3}})
+    ok({"stopAfter": "prep", "controller": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3}}, overlay=DEBIAN_TEST)
 
 
 def test_debian_test_profile_allows_tiny_nodes():
-    cfg = ok({"prepProfile": "debian-test", "stopAfter": "prep",
+    cfg = ok({"stopAfter": "prep",
               "controller": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3},
-              "compute": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3}})
+              "compute": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3}}, overlay=DEBIAN_TEST)
     assert cfg.controller.memory_mib == 768
+    assert cfg.prep_profile.name == "debian-test" and cfg.prep_profile.script.endswith("/overlay/prep-debian-test.sh")
 
 
 def test_debian_test_profile_cannot_apply_packstack():
-    assert "cannot run Packstack" in problems({"prepProfile": "debian-test"})["stopAfter"]
+    assert "cannot run Packstack" in problems({}, overlay=DEBIAN_TEST)["stopAfter"]
+
+
+def test_prep_profile_is_no_stack_config_key_and_names_the_overlay():
+    message = problems({"prepProfile": "debian-test"})["prepProfile"]
+    assert OVERLAY_ENV in message and "tests/support/overlay/debian-test.yaml" in message
+
+
+def test_without_an_overlay_every_node_gets_the_el9_prep():
+    assert ok({}).prep_profile.script == "prep-el9.sh"
+
+
+def test_overlay_problems_are_reported_like_config_problems():
+    found = problems({}, overlay={"prepProfile": "nope", "prepProfiles": {"x": {"script": "relative.sh"}}, "y": 1})
+    assert "overlay.y" in found and "overlay.prepProfiles.x" in found
+    assert "el9" in found["overlay.prepProfile"]
+
+
+def test_overlay_file_is_read_only_through_the_environment_variable(tmp_path):
+    assert read_overlay({}) == {}
+    (tmp_path / "o.yaml").write_text("prepProfiles: {t: {script: t.sh}}\nprepProfile: t\n")
+    overlay = read_overlay({OVERLAY_ENV: str(tmp_path / "o.yaml")})
+    assert overlay["prepProfiles"]["t"]["script"] == str(tmp_path / "t.sh")
+    with pytest.raises(ConfigError):
+        read_overlay({OVERLAY_ENV: str(tmp_path / "missing.yaml")})
 
 
 def test_rhel_without_credentials_names_both_keys():

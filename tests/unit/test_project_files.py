@@ -1,24 +1,56 @@
-"""Pulumi.yaml's config schema and the example stack agree with the config model."""
+"""Pulumi.yaml's config schema, the README's configuration table and the example stack agree with
+the config schema (lab/config/schema.py) and model."""
 import json
+import re
 
 import yaml
 
 from labtest import ROOT
-from lab.config import KEYS, parse
+from lab.config import SCHEMA, parse
+from lab.config.schema import pulumi_config_block
 
 
 def project():
     return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 
 
-def test_schema_declares_exactly_the_keys_the_model_reads():
-    assert set(project()["config"]) == set(KEYS)
+def readme_config_table():
+    """key -> (default cell, marked secret) of the README's configuration table; a row may name several keys."""
+    section = (ROOT / "README.md").read_text().split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        keys_cell, default_cell = [cell.strip() for cell in line.strip("|").split(" | ")[:2]]
+        for name, secret in re.findall(r"`([A-Za-z][A-Za-z0-9]*)`( \(secret\))?", keys_cell):
+            rows[name] = (default_cell, bool(secret))
+    return rows
+
+
+def test_pulumi_yaml_config_block_is_generated_from_the_schema():
+    text = (ROOT / "Pulumi.yaml").read_text()
+    assert text.endswith(pulumi_config_block()), "run `.venv/bin/python -m lab.config` to regenerate Pulumi.yaml"
+    assert project()["config"] == {name: key.pulumi_spec() for name, key in SCHEMA.items()}
+
+
+def test_readme_table_lists_exactly_the_schema_keys_with_their_defaults():
+    table = readme_config_table()
+    assert set(table) == set(SCHEMA), "README's configuration table and lab/config/schema.py disagree"
+    for name, (default, secret) in table.items():
+        assert default == SCHEMA[name].readme_default, name
+        assert secret == SCHEMA[name].secret, f"{name}: README marks it (secret) iff the schema does"
+
+
+def test_test_hooks_are_not_on_the_user_surface():
+    readme = (ROOT / "README.md").read_text().split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    assert "prepProfile" not in project()["config"] and "prepProfile" not in SCHEMA
+    assert "debian-test" not in readme and "prepProfile" not in readme
 
 
 def test_schema_tells_to_set_secret_keys_with_secret():
     schema = project()["config"]
-    for key in (key for key, kind in KEYS.items() if kind == "secret"):
-        assert "--secret" in schema[key]["description"], key
+    for key in (key for key in SCHEMA.values() if key.secret):
+        assert "--secret" in schema[key.name]["description"], key.name
 
 
 def test_every_key_has_a_default_so_none_is_required():
@@ -33,6 +65,13 @@ def test_schema_defaults_equal_the_model_defaults():
     cfg_from_schema = parse(as_pulumi_sends, "openstack-lab", "alice", path_exists=lambda p: True)
     cfg_default = parse({}, "openstack-lab", "alice", path_exists=lambda p: True)
     assert cfg_from_schema == cfg_default
+
+
+def test_every_key_names_an_existing_rule_module():
+    for key in SCHEMA.values():
+        assert (ROOT / "lab" / "config" / f"{key.rule}.py").exists(), key.name
+        source = (ROOT / "lab" / "config" / f"{key.rule}.py").read_text()
+        assert f'"{key.name}"' in source, f"{key.name} is not read in lab/config/{key.rule}.py"
 
 
 def test_project_uses_the_checkout_venv():

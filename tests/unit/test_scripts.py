@@ -10,6 +10,7 @@ import pytest
 from labtest import require
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+OVERLAY = Path(__file__).resolve().parents[2] / "tests" / "support" / "overlay"  # the test overlay's own scripts
 
 
 def run(name, tmp_path, env=None, stdin="", fakes=None):
@@ -27,14 +28,14 @@ def run(name, tmp_path, env=None, stdin="", fakes=None):
 
 def test_every_script_passes_shellcheck():
     require(shutil.which("shellcheck") is not None, "shellcheck is not installed (make deps installs it)")
-    scripts = sorted(str(p) for p in SCRIPTS.glob("*.sh"))
+    scripts = sorted(str(p) for p in [*SCRIPTS.glob("*.sh"), *OVERLAY.glob("*.sh")])
     assert len(scripts) >= 9
     result = subprocess.run(["shellcheck", "-x", *scripts], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_every_script_is_strict_bash():
-    for script in SCRIPTS.glob("*.sh"):
+    for script in [*SCRIPTS.glob("*.sh"), *OVERLAY.glob("*.sh")]:
         text = script.read_text()
         assert text.startswith("#!/usr/bin/env bash\n"), script.name
         assert "set -euo pipefail" in text, script.name
@@ -203,7 +204,7 @@ def test_wait_for_boot_is_bounded(tmp_path):
 
 
 def test_prep_scripts_demand_their_inputs(tmp_path):
-    for script in ("prep-el9.sh", "prep-debian-test.sh"):
+    for script in ("prep-el9.sh", str(OVERLAY / "prep-debian-test.sh")):
         result = run(script, tmp_path, {})
         assert result.returncode != 0 and "LAB_" in result.stderr, script
 

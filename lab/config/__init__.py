@@ -1,0 +1,61 @@
+"""The lab's configuration: read by the schema, validated once, typed and immutable.
+
+`parse()` is pure (raw stack-config values and a test overlay in, a `LabConfig` out) so every
+rule is testable without Pulumi; `load()` (pulumi_source.py) reads the stack config through
+the Pulumi runtime. Every problem found is reported at once, one line per problem, naming the
+config key and the fix, before any resource is declared.
+
+model.py      the values (LabConfig and its parts)
+schema.py     every key: type, default, secrecy, description, rule (Pulumi.yaml is generated from it)
+reader.py     typed reading by the schema; ConfigProblem, ConfigError
+profiles.py   host-prep profiles (el9; a test overlay's)
+host.py, sizes.py, addressing.py, software.py, access.py, flow.py, cloud.py   the rules, by topic
+pulumi_source.py   the stack config and the test overlay of a running program
+"""
+from __future__ import annotations
+
+import os
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+from lab.config import access, addressing, cloud, flow, host, profiles, sizes, software
+from lab.config.model import (STAGES, AddressPool, BootSettings, ExistingCloud, LabConfig, NodeSize, PrepProfile,
+                              RhelSubscription, Secret)
+from lab.config.pulumi_source import load, read_overlay
+from lab.config.reader import ConfigError, ConfigProblem, Reader
+from lab.config.schema import SCHEMA
+
+__all__ = [
+    "STAGES", "SCHEMA", "AddressPool", "BootSettings", "ConfigError", "ConfigProblem", "ExistingCloud", "LabConfig",
+    "NodeSize", "PrepProfile", "RhelSubscription", "Secret", "load", "parse", "read_overlay",
+]
+
+
+def parse(
+    raw: Mapping[str, Any],
+    project: str,
+    stack: str,
+    secret_keys: frozenset[str] = frozenset(),
+    path_exists: Callable[[str], bool] = os.path.exists,
+    overlay: Mapping[str, Any] = MappingProxyType({}),
+) -> LabConfig:
+    """Validate raw stack config (key -> value, values as Pulumi stores them)."""
+    r = Reader(raw, secret_keys)
+    profile = profiles.read(r, overlay)
+    node_sizes = sizes.read(r, profile)
+    software_fields = software.read(r)
+    config = LabConfig(
+        project=project,
+        stack=stack,
+        **host.read(r, path_exists),
+        **node_sizes,
+        **addressing.read(r, stack, node_sizes["compute_count"]),
+        **software_fields,
+        **access.read(r, software_fields["os_flavor"]),
+        **flow.read(r, profile),
+        cloud=cloud.read(r),
+    )
+    sizes.check_controller_memory(r, config)
+    if r.problems:
+        raise ConfigError(project, r.problems)
+    return config

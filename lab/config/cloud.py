@@ -1,0 +1,36 @@
+"""Rules of existing-cloud mode: a Keystone URL, known fields, and the password only as a secret key."""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from lab.config.model import ExistingCloud, Secret
+from lab.config.reader import Reader
+
+FIELDS = ("authUrl", "projectDomainName", "projectName", "region", "userDomainName", "username")
+
+
+def read(r: Reader) -> Optional[ExistingCloud]:
+    given = r.get("cloud")
+    password = r.get("cloudPassword")
+    if not given:
+        if password is not None:
+            r.problem("cloudPassword", "is set but cloud.authUrl is not; set cloud.authUrl or remove it")
+        return None
+    if "password" in given:
+        r.problem("cloud.password", "never store it in the cloud object; use `pulumi config set --secret cloudPassword`")
+    r.unknown_fields("cloud", {k: v for k, v in given.items() if k != "password"}, FIELDS)
+    auth_url = str(given.get("authUrl", ""))
+    if not re.match(r"^https?://[^/\s]+", auth_url):
+        r.problem("cloud.authUrl", f"{auth_url!r} is not an http(s) Keystone URL such as https://keystone:5000/v3")
+    if password is None:
+        r.problem("cloudPassword", "existing-cloud mode needs the password: `pulumi config set --secret cloudPassword`")
+    return ExistingCloud(
+        auth_url=auth_url.rstrip("/"),
+        username=str(given.get("username", "admin")),
+        password=password or Secret(""),
+        project_name=str(given.get("projectName", "admin")),
+        user_domain_name=str(given.get("userDomainName", "Default")),
+        project_domain_name=str(given.get("projectDomainName", "Default")),
+        region=str(given.get("region", "RegionOne")),
+    )

@@ -1,0 +1,140 @@
+"""The lab's configuration as values: typed, immutable, already validated."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+from lab import naming
+
+# Stages in the order they run; `stopAfter` names the last one to declare.
+STAGES = ("nodes", "prep", "answers", "packstack", "networking")
+
+
+class Secret:
+    """A secret config value: its repr never shows the value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
+@dataclass(frozen=True)
+class NodeSize:
+    vcpus: int
+    memory_mib: int
+    disk_gib: int
+
+
+@dataclass(frozen=True)
+class AddressPool:
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
+class BootSettings:
+    """Direct kernel boot (paths on the libvirt host), e.g. for the Debian test image."""
+
+    kernel: str
+    initrd: Optional[str]
+    cmdline: Optional[str]
+
+
+@dataclass(frozen=True)
+class RhelSubscription:
+    username: str
+    password: Secret
+
+
+@dataclass(frozen=True)
+class ExistingCloud:
+    """Credentials of a cloud that already exists (skips nodes and Packstack)."""
+
+    auth_url: str
+    username: str
+    password: Secret
+    project_name: str
+    user_domain_name: str
+    project_domain_name: str
+    region: str
+
+
+@dataclass(frozen=True)
+class PrepProfile:
+    """How nodes are prepared: el9 for users; a test overlay may add others (see lab/config/profiles.py)."""
+
+    name: str
+    script: str  # a script under scripts/, or an absolute path (a test overlay's own)
+    last_stage: str  # stopAfter may not go beyond it
+    min_memory_mib: Mapping[str, int]  # role -> MiB; a role missing here has no fixed minimum
+    min_disk_gib: Mapping[str, int]  # role -> GiB
+
+    @property
+    def runs_packstack(self) -> bool:
+        return STAGES.index(self.last_stage) >= STAGES.index("packstack")
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    project: str
+    stack: str
+    libvirt_uri: str
+    storage_pool: str
+    storage_pool_path: Optional[str]
+    base_image: str
+    hypervisor: str
+    controller: NodeSize
+    compute: NodeSize
+    compute_count: int
+    supernet: str
+    management_cidr: str
+    external_cidr: str
+    external_gateway: str
+    external_pool: AddressPool
+    private_cidr: str
+    dns_servers: tuple[str, ...]
+    os_flavor: str
+    rhel: Optional[RhelSubscription]
+    openstack_release: str
+    l2_agent: str
+    ssh_public_key: Optional[str]
+    ssh_private_key: Optional[Secret]
+    packstack_answers: Mapping[str, str]
+    stop_after: str
+    prep_profile: PrepProfile
+    boot: Optional[BootSettings]
+    package_update: bool
+    cloud: Optional[ExistingCloud]
+    keystone_timeout: int
+
+    @property
+    def existing_cloud(self) -> bool:
+        return self.cloud is not None
+
+    @property
+    def node_names(self) -> list[str]:
+        return naming.node_names(self.compute_count)
+
+    @property
+    def management_gateway(self) -> str:
+        return naming.host_address(self.management_cidr, 1)
+
+    def node_address(self, node: str) -> str:
+        return naming.node_address(self.management_cidr, self.node_names.index(node))
+
+    def size_of(self, node: str) -> NodeSize:
+        return self.controller if node == naming.CONTROLLER else self.compute
+
+    def runs(self, stage: str) -> bool:
+        """Whether a stage is declared (all stages up to and including stopAfter)."""
+        return STAGES.index(stage) <= STAGES.index(self.stop_after)
