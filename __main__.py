@@ -1,8 +1,11 @@
 """openstack-lab: a multi-node OpenStack lab on one libvirt host, one stack per developer."""
+from typing import Any
+
 import pulumi
 
 from components.lab import OpenStackLab
 from lab.config import ConfigError, load
+from lab.plan import plan
 
 try:
     config = load()
@@ -12,6 +15,23 @@ except ConfigError as err:
         pulumi.log.error(f"{pulumi.get_project()}:{problem}")
     raise pulumi.RunError(f"{len(err.problems)} configuration problem(s), listed above") from None
 
-lab = OpenStackLab("lab", config)
-for key, value in lab.outputs.items():
-    pulumi.export(key, value)
+outputs = OpenStackLab("lab", plan(config)).outputs
+
+
+def export(name: str, value: Any) -> None:
+    if value is not None:  # produced only in some modes and stages (see LabOutputs)
+        pulumi.export(name, value)
+
+
+export("nodes", outputs.nodes)
+export("sshCommands", outputs.ssh_commands)
+export("knownHosts", outputs.known_hosts)
+export("sshPrivateKey", outputs.ssh_private_key)
+export("keystoneUrl", outputs.keystone_url)
+export("horizonUrl", outputs.horizon_url)
+export("adminPassword", outputs.admin_password)
+export("cloudsYaml", outputs.clouds_yaml)
+export("externalNetworkId", outputs.external_network_id)
+export("publicSubnetId", outputs.public_subnet_id)
+export("routerId", outputs.router_id)
+export("privateNetworkId", outputs.private_network_id)

@@ -16,15 +16,14 @@ from components.remote import BOOT_DIAL_ERROR_LIMIT, NodeConnection, run_script
 from lab.answers import EXTERNAL_NIC
 from lab.cloudinit import EXTERNAL_NIC_PROFILE
 from lab.config import PrepProfile, RhelSubscription
+from lab.plan import NodePlan
 
 TYPE = "openstack-lab:lab:HostPrep"
 
 
 @dataclass(frozen=True)
 class HostPrepArgs:
-    node: str
-    role: str  # controller | compute
-    fqdn: str
+    node: NodePlan
     connection: NodeConnection
     domain_id: pulumi.Input[str]
     profile: PrepProfile
@@ -75,8 +74,8 @@ class HostPrep(pulumi.ComponentResource):
             conn,
             after(*before_prep),
             environment={
-                "LAB_FQDN": args.fqdn,
-                "LAB_ROLE": args.role,
+                "LAB_FQDN": args.node.fqdn,
+                "LAB_ROLE": args.node.role,
                 "LAB_OS_FLAVOR": args.os_flavor,
                 "LAB_RELEASE": args.openstack_release,
                 "LAB_PACKAGE_UPDATE": "true" if args.package_update else "false",
@@ -115,6 +114,6 @@ class HostPrep(pulumi.ComponentResource):
         self.ready = pulumi.Output.all(
             self.prep.stdout, self.external_nic.stdout, self.hosts.stdout, self.trust.stdout
         ).apply(
-            lambda _: args.node
+            lambda _: args.node.name
         )
         self.register_outputs({"ready": self.ready})

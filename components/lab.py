@@ -1,4 +1,4 @@
-"""`OpenStackLab`: the whole lab of one stack, stage by stage.
+"""`OpenStackLab`: the whole lab of one stack, stage by stage, from its plan.
 
 nodes (LabNetwork, LabStorage, a LabNode per node) -> prep (HostPrep per node, in
 parallel) -> answers / packstack (Packstack on the controller, after every node's
@@ -9,6 +9,7 @@ on that existing cloud.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import pulumi
@@ -16,16 +17,15 @@ import pulumi_libvirt as libvirt
 import yaml
 
 from components.host_prep import HostPrep, HostPrepArgs
-from components.lab_network import LabNetwork, LabNetworkArgs, NetworkSpec
+from components.lab_network import LabNetwork, LabNetworkArgs
 from components.lab_node import LabNode, LabNodeArgs
-from components.lab_storage import LabStorage, LabStorageArgs
+from components.lab_storage import LabStorage
 from components.openstack_networking import CloudAuth, OpenStackNetworking, OpenStackNetworkingArgs
 from components.packstack import KEYSTONE_PORT, Packstack, PackstackArgs
 from components.remote import NodeConnection
-from lab import naming
 from lab.answers import PHYSNET, lab_answers
-from lab.cloudinit import NodeIdentity, hosts_file
-from lab.config import LabConfig
+from lab.cloudinit import hosts_file
+from lab.plan import LabPlan
 from providers.keystone_ready import KeystoneReady
 from providers.ssh_keypair import SshKeyPair
 
@@ -53,27 +53,65 @@ def clouds_yaml(cloud_name: str, auth_url: str, region: str, username: str, pass
     return yaml.safe_dump(document, sort_keys=False)
 
 
+def _export(name: str) -> Any:
+    return field(default=None, metadata={"export": name})
+
+
+@dataclass(frozen=True)
+class LabOutputs:
+    """What the stack exports; None where the mode or the stages declared do not produce it."""
+
+    nodes: Optional[dict[str, str]] = _export("nodes")  # name -> management IP
+    ssh_commands: Optional[dict[str, str]] = _export("sshCommands")
+    known_hosts: Optional[pulumi.Output[str]] = _export("knownHosts")
+    ssh_private_key: Optional[pulumi.Output[str]] = _export("sshPrivateKey")  # secret, only when generated
+    keystone_url: Optional[pulumi.Input[str]] = _export("keystoneUrl")
+    horizon_url: Optional[str] = _export("horizonUrl")
+    admin_password: Optional[pulumi.Output[str]] = _export("adminPassword")  # secret
+    clouds_yaml: Optional[pulumi.Output[str]] = _export("cloudsYaml")  # secret
+    external_network_id: Optional[pulumi.Output[str]] = _export("externalNetworkId")
+    public_subnet_id: Optional[pulumi.Output[str]] = _export("publicSubnetId")
+    router_id: Optional[pulumi.Output[str]] = _export("routerId")
+    private_network_id: Optional[pulumi.Output[str]] = _export("privateNetworkId")
+
+    def as_dict(self) -> dict[str, Any]:
+        """Exported name -> value, the produced ones only."""
+        return {
+            f.metadata["export"]: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) is not None
+        }
+
+
+@dataclass(frozen=True)
+class LoginKey:
+    """Root login key of every node: the configured pair, or one the lab generates."""
+
+    public: pulumi.Output[str]
+    private: pulumi.Output[str]  # secret
+    generated: bool
+
+
+@dataclass(frozen=True)
+class NodesStage:
+    network: LabNetwork
+    storage: LabStorage
+    nodes: dict[str, LabNode]
+    known_hosts: pulumi.Output[str]
+
+
 class OpenStackLab(pulumi.ComponentResource):
     """Build the lab; `outputs` holds what the stack exports."""
 
-    def __init__(self, name: str, config: LabConfig, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, plan: LabPlan, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        self.config = config
-        self.prefix = naming.resource_prefix(config.project, config.stack)
-        self.nodes: dict[str, LabNode] = {}
-        self.preps: dict[str, HostPrep] = {}
-        self.packstack: Optional[Packstack] = None
-        self.networking: Optional[OpenStackNetworking] = None
-        self.outputs: dict[str, Any] = {}
-        if config.existing_cloud:
-            self._existing_cloud()
-        else:
-            self._build_lab()
-        self.register_outputs(self.outputs)
+        self.plan = plan
+        self.outputs = self._existing_cloud() if plan.config.existing_cloud else self._lab()
+        self.register_outputs(self.outputs.as_dict())
 
     # -- existing cloud ---------------------------------------------------------------
-    def _existing_cloud(self) -> None:
-        cloud = self.config.cloud
+    def _existing_cloud(self) -> LabOutputs:
+        cloud = self.plan.config.cloud
         assert cloud is not None
         password = pulumi.Output.secret(cloud.password.value)
         given = CloudAuth(
@@ -87,178 +125,161 @@ class OpenStackLab(pulumi.ComponentResource):
         )
         ready = KeystoneReady(
             "keystone-ready",
-            **{field.name: getattr(given, field.name) for field in dataclasses.fields(given)},
-            timeout_seconds=self.config.keystone_timeout,
+            **{f.name: getattr(given, f.name) for f in dataclasses.fields(given)},
+            timeout_seconds=self.plan.config.keystone_timeout,
             opts=pulumi.ResourceOptions(parent=self),
         )
         # Networking waits for Keystone: its provider takes the URL and region KeystoneReady returns.
         auth = dataclasses.replace(given, auth_url=ready.auth_url, region=ready.region)
-        self._networking(auth, ready)
-        self.outputs["keystoneUrl"] = ready.auth_url
-        self.outputs["adminPassword"] = password
-        self.outputs["cloudsYaml"] = self._clouds_yaml(auth)
+        return LabOutputs(
+            keystone_url=ready.auth_url,
+            admin_password=password,
+            clouds_yaml=self._clouds_yaml(auth),
+            **self._networking(auth, ready),
+        )
 
     # -- lab on libvirt ---------------------------------------------------------------
-    def _build_lab(self) -> None:
-        cfg = self.config
-        provider = libvirt.Provider("libvirt", uri=cfg.libvirt_uri, opts=pulumi.ResourceOptions(parent=self))
-        on_libvirt = pulumi.ResourceOptions(parent=self, providers=[provider])
+    def _lab(self) -> LabOutputs:
+        cfg, plan = self.plan.config, self.plan
+        login = self._login_key()
+        built = self._nodes(login)
+        outputs = LabOutputs(
+            nodes={node.name: node.management_ip for node in plan.nodes},
+            ssh_commands={node.name: plan.ssh_command(node) for node in plan.nodes},
+            known_hosts=built.known_hosts,
+            ssh_private_key=pulumi.Output.secret(login.private) if login.generated else None,
+        )
+        if not cfg.runs("prep"):
+            return outputs
+        connections = {
+            node.name: NodeConnection(node.management_ip, login.private, built.nodes[node.name].host_public_key)
+            for node in plan.nodes
+        }
+        preps = self._prep(built, connections)
+        if not cfg.runs("answers"):
+            return outputs
+        packstack = self._packstack(built, preps, connections)
+        controller_ip = plan.controller.management_ip
+        outputs = dataclasses.replace(
+            outputs,
+            admin_password=pulumi.Output.secret(packstack.admin_password),
+            horizon_url=f"http://{controller_ip}/dashboard",
+            keystone_url=f"http://{controller_ip}:{KEYSTONE_PORT}/v3",
+        )
+        if packstack.keystone is None:
+            return outputs
+        auth = CloudAuth(
+            auth_url=packstack.keystone.auth_url,
+            region=packstack.keystone.region,
+            username="admin",
+            password=packstack.admin_password,
+        )
+        outputs = dataclasses.replace(outputs, clouds_yaml=self._clouds_yaml(auth))
+        if not cfg.runs("networking"):
+            return outputs
+        return dataclasses.replace(outputs, **self._networking(auth, packstack.keystone))
 
+    def _login_key(self) -> LoginKey:
+        cfg = self.plan.config
         if cfg.ssh_public_key and cfg.ssh_private_key:
-            login_public = pulumi.Output.from_input(cfg.ssh_public_key)
-            login_private = pulumi.Output.secret(cfg.ssh_private_key.value)
-        else:
-            login_key = SshKeyPair("login-key", comment=f"{self.prefix} login", opts=pulumi.ResourceOptions(parent=self))
-            login_public, login_private = login_key.public_key, login_key.private_key
-            self.outputs["sshPrivateKey"] = pulumi.Output.secret(login_private)
-
-        network = LabNetwork(
-            "network",
-            LabNetworkArgs(
-                management=NetworkSpec(
-                    naming.libvirt_name(cfg.project, cfg.stack, "management"),
-                    naming.bridge_name(cfg.project, cfg.stack, "management"),
-                    cfg.management_cidr,
-                ),
-                external=NetworkSpec(
-                    naming.libvirt_name(cfg.project, cfg.stack, "external"),
-                    naming.bridge_name(cfg.project, cfg.stack, "external"),
-                    cfg.external_cidr,
-                ),
-                dns_domain=naming.dns_domain(cfg.stack),
-            ),
-            on_libvirt,
-        )
-        storage = LabStorage(
-            "storage",
-            LabStorageArgs(
-                pool_name=naming.libvirt_name(cfg.project, cfg.stack, "pool") if cfg.storage_pool_path else cfg.storage_pool,
-                pool_path=cfg.storage_pool_path,
-                base_volume_name=naming.libvirt_name(cfg.project, cfg.stack, "base") + ".qcow2",
-                base_image=cfg.base_image,
-            ),
-            on_libvirt,
-        )
-
-        entries = [(cfg.node_address(n), naming.fqdn(n, cfg.stack), n) for n in cfg.node_names]
-        controller_entry = entries[0]
-        for node in cfg.node_names:
-            identity = NodeIdentity(
-                hostname=node,
-                fqdn=naming.fqdn(node, cfg.stack),
-                management_ip=cfg.node_address(node),
-                management_cidr=cfg.management_cidr,
-                management_gateway=cfg.management_gateway,
-                management_mac=naming.mac_address(cfg.project, cfg.stack, node, 0),
-                external_mac=naming.mac_address(cfg.project, cfg.stack, node, 1),
-                dns_domain=naming.dns_domain(cfg.stack),
+            return LoginKey(
+                pulumi.Output.from_input(cfg.ssh_public_key), pulumi.Output.secret(cfg.ssh_private_key.value), False
             )
-            own_entry = next(e for e in entries if e[2] == node)
+        key = SshKeyPair("login-key", comment=f"{self.plan.prefix} login", opts=pulumi.ResourceOptions(parent=self))
+        return LoginKey(key.public_key, key.private_key, True)
+
+    def _nodes(self, login: LoginKey) -> NodesStage:
+        """Stage nodes: the two networks, the storage and one VM per node."""
+        plan = self.plan
+        provider = libvirt.Provider("libvirt", uri=plan.config.libvirt_uri, opts=pulumi.ResourceOptions(parent=self))
+        on_libvirt = pulumi.ResourceOptions(parent=self, providers=[provider])
+        network = LabNetwork("network", LabNetworkArgs(plan.management, plan.external, plan.dns_domain), on_libvirt)
+        storage = LabStorage("storage", plan.storage, on_libvirt)
+        nodes = {}
+        for node in plan.nodes:
             # First-boot /etc/hosts: the node and the controller, which never change for an
             # existing node; the full list follows through HostPrep's hosts command.
-            first_boot_hosts = tuple(dict.fromkeys([controller_entry, own_entry]))
-            self.nodes[node] = LabNode(
-                node,
+            first_boot_hosts = tuple(dict.fromkeys([plan.controller.host_entry, node.host_entry]))
+            nodes[node.name] = LabNode(
+                node.name,
                 LabNodeArgs(
-                    identity=identity,
-                    resource_name=naming.libvirt_name(cfg.project, cfg.stack, node),
-                    size=cfg.size_of(node),
-                    hypervisor=cfg.hypervisor,
+                    node=node,
+                    hypervisor=plan.config.hypervisor,
                     pool=storage.pool,
                     base_volume_id=storage.base_volume_id,
                     management_network_id=network.management_network_id,
                     external_network_id=network.external_network_id,
-                    authorized_key=login_public,
+                    authorized_key=login.public,
                     hosts=first_boot_hosts,
-                    boot=cfg.boot,
+                    boot=plan.config.boot,
                 ),
                 on_libvirt,
             )
-
-        self.outputs["nodes"] = {n: cfg.node_address(n) for n in cfg.node_names}
-        known_hosts = pulumi.Output.all(*[self.nodes[n].host_public_key for n in cfg.node_names]).apply(
+        entries = plan.host_entries
+        known_hosts = pulumi.Output.all(*[nodes[node.name].host_public_key for node in plan.nodes]).apply(
             lambda keys: "".join(
-                f"{ip},{fqdn},{short} {' '.join(key.split()[:2])}\n" for (ip, fqdn, short), key in zip(entries, keys)
+                f"{e.ip},{e.fqdn},{e.short} {' '.join(key.split()[:2])}\n" for e, key in zip(entries, keys)
             )
         )
-        self.outputs["knownHosts"] = known_hosts
-        self.outputs["sshCommands"] = {
-            n: f"ssh -i .lab/{cfg.stack}/id_ed25519 -o UserKnownHostsFile=.lab/{cfg.stack}/known_hosts root@{cfg.node_address(n)}"
-            for n in cfg.node_names
-        }
-        if not cfg.runs("prep"):
-            return
+        return NodesStage(network, storage, nodes, known_hosts)
 
-        connections = {
-            n: NodeConnection(host=cfg.node_address(n), private_key=login_private, host_key=self.nodes[n].host_public_key)
-            for n in cfg.node_names
-        }
-        hosts = hosts_file(entries)
+    def _prep(self, built: NodesStage, connections: dict[str, NodeConnection]) -> dict[str, HostPrep]:
+        """Stage prep: one HostPrep per node, in parallel; the computes trust the controller's root key."""
+        cfg, plan = self.plan.config, self.plan
+        hosts = hosts_file(list(plan.host_entries))
+        preps: dict[str, HostPrep] = {}
         controller_key = None
-        for node in cfg.node_names:  # controller first: the others trust its root key
-            self.preps[node] = HostPrep(
-                f"{node}-prep",
+        for node in plan.nodes:  # controller first: the others trust its root key
+            preps[node.name] = HostPrep(
+                f"{node.name}-prep",
                 HostPrepArgs(
                     node=node,
-                    role="controller" if node == naming.CONTROLLER else "compute",
-                    fqdn=naming.fqdn(node, cfg.stack),
-                    connection=connections[node],
-                    domain_id=self.nodes[node].domain_id,
+                    connection=connections[node.name],
+                    domain_id=built.nodes[node.name].domain_id,
                     profile=cfg.prep_profile,
                     os_flavor=cfg.os_flavor,
                     openstack_release=cfg.openstack_release,
                     package_update=cfg.package_update,
                     hosts_file=hosts,
-                    known_hosts=known_hosts,
+                    known_hosts=built.known_hosts,
                     controller_key=controller_key,
                     rhel=cfg.rhel,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
             if controller_key is None:
-                controller_key = self.preps[node].root_public_key
-        if not cfg.runs("answers"):
-            return
+                controller_key = preps[node.name].root_public_key
+        return preps
 
-        controller = naming.CONTROLLER
-        self.packstack = Packstack(
+    def _packstack(
+        self, built: NodesStage, preps: dict[str, HostPrep], connections: dict[str, NodeConnection]
+    ) -> Packstack:
+        """Stages answers and packstack, after every node's prep."""
+        cfg, controller = self.plan.config, self.plan.controller
+        return Packstack(
             "packstack",
             PackstackArgs(
-                controller=connections[controller],
-                controller_ip=cfg.node_address(controller),
-                domain_id=self.nodes[controller].domain_id,
+                controller=connections[controller.name],
+                controller_ip=controller.management_ip,
+                domain_id=built.nodes[controller.name].domain_id,
                 answers=lab_answers(cfg),
                 apply=cfg.runs("packstack"),
                 keystone_timeout=cfg.keystone_timeout,
-                prepared=tuple(self.preps.values()),
-                nodes=tuple((n, connections[n]) for n in cfg.node_names),
+                prepared=tuple(preps.values()),
+                nodes=tuple((node.name, connections[node.name]) for node in self.plan.nodes),
             ),
             pulumi.ResourceOptions(parent=self),
         )
-        self.outputs["adminPassword"] = pulumi.Output.secret(self.packstack.admin_password)
-        controller_ip = cfg.node_address(controller)
-        self.outputs["horizonUrl"] = f"http://{controller_ip}/dashboard"
-        self.outputs["keystoneUrl"] = f"http://{controller_ip}:{KEYSTONE_PORT}/v3"
-        if self.packstack.keystone is None:
-            return
-        auth = CloudAuth(
-            auth_url=self.packstack.keystone.auth_url,
-            region=self.packstack.keystone.region,
-            username="admin",
-            password=self.packstack.admin_password,
-        )
-        self.outputs["cloudsYaml"] = self._clouds_yaml(auth)
-        if cfg.runs("networking"):
-            self._networking(auth, self.packstack.keystone)
 
     # -- shared ---------------------------------------------------------------------
-    def _networking(self, auth: CloudAuth, ready: pulumi.Resource) -> None:
-        cfg = self.config
-        self.networking = OpenStackNetworking(
+    def _networking(self, auth: CloudAuth, ready: pulumi.Resource) -> dict[str, pulumi.Output[str]]:
+        """Stage networking; its IDs as LabOutputs fields."""
+        cfg = self.plan.config
+        networking = OpenStackNetworking(
             "networking",
             OpenStackNetworkingArgs(
                 auth=auth,
-                name_prefix=self.prefix,
+                name_prefix=self.plan.prefix,
                 physical_network=PHYSNET,
                 external_cidr=cfg.external_cidr,
                 external_gateway=cfg.external_gateway,
@@ -269,19 +290,17 @@ class OpenStackLab(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[ready]),
         )
-        self.outputs.update(
-            {
-                "externalNetworkId": self.networking.external_network_id,
-                "publicSubnetId": self.networking.public_subnet_id,
-                "routerId": self.networking.router_id,
-                "privateNetworkId": self.networking.private_network_id,
-            }
-        )
+        return {
+            "external_network_id": networking.external_network_id,
+            "public_subnet_id": networking.public_subnet_id,
+            "router_id": networking.router_id,
+            "private_network_id": networking.private_network_id,
+        }
 
     def _clouds_yaml(self, auth: CloudAuth) -> pulumi.Output[str]:
         rendered = pulumi.Output.all(auth.auth_url, auth.region, auth.password).apply(
             lambda v: clouds_yaml(
-                self.prefix, v[0], v[1], auth.username, v[2], auth.project_name,
+                self.plan.prefix, v[0], v[1], auth.username, v[2], auth.project_name,
                 auth.user_domain_name, auth.project_domain_name,
             )
         )

@@ -13,20 +13,15 @@ from typing import Optional
 import pulumi
 import pulumi_libvirt as libvirt
 
+from lab.plan import NetworkPlan
+
 TYPE = "openstack-lab:lab:LabNetwork"
 
 
 @dataclass(frozen=True)
-class NetworkSpec:
-    name: str
-    bridge: str
-    cidr: str
-
-
-@dataclass(frozen=True)
 class LabNetworkArgs:
-    management: NetworkSpec
-    external: NetworkSpec
+    management: NetworkPlan
+    external: NetworkPlan
     dns_domain: str
 
 

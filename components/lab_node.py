@@ -14,8 +14,9 @@ from typing import Optional
 import pulumi
 import pulumi_libvirt as libvirt
 
-from lab.cloudinit import NodeIdentity, meta_data, network_config, user_data
-from lab.config import BootSettings, NodeSize
+from lab.cloudinit import meta_data, network_config, user_data
+from lab.config import BootSettings
+from lab.plan import HostEntry, NodePlan
 from providers.ssh_keypair import SshKeyPair
 
 TYPE = "openstack-lab:lab:LabNode"
@@ -24,16 +25,14 @@ GIB = 1024**3
 
 @dataclass(frozen=True)
 class LabNodeArgs:
-    identity: NodeIdentity
-    resource_name: str  # libvirt name prefix, carries project and stack
-    size: NodeSize
+    node: NodePlan
     hypervisor: str  # libvirt domain type: kvm or qemu
     pool: pulumi.Input[str]
     base_volume_id: pulumi.Input[str]
     management_network_id: pulumi.Input[str]
     external_network_id: pulumi.Input[str]
     authorized_key: pulumi.Input[str]
-    hosts: tuple[tuple[str, str, str], ...]  # /etc/hosts entries known at first boot
+    hosts: tuple[HostEntry, ...]  # /etc/hosts entries known at first boot
     boot: Optional[BootSettings] = None
 
 
@@ -79,7 +78,8 @@ class LabNode(pulumi.ComponentResource):
     def __init__(self, name: str, args: LabNodeArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        ident = args.identity
+        ident = args.node.identity
+        libvirt_name, size = args.node.libvirt_name, args.node.size
         self.host_key = SshKeyPair(f"{name}-host-key", comment=f"host key of {ident.fqdn}", opts=child)
 
         rendered_user_data = pulumi.Output.all(args.authorized_key, self.host_key.private_key, self.host_key.public_key).apply(
@@ -87,29 +87,29 @@ class LabNode(pulumi.ComponentResource):
         )
         self.cloud_init = libvirt.CloudInitDisk(
             f"{name}-cloud-init",
-            name=f"{args.resource_name}-cloudinit.iso",
+            name=f"{libvirt_name}-cloudinit.iso",
             pool=args.pool,
             user_data=pulumi.Output.secret(rendered_user_data),
-            meta_data=meta_data(args.resource_name, ident.hostname),
+            meta_data=meta_data(libvirt_name, ident.hostname),
             network_config=network_config(ident),
             opts=child,
         )
         self.disk = libvirt.Volume(
             f"{name}-disk",
-            name=f"{args.resource_name}.qcow2",
+            name=f"{libvirt_name}.qcow2",
             pool=args.pool,
             base_volume_id=args.base_volume_id,
-            size=args.size.disk_gib * GIB,
+            size=size.disk_gib * GIB,
             format="qcow2",
             opts=child,
         )
         boot = args.boot
         self.domain = libvirt.Domain(
             f"{name}-domain",
-            name=args.resource_name,
+            name=libvirt_name,
             type=args.hypervisor,
-            vcpu=args.size.vcpus,
-            memory=args.size.memory_mib,
+            vcpu=size.vcpus,
+            memory=size.memory_mib,
             cpu=libvirt.DomainCpuArgs(mode=cpu_mode(args.hypervisor)),
             cloudinit=self.cloud_init.id,
             disks=[libvirt.DomainDiskArgs(volume_id=self.disk.id)],

@@ -5,28 +5,21 @@ otherwise it uses an existing pool (`storagePool`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
 import pulumi_libvirt as libvirt
 
+from lab.plan import StoragePlan
+
 TYPE = "openstack-lab:lab:LabStorage"
-
-
-@dataclass(frozen=True)
-class LabStorageArgs:
-    pool_name: str
-    pool_path: Optional[str]  # None: use the existing pool `pool_name`
-    base_volume_name: str
-    base_image: str  # path or URL of a qcow2
 
 
 class LabStorage(pulumi.ComponentResource):
     pool: pulumi.Output[str]
     base_volume_id: pulumi.Output[str]
 
-    def __init__(self, name: str, args: LabStorageArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: StoragePlan, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__(TYPE, name, None, opts)
         if args.pool_path is not None:
             own_pool = libvirt.Pool(

@@ -172,6 +172,7 @@ def run_lab(
     from components.lab import OpenStackLab
     from lab.config import load
     from lab.config.profiles import OVERLAY_ENV
+    from lab.plan import plan
 
     records: list[Registered] = []
     _patch_monitor(records)
@@ -191,10 +192,11 @@ def run_lab(
             os.environ.pop(OVERLAY_ENV, None)
             if previous is not None:
                 os.environ[OVERLAY_ENV] = previous
-        lab = OpenStackLab("lab", config)
+        lab = OpenStackLab("lab", plan(config))
         holder["lab"] = lab
-        keys = sorted(lab.outputs)
-        values = [pulumi.Output.from_input(lab.outputs[k]) for k in keys]
+        exported = lab.outputs.as_dict()
+        keys = sorted(exported)
+        values = [pulumi.Output.from_input(exported[k]) for k in keys]
 
         async def secret_flags():
             return {k: await v.is_secret() for k, v in zip(keys, values)}

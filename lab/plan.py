@@ -1,0 +1,123 @@
+"""The lab's plan: every fact the components need, computed once from the config.
+
+Pure and immutable: every node (name, role, addresses, FQDN, MACs, libvirt name, size), both
+libvirt networks, the storage and the name prefix. Components take their part of it instead of
+recomputing names and addresses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple, Optional
+
+from lab import naming
+from lab.cloudinit import NodeIdentity
+from lab.config import LabConfig, NodeSize
+
+
+class HostEntry(NamedTuple):
+    """One node's line of /etc/hosts and known_hosts."""
+
+    ip: str
+    fqdn: str
+    short: str
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    name: str  # libvirt name
+    bridge: str  # Linux bridge, <= 15 characters
+    cidr: str
+
+
+@dataclass(frozen=True)
+class StoragePlan:
+    pool_name: str
+    pool_path: Optional[str]  # None: use the existing pool `pool_name`
+    base_volume_name: str
+    base_image: str  # path or URL of a qcow2
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    identity: NodeIdentity  # what cloud-init writes: hostname, FQDN, management address, MACs
+    role: str  # controller | compute
+    libvirt_name: str  # prefix of the node's libvirt objects, carries project and stack
+    size: NodeSize
+
+    @property
+    def name(self) -> str:
+        return self.identity.hostname
+
+    @property
+    def fqdn(self) -> str:
+        return self.identity.fqdn
+
+    @property
+    def management_ip(self) -> str:
+        return self.identity.management_ip
+
+    @property
+    def host_entry(self) -> HostEntry:
+        return HostEntry(self.management_ip, self.fqdn, self.name)
+
+
+@dataclass(frozen=True)
+class LabPlan:
+    config: LabConfig
+    prefix: str  # of every libvirt and OpenStack name of the stack
+    dns_domain: str
+    management: NetworkPlan
+    external: NetworkPlan
+    storage: StoragePlan
+    nodes: tuple[NodePlan, ...]  # controller first
+
+    @property
+    def controller(self) -> NodePlan:
+        return self.nodes[0]
+
+    @property
+    def host_entries(self) -> tuple[HostEntry, ...]:
+        return tuple(node.host_entry for node in self.nodes)
+
+    def ssh_command(self, node: NodePlan) -> str:
+        """How to log in to a node with the files `make ssh-config` writes."""
+        stack = self.config.stack
+        return f"ssh -i .lab/{stack}/id_ed25519 -o UserKnownHostsFile=.lab/{stack}/known_hosts root@{node.management_ip}"
+
+
+def plan(config: LabConfig) -> LabPlan:
+    project, stack = config.project, config.stack
+    dns_domain = naming.dns_domain(stack)
+
+    def network(role: str, cidr: str) -> NetworkPlan:
+        return NetworkPlan(naming.libvirt_name(project, stack, role), naming.bridge_name(project, stack, role), cidr)
+
+    def node(name: str) -> NodePlan:
+        identity = NodeIdentity(
+            hostname=name,
+            fqdn=naming.fqdn(name, stack),
+            management_ip=config.node_address(name),
+            management_cidr=config.management_cidr,
+            management_gateway=config.management_gateway,
+            management_mac=naming.mac_address(project, stack, name, 0),
+            external_mac=naming.mac_address(project, stack, name, 1),
+            dns_domain=dns_domain,
+        )
+        role = "controller" if name == naming.CONTROLLER else "compute"
+        return NodePlan(identity, role, naming.libvirt_name(project, stack, name), config.size_of(name))
+
+    own_pool = config.storage_pool_path is not None
+    return LabPlan(
+        config=config,
+        prefix=naming.resource_prefix(project, stack),
+        dns_domain=dns_domain,
+        management=network("management", config.management_cidr),
+        external=network("external", config.external_cidr),
+        storage=StoragePlan(
+            pool_name=naming.libvirt_name(project, stack, "pool") if own_pool else config.storage_pool,
+            pool_path=config.storage_pool_path,
+            base_volume_name=naming.libvirt_name(project, stack, "base") + ".qcow2",
+            base_image=config.base_image,
+        ),
+        nodes=tuple(node(name) for name in config.node_names),
+    )
