@@ -6,14 +6,16 @@ import pulumi
 from components.lab import OpenStackLab
 from lab.config import ConfigError, load
 from lab.plan import plan
+from lab.preflight import HostNotReady, require_host_ready
 
 try:
     config = load()
-except ConfigError as err:
+    require_host_ready(config)  # the fatal `make doctor` checks, when libvirt runs on this machine
+except (ConfigError, HostNotReady) as err:
     # One diagnostic per problem, then a clean stop before any resource is declared.
     for problem in err.problems:
         pulumi.log.error(f"{pulumi.get_project()}:{problem}")
-    raise pulumi.RunError(f"{len(err.problems)} configuration problem(s), listed above") from None
+    raise pulumi.RunError(f"{len(err.problems)} problem(s) with the configuration or this host, listed above") from None
 
 outputs = OpenStackLab("lab", plan(config)).outputs
 

@@ -273,3 +273,21 @@ def gather(cfg: LabConfig, which: Callable[..., Optional[str]] = shutil.which) -
         bridge_nf_call_iptables=_read("/proc/sys/net/bridge/bridge-nf-call-iptables").strip() == "1",
         forward_policy_drop=bool(forward and forward.returncode == 0 and "-P FORWARD DROP" in forward.stdout),
     )
+
+
+class HostNotReady(Exception):
+    """Fatal preflight problems of a libvirt host on this machine, one line each."""
+
+    def __init__(self, problems: list[Check]) -> None:
+        self.problems = [f"host.{c.name.replace(' ', '-')}: {c.detail}" for c in problems]
+        super().__init__("\n".join(self.problems))
+
+
+def require_host_ready(cfg: LabConfig) -> None:
+    """The fatal checks of `make doctor`, before any resource is declared, for a libvirt on this
+    machine. A remote libvirt host is not probed from here: `make doctor` on that host checks it."""
+    if cfg.existing_cloud or not is_local(cfg.libvirt_uri):
+        return
+    problems = fatal_problems(run_checks(cfg, gather(cfg)))
+    if problems:
+        raise HostNotReady(problems)

@@ -133,3 +133,24 @@ def test_doctor_prints_every_check_and_fails_on_a_fatal_one(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert "[" in proc.stdout and "] mkisofs:" in proc.stdout and "] memory:" in proc.stdout
     assert (proc.returncode == 0) == ("FAIL" not in proc.stdout)
+
+
+def test_the_program_refuses_a_host_that_is_not_ready(monkeypatch):
+    broken = with_(commands=frozenset({"qemu-img", "dnsmasq", "qemu-system-x86_64"}), cpu_virtualization=False)
+    monkeypatch.setattr(preflight, "gather", lambda config: broken)
+    try:
+        preflight.require_host_ready(cfg())
+    except preflight.HostNotReady as err:
+        assert [p.split(":")[0] for p in err.problems] == ["host.mkisofs", "host.KVM"]
+        assert "install genisoimage" in err.problems[0]
+    else:
+        raise AssertionError("a host without mkisofs and KVM passed the program's preflight")
+
+
+def test_the_program_does_not_probe_remote_hosts_or_existing_clouds(monkeypatch):
+    def gather(config):
+        raise AssertionError("probed")
+
+    monkeypatch.setattr(preflight, "gather", gather)
+    preflight.require_host_ready(cfg(libvirtUri="qemu+ssh://root@lab-host/system"))
+    preflight.require_host_ready(cfg(cloud={"authUrl": "http://127.0.0.1:5000/v3"}, cloudPassword="x"))
