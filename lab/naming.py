@@ -21,15 +21,29 @@ def _digest(*parts: str) -> bytes:
     return hashlib.sha256("\0".join(parts).encode()).digest()
 
 
+# A DNS label has at most 63 characters; the stack label leaves room in libvirt and host names.
+MAX_LABEL = 40
+
+
 def slug(text: str) -> str:
-    """Lower-case DNS-label form of a project or stack name."""
+    """Lower-case DNS-label form of a name (letters, digits, inner hyphens)."""
     cleaned = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
-    return cleaned or "lab"
+    return re.sub(r"-{2,}", "-", cleaned) or "lab"
+
+
+def label(text: str) -> str:
+    """A DNS label that is unique per name: the slug itself when it is the name unchanged, else the
+    slug plus a tag of the exact name, so `alice_lab`, `alice-lab` and `Alice.Lab` stay apart."""
+    cleaned = slug(text)
+    if cleaned == text and len(cleaned) <= MAX_LABEL:
+        return cleaned
+    tag = _digest("label", text).hex()[:6]
+    return f"{cleaned[:MAX_LABEL - 7].rstrip('-')}-{tag}"
 
 
 def resource_prefix(project: str, stack: str) -> str:
     """Prefix of every libvirt object of a stack: carries project and stack."""
-    return f"{slug(project)}-{slug(stack)}"
+    return f"{label(project)}-{label(stack)}"
 
 
 def libvirt_name(project: str, stack: str, *parts: str) -> str:
@@ -55,7 +69,7 @@ def node_names(compute_count: int) -> list[str]:
 
 def dns_domain(stack: str) -> str:
     # .internal is reserved for private use (ICANN, 2024), so it never leaks to real DNS.
-    return f"{slug(stack)}.lab.internal"
+    return f"{label(stack)}.lab.internal"
 
 
 def fqdn(node: str, stack: str) -> str:

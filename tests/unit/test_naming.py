@@ -34,8 +34,27 @@ def test_macs_differ_per_stack_node_and_nic():
 
 
 def test_libvirt_names_carry_project_and_stack():
-    name = naming.libvirt_name("openstack-lab", "Alice_Dev", "compute1")
-    assert name == "openstack-lab-alice-dev-compute1"
+    assert naming.libvirt_name("openstack-lab", "alice-dev", "compute1") == "openstack-lab-alice-dev-compute1"
+    # A name that is not already a clean label keeps a tag of its exact spelling.
+    assert re.fullmatch(r"openstack-lab-alice-dev-[0-9a-f]{6}-compute1", naming.libvirt_name("openstack-lab", "Alice_Dev", "compute1"))
+
+
+def test_stacks_differing_in_case_or_punctuation_never_share_a_name():
+    stacks = ("alice_lab", "alice-lab", "Alice.Lab", "alice.lab", "ALICE-LAB", "alice--lab")
+    for derive in (lambda s: naming.resource_prefix("openstack-lab", s), naming.dns_domain,
+                   lambda s: naming.bridge_name("openstack-lab", s, "management"),
+                   lambda s: naming.mac_address("openstack-lab", s, "controller", 0)):
+        assert len({derive(s) for s in stacks}) == len(stacks)
+
+
+def test_derived_names_are_valid_where_they_are_used():
+    for stack in ("a" * 100, "Ünïcode stack", "---", "dev", "x.y_z"):
+        domain = naming.dns_domain(stack)
+        assert all(re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", part) for part in domain.split(".")), domain
+        fqdn = naming.fqdn("compute99", stack)
+        assert len(fqdn) <= 253 and len(naming.fqdn("compute99", stack).split(".")[0]) <= 63
+        assert re.fullmatch(r"[a-z0-9-]+", naming.resource_prefix("openstack-lab", stack))
+        assert len(naming.bridge_name("openstack-lab", stack, "external")) <= 15
 
 
 def test_node_names_controller_first():
