@@ -8,6 +8,7 @@ ones before declaring any resource when libvirt is on this machine.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Optional
 from urllib.parse import parse_qs, urlparse
 
+from lab import naming
 from lab.config import LabConfig
 
 MIB = 1024**2
@@ -48,6 +50,8 @@ class HostFacts:
     selinux_enforcing: bool = False
     bridge_nf_call_iptables: bool = False
     forward_policy_drop: bool = False
+    # IPv4 networks already in use on the host, other than this stack's own: (what, cidr).
+    networks_in_use: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,14 @@ def run_checks(cfg: LabConfig, facts: HostFacts) -> list[Check]:
                 f"'{cfg.storage_pool_path}(/.*)?' && restorecon -R {cfg.storage_pool_path}`",
                 fatal=False,
             ))
+    for key, cidr in (("managementCidr", cfg.management_cidr), ("externalCidr", cfg.external_cidr)):
+        clashes = [f"{what} ({used})" for what, used in facts.networks_in_use if _overlap(cidr, used)]
+        checks.append(Check(
+            f"{key} free", not clashes,
+            f"{cidr} is not in use on the host" if not clashes else
+            f"{key} {cidr} overlaps {', '.join(clashes)}: set {key} to a free /24 "
+            "(`pulumi config set managementCidr ...` / `externalCidr ...`) or another supernet",
+        ))
     dropped = facts.bridge_nf_call_iptables and facts.forward_policy_drop
     checks.append(Check(
         "bridged traffic", not dropped,
@@ -191,6 +203,13 @@ def run_checks(cfg: LabConfig, facts: HostFacts) -> list[Check]:
            "; free space there, set storagePoolPath to a larger disk, or lower diskGiB"),
     ))
     return checks
+
+
+def _overlap(a: str, b: str) -> bool:
+    try:
+        return ipaddress.ip_network(a, strict=False).overlaps(ipaddress.ip_network(b, strict=False))
+    except ValueError:
+        return False
 
 
 def fatal_problems(checks: list[Check]) -> list[Check]:
@@ -243,6 +262,30 @@ def _closed_dirs(path: str) -> tuple[str, ...]:
     return tuple(closed)
 
 
+def _networks_in_use(cfg: LabConfig, virsh: bool) -> tuple[tuple[str, str], ...]:
+    """Other libvirt networks' addresses and the host's routes, without this stack's own."""
+    own_prefix = naming.resource_prefix(cfg.project, cfg.stack) + "-"
+    own_bridges = {naming.bridge_name(cfg.project, cfg.stack, role) for role in ("management", "external")}
+    used = []
+    listing = _probe(["virsh", "-c", cfg.libvirt_uri, "net-list", "--all", "--name"]) if virsh else None
+    for name in (listing.stdout.split() if listing and listing.returncode == 0 else []):
+        if name.startswith(own_prefix):
+            continue
+        xml = _probe(["virsh", "-c", cfg.libvirt_uri, "net-dumpxml", name])
+        for ip in re.finditer(r"<ip\b[^>]*>", xml.stdout if xml and xml.returncode == 0 else ""):
+            address = re.search(r"address='([0-9.]+)'", ip.group(0))
+            prefix = re.search(r"prefix='(\d+)'", ip.group(0)) or re.search(r"netmask='([0-9.]+)'", ip.group(0))
+            if address and prefix:
+                used.append((f"libvirt network {name}", str(ipaddress.ip_network(f"{address[1]}/{prefix[1]}", strict=False))))
+    routes = _probe(["ip", "-o", "-4", "route", "show"])
+    for line in (routes.stdout.splitlines() if routes and routes.returncode == 0 else []):
+        fields = line.split()
+        dev = fields[fields.index("dev") + 1] if "dev" in fields else ""
+        if fields and fields[0] != "default" and "/" in fields[0] and dev not in own_bridges:
+            used.append((f"host route via {dev}", fields[0]))
+    return tuple(dict.fromkeys(used))
+
+
 def gather(cfg: LabConfig, which: Callable[..., Optional[str]] = shutil.which) -> HostFacts:
     tools = ("qemu-img", "mkisofs", "dnsmasq", "qemu-system-x86_64", "virsh")
     # dnsmasq lives in /usr/sbin, which a normal user's PATH may lack.
@@ -272,6 +315,7 @@ def gather(cfg: LabConfig, which: Callable[..., Optional[str]] = shutil.which) -
         selinux_enforcing=_read("/sys/fs/selinux/enforce").strip() == "1",
         bridge_nf_call_iptables=_read("/proc/sys/net/bridge/bridge-nf-call-iptables").strip() == "1",
         forward_policy_drop=bool(forward and forward.returncode == 0 and "-P FORWARD DROP" in forward.stdout),
+        networks_in_use=_networks_in_use(cfg, socket_ok and "virsh" in commands) if is_local(cfg.libvirt_uri) else (),
     )
 
 

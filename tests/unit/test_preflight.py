@@ -154,3 +154,34 @@ def test_the_program_does_not_probe_remote_hosts_or_existing_clouds(monkeypatch)
     monkeypatch.setattr(preflight, "gather", gather)
     preflight.require_host_ready(cfg(libvirtUri="qemu+ssh://root@lab-host/system"))
     preflight.require_host_ready(cfg(cloud={"authUrl": "http://127.0.0.1:5000/v3"}, cloudPassword="x"))
+
+
+def test_a_derived_cidr_already_in_use_is_caught_with_the_fix():
+    config = cfg(managementCidr="192.168.122.0/24", externalCidr="10.77.1.0/24")
+    facts = with_(networks_in_use=(("libvirt network default", "192.168.122.0/24"), ("host route via docker0", "10.77.0.0/16")))
+    problems = failed(config, facts)
+    assert "managementCidr 192.168.122.0/24 overlaps libvirt network default (192.168.122.0/24)" in problems["managementCidr free"]
+    assert "externalCidr 10.77.1.0/24 overlaps host route via docker0 (10.77.0.0/16)" in problems["externalCidr free"]
+    assert "pulumi config set managementCidr" in problems["managementCidr free"]
+
+
+def test_gather_lists_other_networks_but_not_the_stacks_own(monkeypatch):
+    config = cfg(managementCidr="10.20.0.0/24", externalCidr="10.20.1.0/24")
+    own = preflight.naming.resource_prefix("openstack-lab", "alice")
+    bridge = preflight.naming.bridge_name("openstack-lab", "alice", "management")
+    answers = {
+        ("net-list",): f"default\n{own}-management\n",
+        ("net-dumpxml", "default"): "<network><ip address='192.168.122.1' netmask='255.255.255.0'/></network>",
+        ("net-dumpxml", f"{own}-management"): "<network><ip address='10.20.0.1' prefix='24'/></network>",
+    }
+
+    def probe(argv):
+        if argv[0] == "ip":
+            out = f"10.20.0.0/24 dev {bridge} proto kernel scope link\n172.17.0.0/16 dev docker0 proto kernel\ndefault via 10.0.0.1 dev eth0\n"
+        else:
+            out = answers[tuple(argv[3:4]) if argv[3] == "net-list" else tuple(argv[3:5])]
+        return subprocess.CompletedProcess(argv, 0, out, "")
+
+    monkeypatch.setattr(preflight, "_probe", probe)
+    used = preflight._networks_in_use(config, virsh=True)
+    assert used == (("libvirt network default", "192.168.122.0/24"), ("host route via docker0", "172.17.0.0/16"))
