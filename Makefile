@@ -6,7 +6,7 @@ STACK ?= $(shell id -un)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-ENV := source tools/toolchain/env.sh &&
+ENV := source toolchain/env.sh &&
 PULUMI := $(ENV) pulumi --non-interactive
 TIERS ?= tests/unit tests/engine tests/e2e tests/api
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
@@ -32,7 +32,7 @@ deps: $(VENV)/.stamp .venv-packstack/.stamp
 	bash tools/ensure-packages.sh shellcheck
 
 toolchain:
-	bash tools/toolchain/setup.sh
+	bash toolchain/setup.sh
 
 doctor: $(VENV)/.stamp
 	$(PY) tools/doctor.py --stack $(STACK)
@@ -65,7 +65,7 @@ test: deps toolchain test-go
 
 # The self-built command plugin's own tests (in-process SSH server on 127.0.0.1).
 test-go:
-	cd tools/toolchain/providers/command && GOTOOLCHAIN=local GOFLAGS=-mod=mod $(GO) test -count=1 ./...
+	cd toolchain/providers/command && GOTOOLCHAIN=local GOFLAGS=-mod=mod $(GO) test -count=1 ./...
 
 test-unit: deps
 	$(PY) -m pytest -ra tests/unit

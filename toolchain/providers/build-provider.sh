@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Build a thin Terraform-bridged Pulumi resource plugin from tools/toolchain/providers/<name>/.
+# Build a thin Terraform-bridged Pulumi resource plugin from toolchain/providers/<name>/.
 #
 # Usage: build-provider.sh NAME VERSION OUT_DIR
 #   Produces OUT_DIR/pulumi-resource-NAME (VERSION must match the Go source's pkgVersion,
-#   i.e. pulumi-plugin.json of the pinned Python SDK). Called by tools/toolchain/build-NAME.sh.
+#   i.e. pulumi-plugin.json of the pinned Python SDK). Called by toolchain/build-NAME.sh.
 #
 # Steps (in a persistent work dir, never in the checkout):
 #   1. copy the committed Go sources (go.mod/go.sum pin everything) to WORK/src
@@ -45,7 +45,7 @@ main() {
     T0=$(date +%s)
     say() { printf '[%s %3ds] %s\n' "$ME" "$(( $(date +%s) - T0 ))" "$*"; }
 
-    # shellcheck source=tools/toolchain/find-go.sh
+    # shellcheck source=toolchain/find-go.sh
     source "$HERE/../find-go.sh"
     GO=$(find_go) || fail "go not found (set OPENSTACK_LAB_GO or put go on PATH)"
     GOVER=$("$GO" env GOVERSION 2>/dev/null) || fail "$GO env GOVERSION failed"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Build OUT_DIR/pulumi-resource-command, the self-built provider in tools/toolchain/providers/command/
+# Build OUT_DIR/pulumi-resource-command, the self-built provider in toolchain/providers/command/
 # that implements the pulumi-command wire contract used by the lab (remote Command, CopyToRemote,
 # CopyFile, local Command, local run). It reports version 1.2.1 = pulumi-plugin.json of the pinned
 # Python SDK pulumi-command==1.2.1.
 #
-# Usage: tools/toolchain/build-command.sh OUT_DIR
+# Usage: toolchain/build-command.sh OUT_DIR
 # Idempotent: a stamp (hash of the Go sources, go.mod/go.sum, this script and the go version) lets
 # a warm run just copy the previous binary. Go module/build caches are the normal ones
 # (GOMODCACHE, GOCACHE), so a rebuild after a source change takes seconds.
@@ -18,11 +18,11 @@ VERSION=1.2.1
 ME=build-command.sh
 PLUGIN=pulumi-resource-command
 fail() { printf '%s: ERROR: %s\n' "$ME" "$*" >&2; exit 1; }
-if [ $# -ne 1 ] || [ -z "$1" ]; then fail "usage: tools/toolchain/build-command.sh OUT_DIR"; fi
+if [ $# -ne 1 ] || [ -z "$1" ]; then fail "usage: toolchain/build-command.sh OUT_DIR"; fi
 OUT=$1
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$HERE/../.." && pwd)
+REPO=$(cd "$HERE/.." && pwd)
 SRC="$HERE/providers/command"
 [ -f "$SRC/go.mod" ] || fail "no Go sources in $SRC"
 T0=$(date +%s)
@@ -37,7 +37,7 @@ for req in "$REPO/requirements.txt" "$REPO/requirements-dev.txt"; do
     fi
 done
 
-# shellcheck source=tools/toolchain/find-go.sh
+# shellcheck source=toolchain/find-go.sh
 source "$HERE/find-go.sh"
 GO=$(find_go) || fail "go not found (set OPENSTACK_LAB_GO or put go on PATH)"
 GOVER=$("$GO" env GOVERSION 2>/dev/null) || fail "$GO env GOVERSION failed"

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Source this file (bash or zsh) to use the checkout's toolchain (built by tools/toolchain/setup.sh):
-#   source tools/toolchain/env.sh
+# Source this file (bash or zsh) to use the checkout's toolchain (built by toolchain/setup.sh):
+#   source toolchain/env.sh
 # Sets: PATH (.tools/bin first), PULUMI_HOME=<repo>/.tools/pulumi-home, PULUMI_SKIP_UPDATE_CHECK,
 # PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK, PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION, and unless already set
 # a local state backend PULUMI_BACKEND_URL=file://$HOME/.config/openstack-lab/state and
@@ -15,7 +15,7 @@ elif [ -n "${ZSH_VERSION:-}" ]; then
 else
     _osl_env_src=$0
 fi
-_osl_repo=$(cd "$(dirname "$_osl_env_src")/../.." && pwd)
+_osl_repo=$(cd "$(dirname "$_osl_env_src")/.." && pwd)
 
 case ":$PATH:" in
     *":$_osl_repo/.tools/bin:"*) ;;
@@ -43,6 +43,6 @@ if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FI
 fi
 
 if [ ! -x "$_osl_repo/.tools/bin/pulumi" ]; then
-    echo "env.sh: $_osl_repo/.tools/bin/pulumi not found; run tools/toolchain/setup.sh" >&2
+    echo "env.sh: $_osl_repo/.tools/bin/pulumi not found; run toolchain/setup.sh" >&2
 fi
 unset _osl_env_src _osl_repo _osl_cfg

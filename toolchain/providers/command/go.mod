@@ -1,4 +1,4 @@
-module openstack-lab/tools/toolchain/providers/command
+module openstack-lab/toolchain/providers/command
 
 go 1.26.6
 

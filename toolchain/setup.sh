@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Build (or reuse) the openstack-lab Pulumi toolchain and link it as the checkout's `.tools/`:
 #   .tools/bin/pulumi                         Pulumi CLI (built from github.com/pulumi/pulumi/pkg/v3)
-#   .tools/bin/pulumi-language-python         Python language host (tools/toolchain/language-python)
+#   .tools/bin/pulumi-language-python         Python language host (toolchain/language-python)
 #   .tools/bin/pulumi-language-python-exec    upstream program runner (from the sdk/v3 module)
 #   .tools/bin/pulumi-resource-pulumi-python  upstream dynamic-provider launcher (from the sdk/v3 module)
-#   .tools/pulumi-home/plugins/resource-*     resource plugins built by tools/toolchain/build-<name>.sh
+#   .tools/pulumi-home/plugins/resource-*     resource plugins built by toolchain/build-<name>.sh
 # The real directory is ~/.cache/openstack-lab/toolchain/<versions-key>/, shared by all checkouts.
 # Idempotent: every component has a stamp (hash of its inputs); a warm run only checks stamps.
 #
-# Usage: tools/toolchain/setup.sh [--check]
+# Usage: toolchain/setup.sh [--check]
 #   --check   build nothing; exit 0 if everything is up to date, 1 otherwise (prints what is stale).
 # Environment:
 #   OPENSTACK_LAB_TOOLCHAIN_CACHE   cache root (default ${XDG_CACHE_HOME:-~/.cache}/openstack-lab/toolchain)
 #   OPENSTACK_LAB_GO                the go binary to use (default: go on PATH, then /usr/local/go/bin/go)
-#   OPENSTACK_LAB_REQUIRE_PLUGINS   "true": a missing tools/toolchain/build-<name>.sh is an error (default: warning)
+#   OPENSTACK_LAB_REQUIRE_PLUGINS   "true": a missing toolchain/build-<name>.sh is an error (default: warning)
 set -euo pipefail
 
 PULUMI_VERSION=3.274.1
@@ -29,7 +29,7 @@ case "${1:-}" in
 esac
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$HERE/../.." && pwd)
+REPO=$(cd "$HERE/.." && pwd)
 GOMOD_DIR="$HERE/language-python"
 CACHE_ROOT=${OPENSTACK_LAB_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/openstack-lab/toolchain}
 KEY="pulumi-${PULUMI_VERSION}"
@@ -73,7 +73,7 @@ run_logged() {
     fi
 }
 
-# shellcheck source=tools/toolchain/find-go.sh
+# shellcheck source=toolchain/find-go.sh
 source "$(dirname "${BASH_SOURCE[0]}")/find-go.sh"
 
 GO=""
@@ -225,17 +225,17 @@ for entry in "${PLUGINS[@]}"; do
         rm -rf "$out"
         mkdir -p "$out"
         t=$(date +%s)
-        say "plugin $name v$ver: building with tools/toolchain/build-$name.sh (log: $LOGS/plugin-$name.log)"
+        say "plugin $name v$ver: building with toolchain/build-$name.sh (log: $LOGS/plugin-$name.log)"
         if ! run_logged "$LOGS/plugin-$name.log" bash "$script" "$out"; then
             die "building plugin $name v$ver failed ($(tail -n1 "$LOGS/plugin-$name.log")); log: $LOGS/plugin-$name.log"
         fi
-        [ -x "$out/pulumi-resource-$name" ] || die "tools/toolchain/build-$name.sh did not produce $out/pulumi-resource-$name"
+        [ -x "$out/pulumi-resource-$name" ] || die "toolchain/build-$name.sh did not produce $out/pulumi-resource-$name"
         src="$out/pulumi-resource-$name"
         how=$p_hash
         say "plugin $name v$ver: built in $(( $(date +%s) - t ))s"
     else
         MISSING+=("$name")
-        say "plugin $name v$ver: SKIPPED (tools/toolchain/build-$name.sh does not exist yet)"
+        say "plugin $name v$ver: SKIPPED (toolchain/build-$name.sh does not exist yet)"
         continue
     fi
     rm -rf "$PHOME/plugins/resource-$name-v$ver" "$PHOME/plugins/resource-$name-v$ver.lock" \
@@ -262,8 +262,8 @@ fi
 
 if [ ${#MISSING[@]} -gt 0 ]; then
     if [ "${OPENSTACK_LAB_REQUIRE_PLUGINS:-false}" = true ]; then
-        die "missing plugin build scripts: $(printf 'tools/toolchain/build-%s.sh ' "${MISSING[@]}")"
+        die "missing plugin build scripts: $(printf 'toolchain/build-%s.sh ' "${MISSING[@]}")"
     fi
     say "WARNING: plugins not built (no build script yet): ${MISSING[*]}"
 fi
-say "done; use: source tools/toolchain/env.sh"
+say "done; use: source toolchain/env.sh"

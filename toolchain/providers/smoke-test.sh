@@ -6,7 +6,7 @@
 # (test:///default over that socket). The openstack part only declares a Provider and previews
 # Network/Subnet/Router/RouterInterface/Port against 127.0.0.1:1 (no request leaves loopback).
 #
-# Usage: tools/toolchain/providers/smoke-test.sh   (after tools/toolchain/setup.sh and make venv)
+# Usage: toolchain/providers/smoke-test.sh   (after toolchain/setup.sh and make venv)
 # Environment: OPENSTACK_LAB_VENV (default <repo>/.venv)
 set -euo pipefail
 
@@ -24,14 +24,14 @@ trap cleanup EXIT
 main() {
     local here repo venv uri
     here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-    repo=$(cd "$here/../../.." && pwd)
+    repo=$(cd "$here/../.." && pwd)
     venv=${OPENSTACK_LAB_VENV:-$repo/.venv}
     fail() { printf 'smoke-test.sh: FAIL: %s\n' "$*" >&2; exit 1; }
     [ "$(id -u)" = 0 ] || fail "must run as root (unshare --mount)"
     command -v libvirtd >/dev/null || fail "libvirtd not installed"
     command -v virsh >/dev/null || fail "virsh not installed"
     [ -x "$venv/bin/python" ] || fail "no Python venv at $venv (run make venv or set OPENSTACK_LAB_VENV)"
-    [ -x "$repo/.tools/bin/pulumi" ] || fail "no $repo/.tools/bin/pulumi (run tools/toolchain/setup.sh)"
+    [ -x "$repo/.tools/bin/pulumi" ] || fail "no $repo/.tools/bin/pulumi (run toolchain/setup.sh)"
 
     tmp=$(mktemp -d /tmp/osl-plugin-smoke.XXXXXX)
 
@@ -111,7 +111,7 @@ EOF
     unset PULUMI_CONFIG_PASSPHRASE
     (umask 077 && head -c 24 /dev/urandom | base64 > "$tmp/passphrase")
     # shellcheck source=/dev/null
-    source "$repo/tools/toolchain/env.sh"
+    source "$repo/toolchain/env.sh"
     export SMOKE_URI="$uri" SMOKE_POOL="$tmp/pool"
     cd "$tmp/prog"
     local log="$tmp/pulumi.log" t0
