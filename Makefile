@@ -65,7 +65,7 @@ test: deps toolchain test-go
 
 # The self-built command plugin's own tests (in-process SSH server on 127.0.0.1).
 test-go:
-	cd toolchain/providers/command && GOTOOLCHAIN=local GOFLAGS=-mod=mod $(GO) test -count=1 ./...
+	cd toolchain/providers/command && GOTOOLCHAIN=local GOFLAGS=-mod=readonly $(GO) test -count=1 ./...
 
 test-unit: deps
 	$(PY) -m pytest -ra tests/unit

@@ -23,7 +23,11 @@ func strip(v resource.PropertyValue) resource.PropertyValue {
 		}
 		return strip(o.Element)
 	case v.IsObject():
-		return resource.NewObjectProperty(stripMap(v.ObjectValue()))
+		out := resource.PropertyMap{}
+		for k, e := range v.ObjectValue() {
+			out[k] = strip(e)
+		}
+		return resource.NewObjectProperty(out)
 	case v.IsArray():
 		arr := v.ArrayValue()
 		out := make([]resource.PropertyValue, len(arr))
@@ -33,14 +37,6 @@ func strip(v resource.PropertyValue) resource.PropertyValue {
 		return resource.NewArrayProperty(out)
 	}
 	return v
-}
-
-func stripMap(m resource.PropertyMap) resource.PropertyMap {
-	out := resource.PropertyMap{}
-	for k, v := range m {
-		out[k] = strip(v)
-	}
-	return out
 }
 
 // isUnknown reports whether v (after removing secret wrappers) is an unknown value.
@@ -57,27 +53,11 @@ func withSecretness(v resource.PropertyValue, secret bool) resource.PropertyValu
 	return v
 }
 
-// optString returns the string at key (nil when absent or null). An unknown value yields unknown=true.
-func optString(m resource.PropertyMap, key string) (s *string, unknown bool, err error) {
-	v, ok := m[resource.PropertyKey(key)]
-	if !ok {
-		return nil, false, nil
-	}
-	v = strip(v)
-	switch {
-	case v.IsNull():
-		return nil, false, nil
-	case v.IsComputed():
-		return nil, true, nil
-	case v.IsString():
-		str := v.StringValue()
-		return &str, false, nil
-	}
-	return nil, false, fmt.Errorf("%s must be a string, not %s", key, v.TypeString())
-}
-
-// optNumber returns the number at key; def when absent.
-func optNumber(m resource.PropertyMap, key string, def float64) (n float64, unknown bool, err error) {
+// opt reads the value at key: def when absent or null, unknown=true when not known yet, an error
+// naming what was expected when it has another type.
+func opt[T any](m resource.PropertyMap, key string, def T, what string,
+	is func(resource.PropertyValue) bool, get func(resource.PropertyValue) T,
+) (value T, unknown bool, err error) {
 	v, ok := m[resource.PropertyKey(key)]
 	if !ok {
 		return def, false, nil
@@ -88,49 +68,37 @@ func optNumber(m resource.PropertyMap, key string, def float64) (n float64, unkn
 		return def, false, nil
 	case v.IsComputed():
 		return def, true, nil
-	case v.IsNumber():
-		return v.NumberValue(), false, nil
+	case is(v):
+		return get(v), false, nil
 	}
-	return def, false, fmt.Errorf("%s must be a number, not %s", key, v.TypeString())
+	return def, false, fmt.Errorf("%s must be %s, not %s", key, what, v.TypeString())
 }
 
-func optBool(m resource.PropertyMap, key string, def bool) (b bool, unknown bool, err error) {
-	v, ok := m[resource.PropertyKey(key)]
-	if !ok {
-		return def, false, nil
-	}
-	v = strip(v)
-	switch {
-	case v.IsNull():
-		return def, false, nil
-	case v.IsComputed():
-		return def, true, nil
-	case v.IsBool():
-		return v.BoolValue(), false, nil
-	}
-	return def, false, fmt.Errorf("%s must be a boolean, not %s", key, v.TypeString())
+// optString returns the string at key (nil when absent or null).
+func optString(m resource.PropertyMap, key string) (*string, bool, error) {
+	return opt[*string](m, key, nil, "a string", resource.PropertyValue.IsString,
+		func(v resource.PropertyValue) *string { s := v.StringValue(); return &s })
 }
 
-// optStringMap reads a map of strings (e.g. environment).
+func optNumber(m resource.PropertyMap, key string, def float64) (float64, bool, error) {
+	return opt(m, key, def, "a number", resource.PropertyValue.IsNumber, resource.PropertyValue.NumberValue)
+}
+
+func optBool(m resource.PropertyMap, key string, def bool) (bool, bool, error) {
+	return opt(m, key, def, "a boolean", resource.PropertyValue.IsBool, resource.PropertyValue.BoolValue)
+}
+
+// optStringMap reads a map of strings (environment); null entries are skipped.
 func optStringMap(m resource.PropertyMap, key string) (out map[string]string, unknown bool, err error) {
-	v, ok := m[resource.PropertyKey(key)]
-	if !ok {
-		return nil, false, nil
-	}
-	v = strip(v)
-	switch {
-	case v.IsNull():
-		return nil, false, nil
-	case v.IsComputed():
-		return nil, true, nil
-	case !v.IsObject():
-		return nil, false, fmt.Errorf("%s must be a map of strings, not %s", key, v.TypeString())
+	obj, unknown, err := opt[resource.PropertyMap](m, key, nil, "a map of strings",
+		resource.PropertyValue.IsObject, resource.PropertyValue.ObjectValue)
+	if obj == nil || unknown || err != nil {
+		return nil, unknown, err
 	}
 	out = map[string]string{}
-	for k, e := range v.ObjectValue() {
+	for k, e := range obj {
 		switch {
 		case e.IsNull():
-			continue
 		case e.IsComputed():
 			unknown = true
 		case e.IsString():
@@ -142,37 +110,9 @@ func optStringMap(m resource.PropertyMap, key string) (out map[string]string, un
 	return out, unknown, nil
 }
 
-// optStringList reads a list of strings (e.g. interpreter).
-func optStringList(m resource.PropertyMap, key string) (out []string, unknown bool, err error) {
-	v, ok := m[resource.PropertyKey(key)]
-	if !ok {
-		return nil, false, nil
-	}
-	v = strip(v)
-	switch {
-	case v.IsNull():
-		return nil, false, nil
-	case v.IsComputed():
-		return nil, true, nil
-	case !v.IsArray():
-		return nil, false, fmt.Errorf("%s must be a list of strings, not %s", key, v.TypeString())
-	}
-	for i, e := range v.ArrayValue() {
-		switch {
-		case e.IsComputed():
-			unknown = true
-		case e.IsString():
-			out = append(out, e.StringValue())
-		default:
-			return nil, false, fmt.Errorf("%s[%d] must be a string, not %s", key, i, e.TypeString())
-		}
-	}
-	return out, unknown, nil
-}
-
 // secretStrings collects the string leaves of secret values (for redaction of logs and errors).
 // Leaves shorter than 4 characters are ignored, as are the non-sensitive fields of a connection
-// (the SDK always marks the whole connection secret).
+// (the SDK always marks the whole connection secret): of it only the private key counts.
 func secretStrings(m resource.PropertyMap) []string {
 	seen := map[string]bool{}
 	var walk func(v resource.PropertyValue, inSecret bool)
@@ -200,14 +140,21 @@ func secretStrings(m resource.PropertyMap) []string {
 		}
 	}
 	for k, v := range m {
-		if k == "connection" {
-			conn := strip(v)
-			if conn.IsObject() {
-				collectConnectionSecrets(conn.ObjectValue(), seen)
-			}
+		if k != "connection" {
+			walk(v, false)
 			continue
 		}
-		walk(v, false)
+		if conn := strip(v); conn.IsObject() {
+			if key, _, _ := optString(conn.ObjectValue(), "privateKey"); key != nil && len(*key) >= 4 {
+				seen[*key] = true
+				// Also each line of the key, in case it is echoed partially.
+				for _, line := range strings.Split(*key, "\n") {
+					if line = strings.TrimSpace(line); len(line) >= 16 {
+						seen[line] = true
+					}
+				}
+			}
+		}
 	}
 	out := make([]string, 0, len(seen))
 	for s := range seen {
@@ -218,34 +165,12 @@ func secretStrings(m resource.PropertyMap) []string {
 	return out
 }
 
-func collectConnectionSecrets(conn resource.PropertyMap, seen map[string]bool) {
-	for _, key := range []string{"password", "privateKey", "privateKeyPassword"} {
-		if s, _, _ := optString(conn, key); s != nil && len(*s) >= 4 {
-			seen[*s] = true
-			// Also redact each line of a private key, in case it is echoed partially.
-			for _, line := range strings.Split(*s, "\n") {
-				if len(strings.TrimSpace(line)) >= 16 {
-					seen[strings.TrimSpace(line)] = true
-				}
-			}
-		}
-	}
-	if p, ok := conn["proxy"]; ok {
-		p = strip(p)
-		if p.IsObject() {
-			collectConnectionSecrets(p.ObjectValue(), seen)
-		}
-	}
-}
-
 // redactor replaces secret strings with "[secret]".
 type redactor []string
 
 func (r redactor) apply(s string) string {
 	for _, sec := range r {
-		if strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, "[secret]")
-		}
+		s = strings.ReplaceAll(s, sec, "[secret]")
 	}
 	return s
 }
