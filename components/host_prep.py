@@ -1,6 +1,7 @@
 """`HostPrep`: the remote commands that prepare one node for Packstack.
 
-Order on a node: wait for boot (carries the SSH dial retries) -> [RHEL subscription]
+Order on a node: SSH answers (SshReady, bounded by bootTimeout) -> cloud-init finished
+(wait-for-boot.sh, bounded by bootTimeout) -> [RHEL subscription]
 -> prep script of the profile; the external NIC's check, /etc/hosts and root SSH trust
 from the controller run beside it. Every command is triggered by the node's domain ID, so a
 re-created VM is prepared again while a no-change `pulumi up` re-runs nothing.
@@ -13,6 +14,7 @@ from typing import Optional
 import pulumi
 
 from components.remote import BOOT_DIAL_ERROR_LIMIT, NodeConnection, run_script
+from providers.ssh_ready import SshReady
 from lab.answers import EXTERNAL_NIC
 from lab.cloudinit import EXTERNAL_NIC_PROFILE
 from lab.config import PrepProfile, RhelSubscription
@@ -35,6 +37,9 @@ class HostPrepArgs:
     # The controller's root public key; None on the controller, which makes its own.
     controller_key: Optional[pulumi.Input[str]] = None
     rhel: Optional[RhelSubscription] = None
+    # Seconds the node may take to answer SSH, and again to finish cloud-init.
+    boot_timeout: int = 900
+    libvirt_uri: str = "qemu:///system"  # where to watch the node's console when it does not answer
 
 
 class HostPrep(pulumi.ComponentResource):
@@ -49,8 +54,25 @@ class HostPrep(pulumi.ComponentResource):
         def after(*deps: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, depends_on=list(deps))
 
+        # A wall-clock bound on the boot, with an error that names the node and its console.
+        self.ssh_ready = SshReady(
+            f"{name}-ssh-ready",
+            node=args.node.name,
+            host=conn.host,
+            domain_id=args.domain_id,
+            timeout_seconds=args.boot_timeout,
+            console=f"virsh -c {args.libvirt_uri} console {args.node.libvirt_name}",
+            qemu_log=f"/var/log/libvirt/qemu/{args.node.libvirt_name}.log",
+            opts=after(),
+        )
         self.wait = run_script(
-            f"{name}-wait", "wait-for-boot.sh", conn, after(), triggers=triggers, dial_error_limit=BOOT_DIAL_ERROR_LIMIT
+            f"{name}-wait",
+            "wait-for-boot.sh",
+            conn,
+            after(self.ssh_ready),
+            environment={"LAB_BOOT_TIMEOUT": str(args.boot_timeout)},
+            triggers=triggers,
+            dial_error_limit=BOOT_DIAL_ERROR_LIMIT,
         )
         before_prep: list[pulumi.Resource] = [self.wait]
         if args.os_flavor == "rhel" and args.rhel is not None:

@@ -244,6 +244,8 @@ class OpenStackLab(pulumi.ComponentResource):
                     known_hosts=built.known_hosts,
                     controller_key=controller_key,
                     rhel=cfg.rhel,
+                    boot_timeout=cfg.boot_timeout,
+                    libvirt_uri=cfg.libvirt_uri,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )

@@ -9,9 +9,9 @@ import pulumi
 from pulumi_command import remote
 
 SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "scripts"
-# The first command on a node carries the dial retries while the guest boots
-# (TCG guests take ~30 s, EL9 under KVM ~20 s; the limit allows for slow hosts).
-BOOT_DIAL_ERROR_LIMIT = 120
+# The first command on a node runs once its sshd answers (SshReady, bounded by bootTimeout);
+# its few extra dial retries only cover sshd restarting right after boot.
+BOOT_DIAL_ERROR_LIMIT = 10
 BOOT_PER_DIAL_TIMEOUT = 10
 STEP_DIAL_ERROR_LIMIT = 5
 

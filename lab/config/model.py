@@ -115,6 +115,7 @@ class LabConfig:
     boot: Optional[BootSettings]
     package_update: bool
     cloud: Optional[ExistingCloud]
+    boot_timeout: int
     keystone_timeout: int
 
     @property

@@ -139,6 +139,9 @@ SCHEMA: dict[str, Key] = {k.name: k for k in (
          secret=True, shown="generated pair"),
     Key("stopAfter", "string", "networking",
          "Last stage to declare: nodes, prep, answers, packstack or networking.", FLOW, "flow", choices=STAGES),
+    Key("bootTimeout", "integer", 900,
+         "Seconds a node may take to answer SSH, and again to finish cloud-init; then up fails naming the node.",
+         FLOW, "flow"),
     Key("keystoneTimeout", "integer", 900, "Seconds KeystoneReady waits for a token.", FLOW, "flow"),
     Key("cloud", "object", None,
          "Existing cloud {authUrl, username, projectName, userDomainName, projectDomainName, region}: "

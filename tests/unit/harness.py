@@ -27,6 +27,8 @@ DYNAMIC_OUTPUTS = {
     "private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n",
     "public_key": "ssh-ed25519 AAAAmock mock",
     "region": "RegionOne",
+    "seconds": 12.5,
+    "attempts": 4,
 }
 
 
@@ -77,6 +79,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 keys = ("private_key", "public_key")
             elif "auth_url" in state:  # KeystoneReady
                 keys = ("region",)
+            elif "qemu_log" in state:  # SshReady
+                keys = ("seconds", "attempts")
             else:  # PackstackAnswers
                 keys = ("passwords", "admin_password", "answer_file", "answer_file_sha256")
             for key in keys:

@@ -106,10 +106,23 @@ def test_libvirt_resources_use_the_configured_uri():
     assert provider.urn in run.named("compute1-domain").provider
 
 
+def test_every_wait_on_a_booting_node_is_bounded_by_boot_timeout():
+    run = run_lab({**BASE, "bootTimeout": 240})
+    ready = run.named("compute1-prep-ssh-ready")
+    assert ready.inputs["timeout_seconds"] == 240 and ready.inputs["node"] == "compute1"
+    assert ready.inputs["host"] == run.named("compute1-prep-wait").inputs["connection"]["host"]
+    assert ready.inputs["console"] == "virsh -c qemu:///system console openstack-lab-alice-compute1"
+    assert run.depends_on(ready, "compute1-domain")
+    wait = run.named("compute1-prep-wait")
+    assert run.depends_on(wait, "compute1-prep-ssh-ready")
+    assert wait.inputs["environment"] == {"LAB_BOOT_TIMEOUT": "240"}  # cloud-init's wait, in wait-for-boot.sh
+    # Once sshd answers, dial retries only cover a restart: 10 dials of at most 10 s + 3 s pause.
+    assert wait.inputs["connection"]["dialErrorLimit"] == 10 and wait.inputs["connection"]["perDialTimeout"] == 10
+
+
 def test_first_command_per_node_carries_the_dial_retries(full):
     wait = full.named("compute1-prep-wait")
     prep = full.named("compute1-prep-prep")
-    assert wait.inputs["connection"]["dialErrorLimit"] >= 60
     assert prep.inputs["connection"]["dialErrorLimit"] < wait.inputs["connection"]["dialErrorLimit"]
     assert full.depends_on(prep, "compute1-prep-wait")
     assert full.depends_on(full.named("compute1-prep-hosts"), "compute1-prep-wait")
@@ -294,7 +307,7 @@ def test_adding_a_compute_adds_one_nodes_resources_only():
     assert added == {
         "compute3", "compute3-host-key", "compute3-cloud-init", "compute3-disk", "compute3-domain",
         "compute3-prep", "compute3-prep-wait", "compute3-prep-prep", "compute3-prep-hosts", "compute3-prep-trust",
-        "compute3-prep-external-nic", "packstack-bridge-compute3",
+        "compute3-prep-external-nic", "packstack-bridge-compute3", "compute3-prep-ssh-ready",
     }
     assert not (before.names() - after.names())
     # Existing nodes' VM definitions do not change; their hosts command and the answers do.

@@ -1,0 +1,109 @@
+"""SshReady: a wall-clock bound on a node's boot, with an error that names the node and its console."""
+import socket
+import threading
+
+import pytest
+
+from providers import ssh_ready
+from providers.ssh_ready import NodeNotAnswering, _SshReadyProvider, ssh_banner, wait_for_ssh
+
+PROPS = {"node": "compute2", "host": "10.1.2.12", "port": 22, "domain_id": "uuid-1", "timeout_seconds": 60,
+         "console": "virsh -c qemu:///system console openstack-lab-alice-compute2",
+         "qemu_log": "/var/log/libvirt/qemu/openstack-lab-alice-compute2.log"}
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def serve_once(payload: bytes):
+    """A listener on 127.0.0.1 that sends `payload` to each of a few connections."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    server.settimeout(10)
+
+    def loop():
+        for _ in range(4):
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(payload)
+
+    threading.Thread(target=loop, daemon=True).start()
+    return server, server.getsockname()[1]
+
+
+def test_banner_of_a_real_listener():
+    server, port = serve_once(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+    with server:
+        assert ssh_banner("127.0.0.1", port) == "SSH-2.0-OpenSSH_9.2p1 Debian-2"
+
+
+def test_a_listener_that_is_not_sshd_does_not_count():
+    server, port = serve_once(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+    with server, pytest.raises(OSError, match="not an SSH server"):
+        ssh_banner("127.0.0.1", port)
+
+
+def test_waits_until_sshd_answers():
+    clock, calls = FakeClock(), []
+
+    def probe(host, port):
+        calls.append(clock.now)
+        if len(calls) < 4:
+            raise ConnectionRefusedError("Connection refused")
+        return "SSH-2.0-x"
+
+    result = wait_for_ssh(PROPS, clock=clock, sleep=clock.sleep, probe=probe)
+    assert result == {"seconds": 6.0, "attempts": 4}
+
+
+def test_gives_up_at_the_deadline_naming_node_and_console():
+    clock = FakeClock()
+
+    def probe(host, port):
+        clock.now += 5  # a dial that times out
+        raise TimeoutError("timed out")
+
+    with pytest.raises(NodeNotAnswering) as info:
+        wait_for_ssh(PROPS, clock=clock, sleep=clock.sleep, probe=probe)
+    message = str(info.value)
+    assert message.startswith("compute2 (10.1.2.12) did not answer SSH within 60 s (bootTimeout")
+    assert "last: timed out" in message
+    assert "virsh -c qemu:///system console openstack-lab-alice-compute2" in message
+    assert "/var/log/libvirt/qemu/openstack-lab-alice-compute2.log" in message
+    assert clock.now <= 60 + 5  # never past the deadline by more than one dial
+
+
+def test_a_closed_local_port_fails_for_real_within_the_bound():
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nothing listens there now
+    with pytest.raises(NodeNotAnswering, match="Connection refused|refused"):
+        wait_for_ssh({**PROPS, "host": "127.0.0.1", "port": port, "timeout_seconds": 3})
+
+
+def test_a_new_domain_replaces_the_wait_and_a_new_timeout_does_not():
+    provider = _SshReadyProvider()
+    olds = {**PROPS, "seconds": 10.0, "attempts": 3}
+    assert provider.diff("id", olds, {**PROPS, "domain_id": "uuid-2"}).replaces == ["domain_id"]
+    timeout_only = provider.diff("id", olds, {**PROPS, "timeout_seconds": 300})
+    assert timeout_only.changes and timeout_only.replaces == []
+    assert not provider.diff("id", olds, dict(PROPS)).changes
+
+
+def test_the_module_imports_nothing_of_the_project():
+    # Dynamic providers are pickled with their globals: no import of the program's own packages.
+    source = open(ssh_ready.__file__).read()
+    assert not any(f"{kw} {pkg}" in source for kw in ("import", "from") for pkg in ("lab", "components", "providers"))
