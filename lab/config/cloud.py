@@ -8,6 +8,11 @@ from lab.config.model import ExistingCloud, Secret
 from lab.config.reader import Reader
 
 FIELDS = ("authUrl", "projectDomainName", "projectName", "region", "userDomainName", "username")
+# Keys that shape the lab's own machines and Packstack: they mean nothing on an existing cloud.
+LAB_ONLY_KEYS = ("libvirtUri", "storagePool", "storagePoolPath", "baseImage", "hypervisor", "boot", "controller",
+                 "compute", "computeCount", "osFlavor", "rhelUsername", "rhelPassword", "openstackRelease",
+                 "l2Agent", "packageUpdate", "packstackAnswers", "sshPublicKey", "sshPrivateKey", "stopAfter",
+                 "bootTimeout")
 
 
 def read(r: Reader) -> Optional[ExistingCloud]:
@@ -25,6 +30,9 @@ def read(r: Reader) -> Optional[ExistingCloud]:
         r.problem("cloud.authUrl", f"{auth_url!r} is not an http(s) Keystone URL such as https://keystone:5000/v3")
     if password is None:
         r.problem("cloudPassword", "existing-cloud mode needs the password: `pulumi config set --secret cloudPassword`")
+    for key in LAB_ONLY_KEYS:
+        if r.raw.get(key) not in (None, "", {}, [], "{}", "[]"):
+            r.problem(key, "has no effect with cloud.authUrl (existing-cloud mode builds no machines): remove it")
     return ExistingCloud(
         auth_url=auth_url.rstrip("/"),
         username=str(given.get("username", "admin")),

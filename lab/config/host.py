@@ -3,23 +3,43 @@ from __future__ import annotations
 
 import re
 from typing import Any, Callable
+from urllib.parse import urlparse
 
 from lab.config.model import BootSettings
 from lab.config.reader import Reader
 
 
+# libvirt's QEMU driver and its transports (the test driver serves the engine tier's previews).
+LIBVIRT_SCHEMES = ("qemu", "qemu+ssh", "qemu+libssh", "qemu+libssh2", "qemu+tcp", "qemu+tls", "qemu+unix", "qemu+ext",
+                   "test", "test+unix")
+
+
+def _libvirt_uri_problem(uri: str) -> str | None:
+    parsed = urlparse(uri)
+    if not re.match(r"^[a-z][a-z0-9+]*://", uri) or parsed.scheme not in LIBVIRT_SCHEMES:
+        return (f"{uri!r} is not a libvirt QEMU URI; use qemu:///system, or qemu+ssh://user@host/system "
+                f"for another host (schemes: {', '.join(s for s in LIBVIRT_SCHEMES if not s.startswith('test'))})")
+    if parsed.scheme.startswith("qemu") and parsed.path not in ("/system", "/session"):
+        return f"{uri!r} names no QEMU daemon: its path must be /system (or /session), e.g. qemu:///system"
+    return None
+
+
 def read(r: Reader, path_exists: Callable[[str], bool]) -> dict[str, Any]:
     """LabConfig's host fields."""
     libvirt_uri = r.get("libvirtUri")
-    if not re.match(r"^[a-z][a-z0-9+]*://", libvirt_uri):
-        r.problem("libvirtUri", f"{libvirt_uri!r} is not a libvirt URI such as qemu:///system")
+    problem = _libvirt_uri_problem(libvirt_uri)
+    if problem:
+        r.problem("libvirtUri", problem)
 
     storage_pool_path = r.get("storagePoolPath")
     if storage_pool_path is not None and not storage_pool_path.startswith("/"):
         r.problem("storagePoolPath", f"{storage_pool_path!r} must be an absolute directory path")
 
     base_image = r.get("baseImage")
-    if not re.match(r"^https?://", base_image) and not path_exists(base_image):
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", base_image):
+        if not re.match(r"^https?://[^/\s]+/", base_image):
+            r.problem("baseImage", f"{base_image!r}: libvirt downloads only http(s) URLs; give one, or a local qcow2 path")
+    elif not path_exists(base_image):
         r.problem("baseImage", f"file {base_image} does not exist; give an existing qcow2 path or an http(s) URL")
 
     return {

@@ -269,9 +269,14 @@ def test_user_data_is_secret_since_it_holds_the_host_key(full):
 
 
 def test_configured_ssh_key_replaces_the_generated_one():
-    run = run_lab({**BASE, "sshPublicKey": "ssh-ed25519 AAAAmine me",
-                   "sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n"},
-                  secrets=("sshPrivateKey",))
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()  # a throwaway pair: the config checks that the halves belong together
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    run = run_lab({**BASE, "sshPublicKey": public + " me", "sshPrivateKey": private}, secrets=("sshPrivateKey",))
     assert "login-key" not in run.names()
     assert "sshPrivateKey" not in run.outputs
 

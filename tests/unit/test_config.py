@@ -307,3 +307,51 @@ def test_stages_run_up_to_stop_after():
 def test_boot_settings_need_a_kernel():
     found = problems({"boot": {"initrd": "/boot/initrd.img"}})
     assert "boot.kernel" in found
+
+
+def _pair():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                serialization.NoEncryption()).decode()
+    return key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode(), private
+
+
+def test_ssh_key_halves_must_belong_together():
+    public, private = _pair()
+    other_public, _ = _pair()
+    ok({"sshPublicKey": public + " alice@laptop", "sshPrivateKey": private}, secrets=("sshPrivateKey",))
+    found = problems({"sshPublicKey": other_public, "sshPrivateKey": private}, secrets=("sshPrivateKey",))
+    assert list(found) == ["sshPublicKey"] and "does not belong to sshPrivateKey" in found["sshPublicKey"]
+    assert "ssh-keygen -y" in found["sshPublicKey"]
+
+
+@pytest.mark.parametrize("uri, fragment", [
+    ("http://host/system", "not a libvirt QEMU URI"),
+    ("xen:///system", "not a libvirt QEMU URI"),
+    ("qemu://host", "path must be /system"),
+    ("qemu+ssh://root@host2/", "path must be /system"),
+    ("/var/run/libvirt/libvirt-sock", "not a libvirt QEMU URI"),
+])
+def test_libvirt_uri_needs_a_scheme_and_path_libvirt_accepts(uri, fragment):
+    assert fragment in problems({"libvirtUri": uri})["libvirtUri"]
+
+
+@pytest.mark.parametrize("uri", ["qemu:///system", "qemu:///session", "qemu+ssh://root@host2/system",
+                                 "qemu+unix:///system?socket=/tmp/x/libvirt-sock", "qemu+tls://host2/system"])
+def test_libvirt_uris_users_have_are_accepted(uri):
+    assert ok({"libvirtUri": uri}).libvirt_uri == uri
+
+
+def test_base_image_urls_must_be_http():
+    assert "only http(s) URLs" in problems({"baseImage": "ftp://mirror/centos.qcow2"})["baseImage"]
+    assert "only http(s) URLs" in problems({"baseImage": "s3://bucket/centos.qcow2"})["baseImage"]
+
+
+def test_lab_keys_are_refused_in_existing_cloud_mode():
+    found = problems({"cloud": {"authUrl": "http://127.0.0.1:5000/v3"}, "cloudPassword": "pw",
+                      "computeCount": 3, "packstackAnswers": {"CONFIG_HEAT_INSTALL": "y"}}, secrets=("cloudPassword",))
+    assert set(found) == {"computeCount", "packstackAnswers"}
+    assert all("has no effect with cloud.authUrl" in m for m in found.values())
