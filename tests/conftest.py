@@ -1,7 +1,7 @@
-"""Shared by every tier: the repository root on sys.path, and CI's no-skip rule."""
+"""Shared by every tier: the repository root on sys.path, and CI's no-skip rule (the harness: tests/support/)."""
 import sys
 
-from labtest import IN_CI, ROOT
+from support import IN_CI, ROOT
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from enginesupport import PULUMI, ROOT, TOOLS, VENV, Pulumi, require, toolchain_problem, venv_problem
+from support import ROOT
+from support.program import VENV
+from support.pulumi import CLI_VERSION, LANGUAGE_HOST, PLUGINS, PULUMI, PULUMI_HOME, Workspace, require_toolchain
 
 PROGRAM = textwrap.dedent('''\
     import os
@@ -66,8 +68,7 @@ PROGRAM = textwrap.dedent('''\
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    require(not toolchain_problem(), toolchain_problem() or "")
-    require(not venv_problem(), venv_problem() or "")
+    require_toolchain(plugins=False)
     base = tmp_path_factory.mktemp("engine-dynamic")
     proj = base / "proj"
     proj.mkdir()
@@ -76,82 +77,74 @@ def tiny(tmp_path_factory):
         f"    virtualenv: {VENV.resolve()}\n")
     (proj / "__main__.py").write_text(PROGRAM)
     (proj / "providers").symlink_to(ROOT / "providers")
-    pulumi = Pulumi(proj, base / "state")
-    pulumi.run("stack", "init", "tiny")
+    stack = Workspace(proj, base / "state").create_stack("tiny")
     marker = base / "marker.txt"
-    pulumi.config_set("path", str(marker))
-    pulumi.config_set("token", "not-a-real-secret-1234", secret=True)
-    yield pulumi, marker
+    stack.set_config({"engine-tiny:path": str(marker)})
+    stack.set_secret("engine-tiny:token", "not-a-real-secret-1234")
+    yield stack, marker
     # Best effort cleanup if a test failed half way.
-    pulumi.run("destroy", "--yes", check=False)
-
-
-def outputs(pulumi: Pulumi) -> dict:
-    return json.loads(pulumi.run("stack", "output", "--json", "--show-secrets").stdout)
+    stack.destroy(check=False)
 
 
 def test_cli_and_language_host_versions():
-    require(not toolchain_problem(), toolchain_problem() or "")
+    require_toolchain(plugins=False)
     version = subprocess.run([str(PULUMI), "version"], capture_output=True, text=True, timeout=60)
-    assert version.stdout.strip() == "v3.274.1"
+    assert version.stdout.strip() == f"v{CLI_VERSION}"
     # The engine must find our language host and dynamic-provider launcher next to the CLI.
     real_bin = Path(os.path.realpath(PULUMI)).parent
-    for name in ("pulumi-language-python", "pulumi-language-python-exec", "pulumi-resource-pulumi-python"):
+    for name in LANGUAGE_HOST:
         assert (real_bin / name).exists(), name
-    assert (TOOLS / "pulumi-home").is_dir()
+    assert PULUMI_HOME.is_dir()
 
 
 def test_up_creates_dynamic_resources_for_real(tiny):
-    pulumi, marker = tiny
-    up = pulumi.run("up", "--yes", "--skip-preview")
+    stack, marker = tiny
+    up = stack.up()
     assert marker.read_text() == "hello"
-    out = outputs(pulumi)
+    out = stack.outputs(show_secrets=True)
     assert out["size"] == 5
     assert out["publicKey"].startswith("ssh-ed25519 ") and out["publicKey"].endswith(" engine-tier")
     assert out["tokenLength"] == len("not-a-real-secret-1234")
     # The program's print() reaches the engine; the secret value never appears in its output.
     assert "stack tiny project engine-tiny dry_run False" in up.stdout
     assert "not-a-real-secret-1234" not in up.stdout + up.stderr
-    plain = json.loads(pulumi.run("stack", "output", "--json").stdout)
+    plain = stack.outputs()
     assert plain["secretToken"] == "[secret]"
 
 
 def test_preview_expect_no_changes(tiny):
-    pulumi, _ = tiny
-    proc = pulumi.run("preview", "--expect-no-changes")
+    stack, _ = tiny
+    proc = stack.preview("--expect-no-changes")
     assert "dry_run True" in proc.stdout
 
 
 def test_required_plugins_reported_by_language_host(tiny):
-    pulumi, _ = tiny
-    about = json.loads(pulumi.run("about", "--json").stdout)
+    stack, _ = tiny
+    about = json.loads(stack.cli("about", "--json").stdout)
     plugins = {(p["name"], p["kind"]): p.get("version") for p in about.get("plugins") or []}
-    assert plugins.get(("python", "language")) == "3.274.1"
-    for name, version in (("command", "1.2.1"), ("libvirt", "0.5.4"), ("openstack", "5.5.3")):
+    assert plugins.get(("python", "language")) == CLI_VERSION
+    for name, version in PLUGINS.items():
         assert plugins.get((name, "resource")) == version, plugins
     deps = {d["name"]: d["version"] for d in about.get("dependencies") or []}
-    assert deps.get("pulumi-libvirt") == "0.5.4", deps
+    assert deps.get("pulumi-libvirt") == PLUGINS["libvirt"], deps
 
 
 def test_config_change_updates_in_place(tiny):
-    pulumi, marker = tiny
-    pulumi.config_set("content", "hello again")
-    preview = pulumi.preview_json()
+    stack, marker = tiny
+    stack.set_config({"engine-tiny:content": "hello again"})
+    preview = stack.preview_json()
     ops = {(s["op"], s["urn"].split("::")[-1]) for s in preview["steps"]}
     assert ("update", "marker") in ops
     assert not [op for op, name in ops if name == "key" and op != "same"], ops
-    pulumi.run("up", "--yes", "--skip-preview")
+    stack.up()
     assert marker.read_text() == "hello again"
-    assert outputs(pulumi)["size"] == len("hello again")
+    assert stack.outputs()["size"] == len("hello again")
 
 
 def test_program_error_is_reported(tiny):
-    pulumi, _ = tiny
-    pulumi.config_set("fail", "true")
-    try:
-        proc = pulumi.run("preview", check=False)
-    finally:
-        pulumi.run("config", "rm", "fail")
+    stack, _ = tiny
+    with stack.config_changed({"engine-tiny:fail": "true"}):
+        proc = stack.preview(check=False)
     assert proc.returncode != 0
     text = proc.stdout + proc.stderr
     assert "Program failed with an unhandled exception" in text
@@ -159,8 +152,8 @@ def test_program_error_is_reported(tiny):
 
 
 def test_destroy_removes_everything(tiny):
-    pulumi, marker = tiny
-    pulumi.run("destroy", "--yes", "--skip-preview")
+    stack, marker = tiny
+    stack.destroy()
     assert not marker.exists()
-    export = json.loads(pulumi.run("stack", "export").stdout)
+    export = stack.export()
     assert not export["deployment"].get("resources")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of the installed libvirt/openstack resource plugins through the real Pulumi CLI,
 # the Python language host and the pinned Python SDKs. Needs root, libvirtd and virsh; touches
-# nothing on the host: a private libvirtd runs in its own mount+network namespace (unshare) with
+# nothing on the host: a private libvirtd runs in its own mount+network namespace (tests/support/libvirtd.sh) with
 # its unix socket in a temp dir, and the lab uses libvirt's in-memory test driver
 # (test:///default over that socket). The openstack part only declares a Provider and previews
 # Network/Subnet/Router/RouterInterface/Port against 127.0.0.1:1 (no request leaves loopback).
@@ -11,18 +11,16 @@
 set -euo pipefail
 
 # Globals (the EXIT trap runs after main has returned).
-tmp="" lvd_pid="" unshare_pid="" hold_pid=""
+tmp="" netns="" libvirtd_sh="" hold_pid=""
 cleanup() {
     if [ -n "$hold_pid" ]; then kill "$hold_pid" 2>/dev/null || true; fi
-    if [ -n "$tmp" ] && [ -f "$tmp/libvirtd.pid" ]; then lvd_pid=$(cat "$tmp/libvirtd.pid"); fi
-    if [ -n "$lvd_pid" ]; then kill "$lvd_pid" 2>/dev/null || true; fi
-    if [ -n "$unshare_pid" ]; then wait "$unshare_pid" 2>/dev/null || true; fi
+    if [ -n "$netns" ]; then bash "$libvirtd_sh" stop "$netns" "$tmp/libvirtd" 2>/dev/null || true; fi
     if [ -n "$tmp" ]; then rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 
 main() {
-    local here repo venv uri
+    local here repo venv uri sock
     here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
     repo=$(cd "$here/../.." && pwd)
     venv=${OPENSTACK_LAB_VENV:-$repo/.venv}
@@ -35,36 +33,15 @@ main() {
 
     tmp=$(mktemp -d /tmp/osl-plugin-smoke.XXXXXX)
 
-    # --- private libvirtd (own mount + net namespace; state dirs on tmpfs) ---
-    mkdir -p "$tmp/sock" "$tmp/pool" "$tmp/prog" "$tmp/state"
-    cat > "$tmp/libvirtd.conf" <<EOF
-unix_sock_dir = "$tmp/sock"
-unix_sock_rw_perms = "0700"
-auth_unix_rw = "none"
-auth_unix_ro = "none"
-listen_tls = 0
-listen_tcp = 0
-EOF
-    # shellcheck disable=SC2016  # expanded by the inner bash
-    unshare --mount --net --fork --kill-child --propagation private bash -c '
-        set -e
-        for d in /run/libvirt /var/lib/libvirt /var/cache/libvirt /etc/libvirt/qemu /var/log/libvirt; do
-            mkdir -p "$d"; mount -t tmpfs tmpfs "$d"
-        done
-        exec libvirtd --config "$1/libvirtd.conf" --pid-file "$1/libvirtd.pid"' _ "$tmp" \
-        >"$tmp/libvirtd.log" 2>&1 &
-    unshare_pid=$!
-    uri="test:///default?socket=$tmp/sock/libvirt-sock"
-    local i
-    for i in $(seq 50); do
-        [ -S "$tmp/sock/libvirt-sock" ] && virsh -q -c "test+unix:///default?socket=$tmp/sock/libvirt-sock" \
-            version >/dev/null 2>&1 && break
-        [ "$i" = 50 ] && fail "private libvirtd did not start: $(tail -n1 "$tmp/libvirtd.log")"
-        sleep 0.2
-    done
+    # --- private libvirtd (own mount + net namespace, state in $tmp/libvirtd; the tests' helper) ---
+    mkdir -p "$tmp/pool" "$tmp/prog" "$tmp/state"
+    libvirtd_sh=$repo/tests/support/libvirtd.sh netns=osl-smoke-$$
+    sock=$(bash "$libvirtd_sh" start "$netns" "$tmp/libvirtd" 2>"$tmp/libvirtd.log") \
+        || fail "private libvirtd did not start: $(tail -n3 "$tmp/libvirtd.log")"
+    uri="test:///default?socket=$sock"
     # The test driver forgets everything when its last connection closes: hold one open.
     mkfifo "$tmp/hold"
-    virsh -q -c "test+unix:///default?socket=$tmp/sock/libvirt-sock" <"$tmp/hold" >/dev/null 2>&1 &
+    virsh -q -c "test+unix:///default?socket=$sock" <"$tmp/hold" >/dev/null 2>&1 &
     hold_pid=$!
     exec 8>"$tmp/hold"
 
@@ -121,9 +98,9 @@ EOF
         fail "$what failed"; fi; }
     step "stack init" pulumi stack init smoke --non-interactive
     step "pulumi up" pulumi up --yes --skip-preview --non-interactive
-    virsh -q -c "test+unix:///default?socket=$tmp/sock/libvirt-sock" net-info smokenet >/dev/null 2>&1 \
+    virsh -q -c "test+unix:///default?socket=$sock" net-info smokenet >/dev/null 2>&1 \
         || fail "libvirt network smokenet was not created"
-    virsh -q -c "test+unix:///default?socket=$tmp/sock/libvirt-sock" vol-info smoke.qcow2 --pool smokepool \
+    virsh -q -c "test+unix:///default?socket=$sock" vol-info smoke.qcow2 --pool smokepool \
         >/dev/null 2>&1 || fail "libvirt volume smoke.qcow2 was not created"
     step "pulumi preview --expect-no-changes" pulumi preview --expect-no-changes --non-interactive
     export SMOKE_OS_NET=1
@@ -132,7 +109,7 @@ EOF
     grep -q 'openstack:networking:RouterInterface' "$log" || fail "openstack preview did not plan a RouterInterface"
     if grep -q 'Type checking failed' "$log"; then fail "bridge type checker complained (see $log)"; fi
     step "pulumi destroy" pulumi destroy --yes --non-interactive
-    if virsh -q -c "test+unix:///default?socket=$tmp/sock/libvirt-sock" net-info smokenet >/dev/null 2>&1; then
+    if virsh -q -c "test+unix:///default?socket=$sock" net-info smokenet >/dev/null 2>&1; then
         fail "libvirt network smokenet still exists after destroy"
     fi
     step "stack rm" pulumi stack rm smoke --yes --non-interactive
