@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by setup.sh and the build-*.sh scripts: the one place that picks the go binary.
+# Sourced by setup.sh and build-plugin.sh: the one place that picks the go binary.
 # find_go prints OPENSTACK_LAB_GO if set (and executable), else go on PATH, else
 # /usr/local/go/bin/go; it fails when none is executable.
 find_go() {

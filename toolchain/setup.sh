@@ -4,7 +4,7 @@
 #   .tools/bin/pulumi-language-python         Python language host (toolchain/language-python)
 #   .tools/bin/pulumi-language-python-exec    upstream program runner (from the sdk/v3 module)
 #   .tools/bin/pulumi-resource-pulumi-python  upstream dynamic-provider launcher (from the sdk/v3 module)
-#   .tools/pulumi-home/plugins/resource-*     resource plugins built by toolchain/build-<name>.sh
+#   .tools/pulumi-home/plugins/resource-*     resource plugins, each built by toolchain/build-plugin.sh
 # The real directory is ~/.cache/openstack-lab/toolchain/<versions-key>/, shared by all checkouts.
 # Idempotent: every component has a stamp (hash of its inputs); a warm run only checks stamps.
 #
@@ -13,7 +13,6 @@
 # Environment:
 #   OPENSTACK_LAB_TOOLCHAIN_CACHE   cache root (default ${XDG_CACHE_HOME:-~/.cache}/openstack-lab/toolchain)
 #   OPENSTACK_LAB_GO                the go binary to use (default: go on PATH, then /usr/local/go/bin/go)
-#   OPENSTACK_LAB_REQUIRE_PLUGINS   "true": a missing toolchain/build-<name>.sh is an error (default: warning)
 set -euo pipefail
 
 PULUMI_VERSION=3.274.1
@@ -24,7 +23,7 @@ CHECK_ONLY=false
 case "${1:-}" in
     --check) CHECK_ONLY=true ;;
     "") ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup.sh: unknown argument: $1 (use --check or nothing)" >&2; exit 2 ;;
 esac
 
@@ -44,13 +43,14 @@ T0=$(date +%s)
 say() { printf '[toolchain %3ds] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
 die() { printf 'toolchain setup failed: %s\n' "$*" >&2; exit 1; }
 
-# hash_inputs FILE_OR_DIR...: stable hash of the contents (and relative names) of the given paths.
+# hash_inputs FILE_OR_DIR...: stable hash of the contents (and relative names) of the given paths
+# (tests and documentation do not count).
 hash_inputs() {
     local p
     {
         for p in "$@"; do
             if [ -d "$p" ]; then
-                (cd "$p" && find . -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z \
+                (cd "$p" && find . -type f ! -name '*.pyc' ! -path '*/__pycache__/*' ! -name '*_test.go' ! -name '*.md' -print0 | LC_ALL=C sort -z \
                     | xargs -0 -r sha256sum)
             elif [ -f "$p" ]; then
                 sha256sum "$p" | sed "s#  .*#  $(basename "$p")#"
@@ -74,7 +74,7 @@ run_logged() {
 }
 
 # shellcheck source=toolchain/find-go.sh
-source "$(dirname "${BASH_SOURCE[0]}")/find-go.sh"
+source "$HERE/find-go.sh"
 
 GO=""
 require_go() {
@@ -195,14 +195,19 @@ fi
 # ------------------------------------------------------------ resource plugins
 pulumi_cmd() { PULUMI_HOME="$PHOME" PULUMI_SKIP_UPDATE_CHECK=true "$BIN/pulumi" "$@"; }
 
-MISSING=()
 for entry in "${PLUGINS[@]}"; do
     name=${entry%%=*}
     ver=${entry#*=}
-    script="$HERE/build-$name.sh"
+    # The engine asks for exactly the version in the pinned SDK's pulumi-plugin.json.
+    pinned=$(sed -n "s/^pulumi-$name==\([^[:space:];#]*\).*/\1/p" "$REPO/requirements.txt")
+    [ -z "$pinned" ] || [ "$pinned" = "$ver" ] \
+        || die "requirements.txt pins pulumi-$name==$pinned but setup.sh builds plugin $name v$ver (update PLUGINS)"
     installed="$PHOME/plugins/resource-$name-v$ver/pulumi-resource-$name"
-    p_hash=$(hash_inputs "$script" "$HERE/providers/$name")
-    p_hash="v${ver}-${p_hash}"
+    inputs=("$HERE/build-plugin.sh" "$HERE/providers/$name")
+    if grep -q 'github.com/pulumi/pulumi-terraform-bridge/' "$HERE/providers/$name/go.mod"; then
+        inputs+=("$HERE/providers/bridge")
+    fi
+    p_hash="v${ver}-$(hash_inputs "${inputs[@]}")"
     if [ -x "$installed" ] && { stamp_ok "plugin-$name" "$p_hash" || stamp_ok "plugin-$name" "ambient"; }; then
         say "plugin $name v$ver: up to date"
         continue
@@ -213,30 +218,20 @@ for entry in "${PLUGINS[@]}"; do
     fi
     # Reuse a plugin of the right version from the user's own PULUMI_HOME (~/.pulumi), if any.
     ambient_home=${PULUMI_HOME:-$HOME/.pulumi}
-    ambient_bin="$ambient_home/plugins/resource-$name-v$ver/pulumi-resource-$name"
-    src=""
-    how=""
-    if [ "$(readlink -f "$ambient_home")" != "$(readlink -f "$PHOME")" ] && [ -x "$ambient_bin" ]; then
-        src=$ambient_bin
+    src="$ambient_home/plugins/resource-$name-v$ver/pulumi-resource-$name"
+    if [ "$(readlink -f "$ambient_home")" != "$(readlink -f "$PHOME")" ] && [ -x "$src" ]; then
         how="ambient"
-        say "plugin $name v$ver: using existing $ambient_bin"
-    elif [ -f "$script" ]; then
+        say "plugin $name v$ver: using existing $src"
+    else
         out="$DEST/build/plugin-$name"
-        rm -rf "$out"
-        mkdir -p "$out"
         t=$(date +%s)
-        say "plugin $name v$ver: building with toolchain/build-$name.sh (log: $LOGS/plugin-$name.log)"
-        if ! run_logged "$LOGS/plugin-$name.log" bash "$script" "$out"; then
+        say "plugin $name v$ver: building with toolchain/build-plugin.sh (log: $LOGS/plugin-$name.log)"
+        if ! run_logged "$LOGS/plugin-$name.log" bash "$HERE/build-plugin.sh" "$name" "$ver" "$out"; then
             die "building plugin $name v$ver failed ($(tail -n1 "$LOGS/plugin-$name.log")); log: $LOGS/plugin-$name.log"
         fi
-        [ -x "$out/pulumi-resource-$name" ] || die "toolchain/build-$name.sh did not produce $out/pulumi-resource-$name"
         src="$out/pulumi-resource-$name"
         how=$p_hash
         say "plugin $name v$ver: built in $(( $(date +%s) - t ))s"
-    else
-        MISSING+=("$name")
-        say "plugin $name v$ver: SKIPPED (toolchain/build-$name.sh does not exist yet)"
-        continue
     fi
     rm -rf "$PHOME/plugins/resource-$name-v$ver" "$PHOME/plugins/resource-$name-v$ver.lock" \
         "$PHOME/plugins/resource-$name-v$ver.partial"
@@ -245,7 +240,8 @@ for entry in "${PLUGINS[@]}"; do
     fi
     [ -x "$installed" ] || die "plugin $name v$ver not found at $installed after install"
     stamp_set "plugin-$name" "$how"
-    [ "$how" = ambient ] || rm -rf "$DEST/build/plugin-$name"
+    # Keep only the generated schema (build/plugin-NAME/schema/schema.json, for check_sdk_names.py).
+    [ "$how" = ambient ] || rm -f "$src"
 done
 
 if $CHECK_ONLY; then
@@ -260,10 +256,4 @@ if $CHECK_ONLY; then
     exit 0
 fi
 
-if [ ${#MISSING[@]} -gt 0 ]; then
-    if [ "${OPENSTACK_LAB_REQUIRE_PLUGINS:-false}" = true ]; then
-        die "missing plugin build scripts: $(printf 'toolchain/build-%s.sh ' "${MISSING[@]}")"
-    fi
-    say "WARNING: plugins not built (no build script yet): ${MISSING[*]}"
-fi
 say "done; use: source toolchain/env.sh"

@@ -3,8 +3,8 @@
 
 Usage: check_sdk_names.py SDK_PACKAGE_DIR SCHEMA_JSON
   SDK_PACKAGE_DIR  e.g. .venv/lib/python3.11/site-packages/pulumi_openstack
-  SCHEMA_JSON      e.g. ~/.cache/openstack-lab/provider-build/openstack/schema/schema.json
-                   (written by build-provider.sh)
+  SCHEMA_JSON      e.g. .tools/build/plugin-openstack/schema/schema.json
+                   (written by toolchain/build-plugin.sh, kept by setup.sh)
 
 Compares resource and invoke tokens, input/output property names and their shape
 (scalar/list/map), nested type property names, provider config keys and required inputs.

@@ -130,77 +130,47 @@ type pythonLanguageHost struct {
 	execPath      string
 }
 
-type pythonOptions struct {
-	toolchain.PythonOptions
-	typechecker string
-}
-
-func parseOptions(info *pulumirpc.ProgramInfo) (pythonOptions, error) {
-	var opts pythonOptions
+// resolveToolchain resolves the interpreter like upstream from the project's runtime options:
+// virtualenv (relative to the project root) and toolchain (pip, uv, poetry; default: auto).
+func resolveToolchain(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, error) {
 	if info == nil {
-		return opts, errors.New("missing program info")
+		return nil, errors.New("missing program info")
 	}
-	opts.Root = info.GetRootDirectory()
-	opts.ProgramDir = info.GetProgramDirectory()
-	options := map[string]any{}
-	if info.GetOptions() != nil {
-		options = info.GetOptions().AsMap()
-	}
-	if v, ok := options["virtualenv"]; ok {
-		s, ok := v.(string)
-		if !ok {
-			return opts, errors.New("virtualenv option must be a string")
+	opts := toolchain.PythonOptions{Root: info.GetRootDirectory(), ProgramDir: info.GetProgramDirectory()}
+	options := info.GetOptions().AsMap()
+	option := func(key string) (string, error) {
+		v, ok := options[key]
+		s, isString := v.(string)
+		if ok && !isString {
+			return "", fmt.Errorf("%s option must be a string", key)
 		}
-		opts.Virtualenv = s
+		return s, nil
 	}
-	if v, ok := options["typechecker"]; ok {
-		s, ok := v.(string)
-		if !ok {
-			return opts, errors.New("typechecker option must be a string")
-		}
-		switch s {
-		case "mypy":
-			opts.Typechecker = toolchain.TypeCheckerMypy
-		case "pyright":
-			opts.Typechecker = toolchain.TypeCheckerPyright
-		case "", "none":
-			opts.Typechecker = toolchain.TypeCheckerNone
-		default:
-			return opts, fmt.Errorf("unsupported typechecker option: %s", s)
-		}
-		opts.typechecker = s
+	var err error
+	if opts.Virtualenv, err = option("virtualenv"); err != nil {
+		return nil, err
 	}
-	if v, ok := options["toolchain"]; ok {
-		s, ok := v.(string)
-		if !ok {
-			return opts, errors.New("toolchain option must be a string")
-		}
-		switch s {
-		case "pip":
-			opts.Toolchain = toolchain.Pip
-		case "poetry":
-			opts.Toolchain = toolchain.Poetry
-		case "uv":
-			opts.Toolchain = toolchain.Uv
-		case "":
-			opts.Toolchain = toolchain.Auto
-		default:
-			return opts, fmt.Errorf("unsupported toolchain option: %s", s)
-		}
+	if tc, err := option("typechecker"); err != nil {
+		return nil, err
+	} else if tc != "" && tc != "none" {
+		return nil, fmt.Errorf("the typechecker option (%q) is not supported by this language host", tc)
 	}
-	return opts, nil
-}
-
-func resolveToolchain(info *pulumirpc.ProgramInfo) (pythonOptions, toolchain.Toolchain, error) {
-	opts, err := parseOptions(info)
-	if err != nil {
-		return opts, nil, err
+	name, err := option("toolchain")
+	switch {
+	case err != nil:
+		return nil, err
+	case name == "pip":
+		opts.Toolchain = toolchain.Pip
+	case name == "poetry":
+		opts.Toolchain = toolchain.Poetry
+	case name == "uv":
+		opts.Toolchain = toolchain.Uv
+	case name == "":
+		opts.Toolchain = toolchain.Auto
+	default:
+		return nil, fmt.Errorf("unsupported toolchain option: %s", name)
 	}
-	tc, err := toolchain.ResolveToolchain(opts.PythonOptions)
-	if err != nil {
-		return opts, nil, err
-	}
-	return opts, tc, nil
+	return toolchain.ResolveToolchain(opts)
 }
 
 func (host *pythonLanguageHost) Handshake(
@@ -277,7 +247,7 @@ func pluginNameFromPackage(pkg string) string {
 func (host *pythonLanguageHost) determinePackages(
 	ctx context.Context, info *pulumirpc.ProgramInfo,
 ) ([]*pulumirpc.PackageDependency, error) {
-	_, tc, err := resolveToolchain(info)
+	tc, err := resolveToolchain(info)
 	if err != nil {
 		return nil, err
 	}
@@ -417,48 +387,13 @@ func (host *pythonLanguageHost) constructArguments(req *pulumirpc.RunRequest) []
 	return args
 }
 
-func (host *pythonLanguageHost) runTypeChecker(
-	ctx context.Context, opts pythonOptions, tc toolchain.Toolchain,
-) (string, error) {
-	if opts.Typechecker == toolchain.TypeCheckerNone {
-		return "", nil
-	}
-	module := opts.typechecker
-	var cmd *exec.Cmd
-	var err error
-	if module == "mypy" {
-		cmd, err = tc.ModuleCommand(ctx, "mypy", ".")
-	} else {
-		cmd, err = tc.ModuleCommand(ctx, "pyright")
-	}
-	if err != nil {
-		return "", err
-	}
-	cmd.Dir = opts.ProgramDir
-	cmd.Stdout = os.Stdout
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		var exitErr *exec.ExitError
-		if errors.As(err, &exitErr) {
-			return fmt.Sprintf("%s type checking failed (exit code %d)", module, exitErr.ExitCode()), nil
-		}
-		return "", fmt.Errorf("running %s: %w", module, err)
-	}
-	return "", nil
-}
-
 func (host *pythonLanguageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
-	opts, tc, err := resolveToolchain(req.GetInfo())
+	tc, err := resolveToolchain(req.GetInfo())
 	if err != nil {
 		return nil, err
 	}
 	if err := tc.ValidateVenv(ctx); err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
-	}
-	if msg, err := host.runTypeChecker(ctx, opts, tc); err != nil {
-		return nil, err
-	} else if msg != "" {
-		return &pulumirpc.RunResponse{Error: msg}, nil
 	}
 
 	cmd, err := tc.Command(ctx, host.constructArguments(req)...)
@@ -511,7 +446,7 @@ func (host *pythonLanguageHost) InstallDependencies(
 	req *pulumirpc.InstallDependenciesRequest, server pulumirpc.LanguageRuntime_InstallDependenciesServer,
 ) error {
 	ctx := server.Context()
-	_, tc, err := resolveToolchain(req.GetInfo())
+	tc, err := resolveToolchain(req.GetInfo())
 	if err != nil {
 		return err
 	}
@@ -531,7 +466,7 @@ func (host *pythonLanguageHost) InstallDependencies(
 }
 
 func (host *pythonLanguageHost) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
-	_, tc, err := resolveToolchain(req.GetInfo())
+	tc, err := resolveToolchain(req.GetInfo())
 	if err != nil {
 		return nil, err
 	}
@@ -553,7 +488,7 @@ func (host *pythonLanguageHost) About(ctx context.Context, req *pulumirpc.AboutR
 func (host *pythonLanguageHost) GetProgramDependencies(
 	ctx context.Context, req *pulumirpc.GetProgramDependenciesRequest,
 ) (*pulumirpc.GetProgramDependenciesResponse, error) {
-	_, tc, err := resolveToolchain(req.GetInfo())
+	tc, err := resolveToolchain(req.GetInfo())
 	if err != nil {
 		return nil, err
 	}
@@ -575,51 +510,6 @@ func (host *pythonLanguageHost) RuntimeOptionsPrompts(
 	ctx context.Context, req *pulumirpc.RuntimeOptionsRequest,
 ) (*pulumirpc.RuntimeOptionsResponse, error) {
 	return &pulumirpc.RuntimeOptionsResponse{}, nil
-}
-
-// RunPlugin runs a Python plugin (a PulumiPlugin.yaml with `runtime: python`): `python -u PROGRAM_DIR ARGS...`.
-func (host *pythonLanguageHost) RunPlugin(
-	req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer,
-) error {
-	ctx := server.Context()
-	_, tc, err := resolveToolchain(req.GetInfo())
-	if err != nil {
-		return err
-	}
-	if err := tc.ValidateVenv(ctx); err != nil {
-		return err
-	}
-	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(server, false)
-	if err != nil {
-		return err
-	}
-	defer closer.Close()
-	target := req.GetInfo().GetProgramDirectory()
-	if ep := req.GetInfo().GetEntryPoint(); ep != "" && ep != "." {
-		target = filepath.Join(target, ep)
-	}
-	cmd, err := tc.Command(ctx, append([]string{"-u", target}, req.GetArgs()...)...)
-	if err != nil {
-		return err
-	}
-	env := cmd.Env
-	if env == nil {
-		env = os.Environ()
-	}
-	cmd.Env = append(env, req.GetEnv()...)
-	cmd.Dir = req.GetPwd()
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-	if err := cmd.Run(); err != nil {
-		var exitErr *exec.ExitError
-		if errors.As(err, &exitErr) {
-			return server.Send(&pulumirpc.RunPluginResponse{
-				Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(exitErr.ExitCode())},
-			})
-		}
-		return err
-	}
-	return server.Send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: 0}})
 }
 
 func (host *pythonLanguageHost) Cancel(ctx context.Context, req *emptypb.Empty) (*emptypb.Empty, error) {

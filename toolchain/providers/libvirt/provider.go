@@ -2,7 +2,7 @@
 //
 // It reproduces the package "libvirt" as published by pulumi-libvirt v0.5.4
 // (tokens, module names and property names expected by the pinned Python SDK
-// pulumi-libvirt==0.5.4). Built by toolchain/build-libvirt.sh.
+// pulumi-libvirt==0.5.4). Built by toolchain/build-plugin.sh with the shared main of ../bridge/.
 package main
 
 import (

@@ -2,7 +2,8 @@
 //
 // It reproduces the package "openstack" as published by pulumi-openstack
 // v5.5.3 (tokens, module names and property names expected by the pinned
-// Python SDK pulumi-openstack==5.5.3). Built by toolchain/build-openstack.sh.
+// Python SDK pulumi-openstack==5.5.3). Built by toolchain/build-plugin.sh with the shared main
+// of ../bridge/.
 package main
 
 import (

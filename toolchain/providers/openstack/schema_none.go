@@ -1,5 +1,0 @@
-//go:build !embedschema
-
-package main
-
-var pulumiSchema []byte
