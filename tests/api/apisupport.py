@@ -1,14 +1,11 @@
-"""Helpers of the API tier: the fixture cloud, Neutron read-back, a Pulumi project runner and
-the secret-leak log. Imported by tests/api/conftest.py and the test modules."""
+"""Helpers of the API tier: the fixture cloud, Neutron read-back, stacks in existing-cloud mode (on
+support.pulumi) and the secret-leak log. Imported by tests/api/conftest.py and the test modules."""
 from __future__ import annotations
 
 import json
 import os
 import re
-import secrets
-import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,11 +13,13 @@ from typing import Optional
 
 import pytest
 
+from support import IN_CI, require  # noqa: F401  (re-exported for the tier's modules)
+from support.program import copy_program
+from support.pulumi import Stack, Workspace
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
 FIXTURE = HERE / "fixture"
 SYS_PY = "/usr/bin/python3"  # Debian's python3: openstacksdk comes from python3-openstackclient
-from labtest import IN_CI, require  # noqa: E402  (shared by every tier)
 TIMINGS_FILE = HERE / ".timings.json"
 # Fernet tokens (Keystone's token format here) are url-safe base64 starting with this prefix.
 FERNET_TOKEN_RE = re.compile(r"gAAAAA[A-Za-z0-9_\-]{40,}")
@@ -117,99 +116,29 @@ class Opaque(dict):
 
 
 # --- Pulumi ---------------------------------------------------------------------------------------
-def pulumi_env_base() -> Optional[dict]:
-    """Environment with the checkout's toolchain (what `source tools/toolchain/env.sh` gives), or
-    None when no pulumi CLI is found."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    tools = ROOT / ".tools"
-    if (tools / "bin" / "pulumi").exists():
-        env["PATH"] = f"{tools / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-        env["PULUMI_HOME"] = str(tools / "pulumi-home")
-    if shutil.which("pulumi", path=env.get("PATH")) is None:
-        return None
-    env.update({
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_SKIP_CONFIRMATIONS": "true",
-    })
-    for key in ("PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_BACKEND_URL", "PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE"):
-        env.pop(key, None)
-    return env
+def log_pulumi(args: list, proc: subprocess.CompletedProcess) -> None:
+    """Every pulumi command's output goes to LOG (scanned for secrets), except what --show-secrets decrypted."""
+    shown = "(withheld: --show-secrets)" if "--show-secrets" in args else proc.stdout
+    LOG.add(f"pulumi {' '.join(args)} (rc={proc.returncode})", shown + "\n" + proc.stderr)
 
 
-def program_venv() -> Optional[Path]:
-    if (ROOT / ".venv" / "bin" / "python").exists():
-        return ROOT / ".venv"
-    if sys.prefix != sys.base_prefix:
-        return Path(sys.prefix)
-    return None
+def workspace(tmp: Path) -> Workspace:
+    """A copy of the program with its own file backend and passphrase, every command logged to LOG."""
+    return Workspace(copy_program(tmp / "program"), tmp / "state", log=log_pulumi)
 
 
-@dataclass
-class PulumiProject:
-    """A copy of the program in a tmp dir (so no Pulumi.<stack>.yaml lands in the checkout), a
-    local file backend and a passphrase secrets provider, both in the same tmp dir."""
+def init_stack(ws: Workspace, name: str, config: dict, secret_password: str) -> Stack:
+    """A stack with plain config in Pulumi.<stack>.yaml and cloudPassword encrypted (through stdin)."""
+    import yaml
 
-    workdir: Path
-    env: dict = field(repr=False)  # holds PULUMI_CONFIG_PASSPHRASE
-    stacks: list[str] = field(default_factory=list)
-
-    @classmethod
-    def create(cls, tmp: Path, base_env: dict) -> "PulumiProject":
-        workdir = tmp / "program"
-        ignore = shutil.ignore_patterns(".git", ".venv*", ".tools", "tests", "__pycache__", ".pytest_cache",
-                                        "Pulumi.*.yaml", "*.pyc", "tmp")
-        shutil.copytree(ROOT, workdir, ignore=ignore, symlinks=True)
-        venv = program_venv()
-        if venv is not None:
-            (workdir / ".venv").symlink_to(venv)
-        backend = tmp / "backend"
-        backend.mkdir()
-        env = dict(base_env)
-        env["PULUMI_BACKEND_URL"] = f"file://{backend}"
-        env["PULUMI_CONFIG_PASSPHRASE"] = secrets.token_hex(16)
-        return cls(workdir=workdir, env=env)
-
-    def pulumi(self, *args: str, stack: Optional[str] = None, input: Optional[str] = None, check: bool = True,
-               timeout: float = 900) -> subprocess.CompletedProcess:
-        cmd = ["pulumi", *args, "--non-interactive"]
-        if stack:
-            cmd += ["--stack", stack]
-        return run(cmd, label="pulumi " + " ".join(args), env=self.env, input=input, cwd=self.workdir,
-                   check=check, timeout=timeout)
-
-    def init_stack(self, stack: str, config: dict, secret_password: str) -> None:
-        """Create the stack; plain config goes into Pulumi.<stack>.yaml, the password through
-        `pulumi config set --secret` with the value on stdin (never argv)."""
-        import yaml
-
-        self.pulumi("stack", "init", stack, "--secrets-provider", "passphrase")
-        self.stacks.append(stack)
-        self.set_config(stack, config)
-        self.pulumi("config", "set", "--secret", "openstack-lab:cloudPassword", stack=stack,
-                    input=secret_password + "\n")
-        text = self.config_file(stack).read_text()
-        assert secret_password not in text, "cloudPassword stored in plain text in the stack config"
-        stored = yaml.safe_load(text)["config"]["openstack-lab:cloudPassword"]
-        assert isinstance(stored, dict) and "secure" in stored, "cloudPassword is not an encrypted config value"
-
-    def config_file(self, stack: str) -> Path:
-        return self.workdir / f"Pulumi.{stack}.yaml"
-
-    def set_config(self, stack: str, values: dict) -> None:
-        import yaml
-
-        path = self.config_file(stack)
-        doc = yaml.safe_load(path.read_text()) if path.exists() else {}
-        doc = doc or {}
-        cfg = doc.setdefault("config", {})
-        for key, value in values.items():
-            cfg[f"openstack-lab:{key}"] = value
-        path.write_text(yaml.safe_dump(doc, sort_keys=True))
-
-    def outputs(self, stack: str) -> dict:
-        return json.loads(self.pulumi("stack", "output", "--json", stack=stack).stdout or "{}")
+    stack = ws.create_stack(name)
+    stack.set_config(config)
+    stack.set_secret("cloudPassword", secret_password + "\n")
+    text = stack.config_file.read_text()
+    assert secret_password not in text, "cloudPassword stored in plain text in the stack config"
+    stored = yaml.safe_load(text)["config"]["openstack-lab:cloudPassword"]
+    assert isinstance(stored, dict) and "secure" in stored, "cloudPassword is not an encrypted config value"
+    return stack
 
 
 def cloud_config(cloud: "FixtureCloud", **extra) -> dict:

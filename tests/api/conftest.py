@@ -1,8 +1,8 @@
 """API tier: a real Keystone + neutron-server + MariaDB bound to 127.0.0.1 (tests/api/fixture/),
 started once per session and stopped (every process, checked with ps) at the end.
 
-Run: `pytest tests/api` after `tools/toolchain/setup.sh` (the Pulumi tests need the pulumi CLI from
-`.tools/` or PATH). Locally a missing prerequisite skips; under CI=true it fails.
+Run: `pytest tests/api` after `toolchain/setup.sh` (the Pulumi tests need the checkout's
+toolchain in `.tools/`). Locally a missing prerequisite skips; under CI=true it fails.
 Timings (fixture start cold/warm, tier run time) are printed at the end and written to the
 git-ignored tests/api/.timings.json.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from apisupport import CAPTURED, FIXTURE, IN_CI, LOG, FixtureCloud, PulumiProject, parse_openrc, pulumi_env_base, \
-    record_timings, require
+from apisupport import CAPTURED, FIXTURE, IN_CI, LOG, FixtureCloud, parse_openrc, record_timings, require, workspace
+from support.pulumi import require_toolchain
 
 _TIER: dict = {}  # monotonic start/end of this tier's tests (also when run together with other tiers)
 _TIMINGS: dict = {}
@@ -95,16 +95,11 @@ def fixture_cloud():
         assert not leftovers, f"fixture processes left after stop: {leftovers}"
 
 
-@pytest.fixture(scope="session")
-def pulumi_base_env():
-    env = pulumi_env_base()
-    require(env is not None, "pulumi CLI not found: run tools/toolchain/setup.sh (and source tools/toolchain/env.sh)")
-    return env
-
-
 @pytest.fixture(scope="module")
-def pulumi_project(pulumi_base_env, tmp_path_factory):
-    return PulumiProject.create(tmp_path_factory.mktemp("pulumi"), pulumi_base_env)
+def pulumi_workspace(tmp_path_factory):
+    """The program's workspace of one test module (its stacks share the file backend)."""
+    require_toolchain()
+    return workspace(tmp_path_factory.mktemp("pulumi"))
 
 
 def _is_api(nodeid: str) -> bool:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from apisupport import assert_absent, cloud_config, require
+from apisupport import assert_absent, cloud_config, init_stack, require
 
 try:
     from providers.keystone_ready import KeystoneNotReady, KeystoneReadyProvider
@@ -142,14 +142,13 @@ def test_closed_port_fails_within_timeout(fixture_cloud, provider):
     assert elapsed < 8 + 15, f"closed port reported after {elapsed:.1f}s (timeout 8s)"
 
 
-def test_engine_wrong_password_fails_cleanly(fixture_cloud, pulumi_project):
+def test_engine_wrong_password_fails_cleanly(fixture_cloud, pulumi_workspace):
     """Through the real engine: `pulumi up` on a stack with a wrong cloudPassword stops at
     KeystoneReady with the clear message and declares nothing in Neutron."""
-    stack = "apibadpw"
     wrong = secrets.token_hex(12)
-    pulumi_project.init_stack(stack, cloud_config(fixture_cloud, keystoneTimeout=60), wrong)
+    stack = init_stack(pulumi_workspace, "apibadpw", cloud_config(fixture_cloud, keystoneTimeout=60), wrong)
     started = time.monotonic()
-    proc = pulumi_project.pulumi("up", "--yes", "--skip-preview", stack=stack, check=False, timeout=600)
+    proc = stack.up(check=False, timeout=600)
     elapsed = time.monotonic() - started
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
@@ -158,6 +157,6 @@ def test_engine_wrong_password_fails_cleanly(fixture_cloud, pulumi_project):
     assert_absent(fixture_cloud.admin_password, out, "pulumi output")
     assert elapsed < 300, f"pulumi up took {elapsed:.0f}s to fail"
     neutron = fixture_cloud.neutron()
-    assert not [n for n in neutron["networks"] if stack in n["name"]]
-    assert not [r for r in neutron["routers"] if stack in r["name"]]
-    pulumi_project.pulumi("destroy", "--yes", "--skip-preview", stack=stack, timeout=600)
+    assert not [n for n in neutron["networks"] if stack.name in n["name"]]
+    assert not [r for r in neutron["routers"] if stack.name in r["name"]]
+    stack.destroy(timeout=600)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from apisupport import LOG, Opaque, assert_absent, cloud_config
+from apisupport import LOG, Opaque, assert_absent, cloud_config, init_stack
 
 STACK = "apinet"
 EXT_CIDR = "203.0.113.0/24"
@@ -17,19 +17,20 @@ SUBNET_TYPE = "openstack:networking/subnet:Subnet"
 
 
 @pytest.fixture(scope="module")
-def stack(fixture_cloud, pulumi_project):
+def stack(fixture_cloud, pulumi_workspace):
+    """What the steps below share (a dict whose repr shows no value: it holds the admin password)."""
     config = cloud_config(fixture_cloud, externalCidr=EXT_CIDR, externalGateway=EXT_GATEWAY, externalPool=POOL,
                           privateCidr=PRIVATE_CIDR, dnsServers=["192.0.2.53"])
-    pulumi_project.init_stack(STACK, config, fixture_cloud.admin_password)
-    state = Opaque(project=pulumi_project, cloud=fixture_cloud, name=STACK)
+    pulumi = init_stack(pulumi_workspace, STACK, config, fixture_cloud.admin_password)
+    state = Opaque(pulumi=pulumi, cloud=fixture_cloud)
     yield state
     # Safety net when a test in the middle failed: leave nothing in Neutron.
     if not state.get("destroyed"):
-        pulumi_project.pulumi("destroy", "--yes", "--skip-preview", stack=STACK, check=False, timeout=900)
+        pulumi.destroy(check=False, timeout=900)
 
 
 def _up(stack):
-    return stack["project"].pulumi("up", "--yes", "--skip-preview", stack=stack["name"], timeout=900)
+    return stack["pulumi"].up(timeout=900)
 
 
 def _by_id(items, id_):
@@ -39,7 +40,7 @@ def _by_id(items, id_):
 
 
 def _check_networking(stack, pool):
-    outputs = stack["project"].outputs(stack["name"])
+    outputs = stack["pulumi"].outputs()
     stack["outputs"] = outputs
     neutron = stack["cloud"].neutron()
     ext = _by_id(neutron["networks"], outputs["externalNetworkId"])
@@ -80,20 +81,18 @@ def test_up_declares_the_networking(stack):
         "routers": {stack["outputs"]["routerId"]},
     }
     stack["ids"]["subnets"] = {s["id"] for s in neutron["subnets"] if s["network_id"] in stack["ids"]["networks"]}
-    export = stack["project"].pulumi("stack", "export", stack=stack["name"]).stdout
+    export = stack["pulumi"].cli("stack", "export").stdout
     LOG.add("stack export after up", export)
     stack["export"] = export
 
 
 def test_second_preview_has_no_changes(stack):
-    stack["project"].pulumi("preview", "--expect-no-changes", stack=stack["name"], timeout=600)
+    stack["pulumi"].preview("--expect-no-changes", timeout=600)
 
 
 def test_pool_change_previews_as_subnet_update_only(stack):
-    project = stack["project"]
-    project.set_config(stack["name"], {"externalPool": POOL2})
-    proc = project.pulumi("preview", "--json", stack=stack["name"], timeout=600)
-    preview = json.loads(proc.stdout)
+    stack["pulumi"].set_config({"externalPool": POOL2})
+    preview = stack["pulumi"].preview_json(timeout=600)
     changed = [s for s in preview["steps"] if s["op"] not in ("same", "read")]
     summary = [(s["op"], s["urn"].split("::")[-2], s["urn"].split("::")[-1]) for s in changed]
     assert len(changed) == 1, f"expected one subnet update, got {summary}"
@@ -111,11 +110,11 @@ def test_up_applies_the_pool_change(stack):
     _check_networking(stack, POOL2)
     for key in ("externalNetworkId", "publicSubnetId", "routerId", "privateNetworkId"):
         assert stack["outputs"][key] == before[key], f"{key} was replaced"
-    stack["project"].pulumi("preview", "--expect-no-changes", stack=stack["name"], timeout=600)
+    stack["pulumi"].preview("--expect-no-changes", timeout=600)
 
 
 def test_destroy_leaves_nothing_in_neutron(stack):
-    stack["project"].pulumi("destroy", "--yes", "--skip-preview", stack=stack["name"], timeout=900)
+    stack["pulumi"].destroy(timeout=900)
     stack["destroyed"] = True
     neutron = stack["cloud"].neutron()
     ids = stack.get("ids") or {"networks": set(), "routers": set(), "subnets": set()}
@@ -126,7 +125,7 @@ def test_destroy_leaves_nothing_in_neutron(stack):
     assert not [s for s in neutron["subnets"] if s["id"] in ids["subnets"]]
     assert not [r for r in neutron["routers"] if r["id"] in ids["routers"]]
     assert not [p for p in neutron["ports"] if p["network_id"] in ids["networks"] or p["device_id"] in ids["routers"]]
-    resources = json.loads(stack["project"].pulumi("stack", "export", stack=stack["name"]).stdout)
+    resources = stack["pulumi"].export()
     assert len(resources.get("deployment", {}).get("resources") or []) == 0
 
 
