@@ -1,5 +1,6 @@
 """The config model: defaults, and one clear problem per bad input, naming the key."""
 import dataclasses
+import json
 
 import pytest
 
@@ -30,7 +31,7 @@ def test_defaults_describe_the_classic_three_node_lab():
     assert cfg.openstack_release == "epoxy"
     assert cfg.l2_agent == "ovn"
     assert cfg.os_flavor == "centos-stream"
-    assert cfg.stop_after == "networking"
+    assert cfg.stop_after == "demo"
     assert cfg.base_image.endswith(".qcow2") and "centos" in cfg.base_image.lower()
     assert cfg.controller.memory_mib >= 8192 and cfg.compute.memory_mib >= 2048
 
@@ -355,3 +356,14 @@ def test_lab_keys_are_refused_in_existing_cloud_mode():
                       "computeCount": 3, "packstackAnswers": {"CONFIG_HEAT_INSTALL": "y"}}, secrets=("cloudPassword",))
     assert set(found) == {"computeCount", "packstackAnswers"}
     assert all("has no effect with cloud.authUrl" in m for m in found.values())
+
+
+def test_existing_cloud_mode_accepts_the_defaults_pulumi_hands_over():
+    # Pulumi passes Pulumi.yaml's defaults as config values (as strings): they are not the user's settings.
+    import yaml
+    from labtest import ROOT
+
+    schema = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    sent = {k: v["default"] if isinstance(v["default"], str) else json.dumps(v["default"]) for k, v in schema.items()}
+    sent.update({"cloud": json.dumps({"authUrl": "http://127.0.0.1:5000/v3"}), "cloudPassword": "pw"})
+    assert ok(sent, secrets=("cloudPassword",)).existing_cloud
