@@ -2,8 +2,8 @@
 
 Order on a node: SSH answers (SshReady, bounded by bootTimeout) -> cloud-init finished
 (wait-for-boot.sh, bounded by bootTimeout) -> [RHEL subscription]
--> prep script of the profile; the external NIC's check, /etc/hosts and root SSH trust
-from the controller run beside it. Every command is triggered by the node's domain ID, so a
+-> prep script of the profile [-> storage-lvm.sh on the node with Cinder's/Swift's data disks];
+the external NIC's check, /etc/hosts and root SSH trust from the controller run beside it. Every command is triggered by the node's domain ID, so a
 re-created VM is prepared again while a no-change `pulumi up` re-runs nothing.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pulumi
 
 from components.remote import BOOT_DIAL_ERROR_LIMIT, NodeConnection, run_script
 from providers.ssh_ready import SshReady
-from lab.answers import EXTERNAL_NIC
+from lab.answers import CINDER_VOLUME_GROUP, EXTERNAL_NIC, StorageDisks
 from lab.cloudinit import EXTERNAL_NIC_PROFILE
 from lab.config import PrepProfile, RhelSubscription
 from lab.plan import NodePlan
@@ -40,6 +40,19 @@ class HostPrepArgs:
     # Seconds the node may take to answer SSH, and again to finish cloud-init.
     boot_timeout: int = 900
     libvirt_uri: str = "qemu:///system"  # where to watch the node's console when it does not answer
+    # Cinder's and Swift's data disks on this node (the controller); None or empty: none to prepare.
+    storage: Optional[StorageDisks] = None
+
+
+def storage_environment(storage: StorageDisks) -> dict[str, str]:
+    """scripts/storage-lvm.sh's inputs: the Cinder disk to make the volume group on, the Swift disk to check."""
+    env = {}
+    if storage.cinder:
+        env.update({"LAB_CINDER_DEVICE": storage.cinder.device, "LAB_CINDER_SIZE_GIB": str(storage.cinder.size_gib),
+                    "LAB_CINDER_VG": CINDER_VOLUME_GROUP})
+    if storage.swift:
+        env.update({"LAB_SWIFT_DEVICE": storage.swift.device, "LAB_SWIFT_SIZE_GIB": str(storage.swift.size_gib)})
+    return env
 
 
 class HostPrep(pulumi.ComponentResource):
@@ -116,6 +129,17 @@ class HostPrep(pulumi.ComponentResource):
         self.hosts = run_script(
             f"{name}-hosts", "sync-hosts.sh", conn, after(self.wait), stdin=args.hosts_file, triggers=triggers
         )
+        self.storage = None
+        if args.storage is not None and (args.storage.cinder or args.storage.swift):
+            # After the prep script (which adds the repositories lvm2 may come from).
+            self.storage = run_script(
+                f"{name}-storage",
+                "storage-lvm.sh",
+                conn,
+                after(self.prep),
+                environment=storage_environment(args.storage),
+                triggers=triggers,
+            )
         self.root_key = None
         controller_key = args.controller_key
         if controller_key is None:
@@ -134,7 +158,8 @@ class HostPrep(pulumi.ComponentResource):
         )
         self.root_public_key = controller_key if self.root_key is not None else None
         self.ready = pulumi.Output.all(
-            self.prep.stdout, self.external_nic.stdout, self.hosts.stdout, self.trust.stdout
+            self.prep.stdout, self.external_nic.stdout, self.hosts.stdout, self.trust.stdout,
+            *([self.storage.stdout] if self.storage is not None else []),
         ).apply(
             lambda _: args.node.name
         )

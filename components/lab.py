@@ -2,9 +2,10 @@
 
 nodes (LabNetwork, LabStorage, a LabNode per node) -> prep (HostPrep per node, in
 parallel) -> answers / packstack (Packstack on the controller, after every node's
-prep) -> networking (OpenStackNetworking, after KeystoneReady). `stopAfter` ends
-the chain early. With `cloud.authUrl` configured, only the networking is declared,
-on that existing cloud.
+prep) -> networking (OpenStackNetworking, after KeystoneReady) -> demo (DemoCloud:
+image, flavors, keypair, security group; optionally a server). `stopAfter` ends
+the chain early. With `cloud.authUrl` configured, only networking and demo are
+declared, on that existing cloud.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pulumi
 import pulumi_libvirt as libvirt
 import yaml
 
+from components.demo_cloud import DemoCloud, DemoCloudArgs
 from components.host_prep import HostPrep, HostPrepArgs
 from components.lab_network import LabNetwork, LabNetworkArgs
 from components.lab_node import LabNode, LabNodeArgs
@@ -23,7 +25,7 @@ from components.lab_storage import LabStorage
 from components.openstack_networking import CloudAuth, OpenStackNetworking, OpenStackNetworkingArgs
 from components.packstack import KEYSTONE_PORT, Packstack, PackstackArgs
 from components.remote import NodeConnection
-from lab.answers import PHYSNET, lab_answers
+from lab.answers import PHYSNET, cloud_flavors, lab_answers
 from lab.cloudinit import hosts_file
 from lab.plan import LabPlan
 from providers.keystone_ready import KeystoneReady
@@ -73,6 +75,9 @@ class LabOutputs:
     public_subnet_id: Optional[pulumi.Output[str]] = _export("publicSubnetId")
     router_id: Optional[pulumi.Output[str]] = _export("routerId")
     private_network_id: Optional[pulumi.Output[str]] = _export("privateNetworkId")
+    demo_server_create: Optional[str] = _export("demoServerCreate")  # a ready `openstack server create` line
+    demo_floating_ip_commands: Optional[str] = _export("demoFloatingIpCommands")
+    demo_server_ip: Optional[pulumi.Output[str]] = _export("demoServerIp")  # demoInstance only
 
     def as_dict(self) -> dict[str, Any]:
         """Exported name -> value, the produced ones only."""
@@ -131,11 +136,22 @@ class OpenStackLab(pulumi.ComponentResource):
         )
         # Networking waits for Keystone: its provider takes the URL and region KeystoneReady returns.
         auth = dataclasses.replace(given, auth_url=ready.auth_url, region=ready.region)
-        return LabOutputs(
+        networking = self._networking(auth, ready)
+        outputs = LabOutputs(
             keystone_url=ready.auth_url,
             admin_password=password,
             clouds_yaml=self._clouds_yaml(auth),
-            **self._networking(auth, ready),
+            **self._networking_outputs(networking),
+        )
+        if not self.plan.config.runs("demo"):
+            return outputs
+        # No lab login key here: the demo keypair is demo.publicKey or a generated pair (exported).
+        login = self._login_key() if self.plan.config.demo.public_key is None else None
+        outputs = dataclasses.replace(
+            outputs, ssh_private_key=pulumi.Output.secret(login.private) if login is not None else None
+        )
+        return dataclasses.replace(
+            outputs, **self._demo(networking, login.public if login else None, frozenset(), "private")
         )
 
     # -- lab on libvirt ---------------------------------------------------------------
@@ -177,7 +193,13 @@ class OpenStackLab(pulumi.ComponentResource):
         outputs = dataclasses.replace(outputs, clouds_yaml=self._clouds_yaml(auth))
         if not cfg.runs("networking"):
             return outputs
-        return dataclasses.replace(outputs, **self._networking(auth, packstack.keystone))
+        networking = self._networking(auth, packstack.keystone)
+        outputs = dataclasses.replace(outputs, **self._networking_outputs(networking))
+        if not cfg.runs("demo"):
+            return outputs
+        return dataclasses.replace(
+            outputs, **self._demo(networking, login.public, cloud_flavors(lab_answers(cfg)), "public")
+        )
 
     def _login_key(self) -> LoginKey:
         cfg = self.plan.config
@@ -246,6 +268,7 @@ class OpenStackLab(pulumi.ComponentResource):
                     rhel=cfg.rhel,
                     boot_timeout=cfg.boot_timeout,
                     libvirt_uri=cfg.libvirt_uri,
+                    storage=plan.storage_disks if node.role == "controller" else None,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
@@ -274,10 +297,10 @@ class OpenStackLab(pulumi.ComponentResource):
         )
 
     # -- shared ---------------------------------------------------------------------
-    def _networking(self, auth: CloudAuth, ready: pulumi.Resource) -> dict[str, pulumi.Output[str]]:
-        """Stage networking; its IDs as LabOutputs fields."""
+    def _networking(self, auth: CloudAuth, ready: pulumi.Resource) -> OpenStackNetworking:
+        """Stage networking."""
         cfg = self.plan.config
-        networking = OpenStackNetworking(
+        return OpenStackNetworking(
             "networking",
             OpenStackNetworkingArgs(
                 auth=auth,
@@ -292,11 +315,46 @@ class OpenStackLab(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[ready]),
         )
+
+    @staticmethod
+    def _networking_outputs(networking: OpenStackNetworking) -> dict[str, pulumi.Output[str]]:
+        """The networking stage's IDs as LabOutputs fields."""
         return {
             "external_network_id": networking.external_network_id,
             "public_subnet_id": networking.public_subnet_id,
             "router_id": networking.router_id,
             "private_network_id": networking.private_network_id,
+        }
+
+    def _demo(self, networking: OpenStackNetworking, login_public: Optional[pulumi.Input[str]],
+              existing_flavors: frozenset[str], visibility: str) -> dict[str, Any]:
+        """Stage demo on the networking stage's provider; its commands (and server address) as LabOutputs fields."""
+        cfg, prefix = self.plan.config, self.plan.prefix
+        demo = cfg.demo
+        assert demo is not None
+        key_file = "<private key of demo.publicKey>" if demo.public_key else f".lab/{cfg.stack}/id_ed25519"
+        cloud = DemoCloud(
+            "demo",
+            DemoCloudArgs(
+                name_prefix=prefix,
+                settings=demo,
+                public_key=demo.public_key or login_public,
+                private_network_id=networking.private_network_id,
+                private_network_name=f"{prefix}-private",
+                external_network_name=f"{prefix}-external",
+                network_ready=(networking.private_subnet, networking.router_interface),
+                existing_flavors=existing_flavors,
+                image_visibility=visibility,
+                cloud_name=prefix,
+                ssh_key_file=key_file,
+            ),
+            networking.provider,
+            pulumi.ResourceOptions(parent=self),
+        )
+        return {
+            "demo_server_create": cloud.server_create,
+            "demo_floating_ip_commands": cloud.floating_ip_commands,
+            "demo_server_ip": cloud.server_ip,
         }
 
     def _clouds_yaml(self, auth: CloudAuth) -> pulumi.Output[str]:

@@ -1,6 +1,7 @@
 """`LabNode`: one KVM/QEMU virtual machine of the lab.
 
-A copy-on-write volume on the stack's base volume, a cloud-init disk (hostname,
+A copy-on-write volume on the stack's base volume, its role's empty data disks (virtio
+vdb, vdc, ... in order; Cinder's and Swift's on the controller), a cloud-init disk (hostname,
 static management address, login key, the node's own SSH host key, /etc/hosts)
 and a domain with two NICs: eth0 on the management network, eth1 on the
 external network with no address, so br-ex can take eth1 without ever cutting
@@ -103,6 +104,19 @@ class LabNode(pulumi.ComponentResource):
             format="qcow2",
             opts=child,
         )
+        # Empty data disks, attached after the root disk; a new one is a create only, as the domain's
+        # disk list is read back in order and new disks come last.
+        self.data_disks = [
+            libvirt.Volume(
+                f"{name}-data{disk.index + 1}",
+                name=volume_name,
+                pool=args.pool,
+                size=disk.size_gib * GIB,
+                format="qcow2",
+                opts=child,
+            )
+            for volume_name, disk in args.node.data_disks
+        ]
         boot = args.boot
         self.domain = libvirt.Domain(
             f"{name}-domain",
@@ -112,7 +126,7 @@ class LabNode(pulumi.ComponentResource):
             memory=size.memory_mib,
             cpu=libvirt.DomainCpuArgs(mode=cpu_mode(args.hypervisor)),
             cloudinit=self.cloud_init.id,
-            disks=[libvirt.DomainDiskArgs(volume_id=self.disk.id)],
+            disks=[libvirt.DomainDiskArgs(volume_id=v.id) for v in (self.disk, *self.data_disks)],
             network_interfaces=[
                 libvirt.DomainNetworkInterfaceArgs(
                     network_id=args.management_network_id, mac=ident.management_mac, wait_for_lease=False

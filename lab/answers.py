@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Mapping, Optional
 
 if TYPE_CHECKING:  # config imports this module for its rules
     from lab.config import LabConfig
@@ -21,6 +21,19 @@ EXTERNAL_NIC = "eth1"
 CONTROLLER_ROOT_PUBKEY = "/root/.ssh/id_ed25519.pub"
 
 PACKSTACK_OPTIONS_FILE = Path(__file__).with_name("packstack_options.txt")
+
+# Cinder's LVM volume group: Packstack's default CONFIG_CINDER_VOLUME_NAME (plugins/cinder_250.py), made by
+# host prep (scripts/storage-lvm.sh) on the controller's first data disk instead of Packstack's loopback file.
+CINDER_VOLUME_GROUP = "cinder-volumes"
+# Swift's device: Packstack's Puppet (swift::storage::xfs) makes the file system and mounts it under /srv/node.
+SWIFT_FSTYPE = "xfs"
+# Flavors Packstack's Puppet makes unless CONFIG_NOVA_MANAGE_FLAVORS=n (packstack/manifests/nova/api.pp).
+PACKSTACK_FLAVORS = frozenset({"m1.tiny", "m1.small", "m1.medium", "m1.large", "m1.xlarge"})
+
+
+def cloud_flavors(answers: Mapping[str, str]) -> frozenset[str]:
+    """Flavor names the lab's cloud has after Packstack."""
+    return PACKSTACK_FLAVORS if answers.get("CONFIG_NOVA_MANAGE_FLAVORS", "y").lower() == "y" else frozenset()
 
 # Answers the lab itself computes; users change them through the lab's own keys.
 LAB_MANAGED_ANSWERS = {
@@ -63,6 +76,63 @@ OPTIONAL_SERVICE_MIB = {
 # Memory a compute needs (nova-compute, OVN controller, one small guest); an all-in-one
 # controller needs it on top.
 COMPUTE_MIB = 2048
+
+
+@dataclass(frozen=True)
+class DataDisk:
+    """One data disk of a node: the index-th after the root disk, a virtio disk."""
+
+    index: int
+    size_gib: int
+
+    @property
+    def device(self) -> str:
+        # libvirt names virtio disks in domain order: vda is the root disk, data disks follow.
+        return "/dev/vd" + chr(ord("b") + self.index)
+
+
+@dataclass(frozen=True)
+class StorageDisks:
+    """Which of the controller's data disks Cinder and Swift use (None: Packstack's loopback files)."""
+
+    cinder: Optional[DataDisk]
+    swift: Optional[DataDisk]
+
+    # Answers the lab writes for them; refused in packstackAnswers while the disks are the lab's.
+    @property
+    def managed_answers(self) -> tuple[str, ...]:
+        keys: tuple[str, ...] = ()
+        if self.cinder:
+            keys += ("CONFIG_CINDER_VOLUMES_CREATE", "CONFIG_CINDER_VOLUME_NAME")
+        if self.swift:
+            keys += ("CONFIG_SWIFT_STORAGES", "CONFIG_SWIFT_STORAGE_FSTYPE")
+        if self.cinder or self.swift:
+            keys += ("CONFIG_STORAGE_HOST",)  # the disks are the controller's
+        return keys
+
+
+def storage_disks(data_disks_gib: tuple[int, ...], answers: Mapping[str, str]) -> StorageDisks:
+    """The controller's data disks in order: the first to Cinder's LVM group (when Cinder with its lvm
+    backend is installed), the next to Swift (when Swift is installed); further disks stay unused."""
+    disks = [DataDisk(i, size) for i, size in enumerate(data_disks_gib)]
+    cinder = swift = None
+    if answers.get("CONFIG_CINDER_INSTALL", "y").lower() == "y" and "lvm" in answers.get("CONFIG_CINDER_BACKEND", "lvm"):
+        cinder = disks.pop(0) if disks else None
+    if answers.get("CONFIG_SWIFT_INSTALL", "y").lower() == "y":
+        swift = disks.pop(0) if disks else None
+    return StorageDisks(cinder, swift)
+
+
+def storage_answers(disks: StorageDisks) -> dict[str, str]:
+    """Packstack answers for the disks; none without (Packstack's loopback files, as before)."""
+    answers = {}
+    if disks.cinder:
+        answers["CONFIG_CINDER_VOLUMES_CREATE"] = "n"  # host prep made the group on the disk
+        answers["CONFIG_CINDER_VOLUME_NAME"] = CINDER_VOLUME_GROUP
+    if disks.swift:
+        answers["CONFIG_SWIFT_STORAGES"] = disks.swift.device
+        answers["CONFIG_SWIFT_STORAGE_FSTYPE"] = SWIFT_FSTYPE
+    return answers
 
 
 def packstack_options() -> frozenset[str]:
@@ -133,5 +203,6 @@ def lab_answers(config: "LabConfig") -> dict[str, str]:
                 "CONFIG_NEUTRON_OVS_BRIDGES_COMPUTE": EXTERNAL_BRIDGE,
             }
         )
+    answers.update(storage_answers(storage_disks(config.controller.data_disks_gib, config.packstack_answers)))
     answers.update(config.packstack_answers)
     return dict(sorted(answers.items()))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
 from lab import naming
+from lab.answers import DataDisk, StorageDisks, storage_disks
 from lab.cloudinit import NodeIdentity
 from lab.config import LabConfig, NodeSize
 
@@ -60,6 +61,14 @@ class NodePlan:
     def host_entry(self) -> HostEntry:
         return HostEntry(self.management_ip, self.fqdn, self.name)
 
+    @property
+    def data_disks(self) -> tuple[tuple[str, DataDisk], ...]:
+        """(libvirt volume name, disk) of each data disk, in attachment order after the root disk."""
+        return tuple(
+            (f"{self.libvirt_name}-data{i + 1}.qcow2", DataDisk(i, size))
+            for i, size in enumerate(self.size.data_disks_gib)
+        )
+
 
 @dataclass(frozen=True)
 class LabPlan:
@@ -74,6 +83,11 @@ class LabPlan:
     @property
     def controller(self) -> NodePlan:
         return self.nodes[0]
+
+    @property
+    def storage_disks(self) -> StorageDisks:
+        """The controller's data disks Cinder and Swift use."""
+        return storage_disks(self.config.controller.data_disks_gib, self.config.packstack_answers)
 
     @property
     def host_entries(self) -> tuple[HostEntry, ...]:

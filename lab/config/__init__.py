@@ -9,7 +9,7 @@ model.py      the values (LabConfig and its parts)
 schema.py     every key: type, default, secrecy, description, rule (Pulumi.yaml is generated from it)
 reader.py     typed reading by the schema; ConfigProblem, ConfigError
 profiles.py   host-prep profiles (el9; a test overlay's)
-host.py, sizes.py, addressing.py, software.py, access.py, flow.py, cloud.py   the rules, by topic
+host.py, sizes.py, addressing.py, software.py, access.py, flow.py, cloud.py, demo.py   the rules, by topic
 pulumi_source.py   the stack config and the test overlay of a running program
 """
 from __future__ import annotations
@@ -18,15 +18,15 @@ import os
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from lab.config import access, addressing, cloud, flow, host, profiles, sizes, software
-from lab.config.model import (STAGES, AddressPool, BootSettings, ExistingCloud, LabConfig, NodeSize, PrepProfile,
-                              RhelSubscription, Secret)
+from lab.config import access, addressing, cloud, demo, flow, host, profiles, sizes, software
+from lab.config.model import (STAGES, AddressPool, BootSettings, DemoFlavor, DemoSettings, ExistingCloud, LabConfig,
+                              NodeSize, PrepProfile, RhelSubscription, Secret)
 from lab.config.pulumi_source import load, read_overlay
 from lab.config.reader import ConfigError, ConfigProblem, Reader
 from lab.config.schema import SCHEMA
 
 __all__ = [
-    "STAGES", "SCHEMA", "AddressPool", "BootSettings", "ConfigError", "ConfigProblem", "ExistingCloud", "LabConfig",
+    "STAGES", "SCHEMA", "AddressPool", "BootSettings", "ConfigError", "DemoFlavor", "DemoSettings", "ConfigProblem", "ExistingCloud", "LabConfig",
     "NodeSize", "PrepProfile", "RhelSubscription", "Secret", "load", "parse", "read_overlay",
 ]
 
@@ -54,8 +54,10 @@ def parse(
         **access.read(r, software_fields["os_flavor"]),
         **flow.read(r, profile),
         cloud=cloud.read(r),
+        **demo.read(r),
     )
     sizes.check_controller_memory(r, config)
+    sizes.check_storage_answers(r, config)
     if r.problems:
         raise ConfigError(project, r.problems)
     return config

@@ -7,7 +7,7 @@ from typing import Mapping, Optional
 from lab import naming
 
 # Stages in the order they run; `stopAfter` names the last one to declare.
-STAGES = ("nodes", "prep", "answers", "packstack", "networking")
+STAGES = ("nodes", "prep", "answers", "packstack", "networking", "demo")
 
 
 class Secret:
@@ -33,6 +33,7 @@ class NodeSize:
     vcpus: int
     memory_mib: int
     disk_gib: int
+    data_disks_gib: tuple[int, ...] = ()  # extra virtio disks after the root disk, in order (vdb, vdc, ...)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,33 @@ class PrepProfile:
 
 
 @dataclass(frozen=True)
+class DemoFlavor:
+    """A flavor of the demo set: created by the lab, or (no sizes) one the cloud already has."""
+
+    name: str
+    vcpus: Optional[int] = None
+    ram_mib: Optional[int] = None
+    disk_gib: Optional[int] = None
+
+    @property
+    def existing(self) -> bool:
+        return self.vcpus is None
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """What stage demo declares: an image, flavors, a keypair, a security group; optionally a server."""
+
+    image: str  # http(s) URL or absolute path of a qcow2/raw image
+    image_sha256: Optional[str]  # the published checksum; None only for a local file
+    disk_format: str
+    flavors: tuple[DemoFlavor, ...]  # the first is the demo server's
+    public_key: Optional[str]  # None: the lab's login key
+    instance: bool  # demoInstance: boot one server with a floating IP and wait for its SSH
+    wait_seconds: int
+
+
+@dataclass(frozen=True)
 class LabConfig:
     project: str
     stack: str
@@ -117,6 +145,7 @@ class LabConfig:
     cloud: Optional[ExistingCloud]
     boot_timeout: int
     keystone_timeout: int
+    demo: Optional[DemoSettings] = None  # None: stage demo not declared
 
     @property
     def existing_cloud(self) -> bool:

@@ -21,6 +21,20 @@ RELEASES = ("antelope", "bobcat", "caracal", "dalmatian", "epoxy")
 HYPERVISORS = ("kvm", "qemu")
 OS_FLAVORS = ("centos-stream", "rhel")
 L2_AGENTS = ("ovn", "openvswitch")
+# CirrOS as published on download.cirros-cloud.net (sha256 from its SHA256SUMS).
+CIRROS_URL = "https://download.cirros-cloud.net/0.6.3/cirros-0.6.3-x86_64-disk.img"
+CIRROS_SHA256 = "7d6355852aeb6dbcd191bcda7cd74f1536cfe5cbf8a10495a7283a8396e4b75b"
+DEMO_DEFAULT = {
+    "image": CIRROS_URL,
+    "imageSha256": CIRROS_SHA256,
+    "diskFormat": "qcow2",
+    "flavors": [
+        {"name": "m1.nano", "vcpus": 1, "ramMiB": 256, "diskGiB": 1},
+        {"name": "m1.micro", "vcpus": 1, "ramMiB": 512, "diskGiB": 2},
+    ],
+    "publicKey": "",
+    "waitSeconds": 600,
+}
 
 # What Pulumi.yaml declares for a key without a value of its own: every key needs a default
 # there, or Pulumi would make it required.
@@ -72,8 +86,9 @@ def _flow(value: Any) -> str:
     return str(value)
 
 
-PLACE, SIZES, ADDRESSING, SOFTWARE, ACCESS, FLOW, CLOUD = (
+PLACE, SIZES, ADDRESSING, SOFTWARE, ACCESS, FLOW, CLOUD, DEMO = (
     "Where the lab lives", "Node sizes and count", "Addressing", "Software", "Access", "Flow", "Existing cloud",
+    "Demo resources",
 )
 
 SCHEMA: dict[str, Key] = {k.name: k for k in (
@@ -92,9 +107,11 @@ SCHEMA: dict[str, Key] = {k.name: k for k in (
     Key("boot", "object", None,
          "Optional direct kernel boot, paths on the libvirt host: {kernel, initrd, cmdline}.", PLACE, "host"),
     Key("controller", "object", {"vcpus": 4, "memoryMiB": 8192, "diskGiB": 40},
-         "Controller size {vcpus, memoryMiB, diskGiB}; default {4, 8192, 40}.", SIZES, "sizes"),
+         "Controller size {vcpus, memoryMiB, diskGiB, dataDisksGiB}; default {4, 8192, 40} and no data disks. "
+         "Data disk 1 holds Cinder's cinder-volumes LVM group, disk 2 Swift's storage.", SIZES, "sizes"),
     Key("compute", "object", {"vcpus": 2, "memoryMiB": 4096, "diskGiB": 20},
-         "Compute size {vcpus, memoryMiB, diskGiB}; default {2, 4096, 20}.", SIZES, "sizes"),
+         "Compute size {vcpus, memoryMiB, diskGiB, dataDisksGiB}; default {2, 4096, 20} and no data disks.",
+         SIZES, "sizes"),
     Key("computeCount", "integer", 2,
          "Number of compute nodes (0 makes the controller an all-in-one).", SIZES, "sizes"),
     Key("supernet", "string", "10.208.0.0/12",
@@ -137,8 +154,9 @@ SCHEMA: dict[str, Key] = {k.name: k for k in (
     Key("sshPrivateKey", "string", None,
          "Private half of sshPublicKey; set with --secret (plain text is refused).", ACCESS, "access",
          secret=True, shown="generated pair"),
-    Key("stopAfter", "string", "networking",
-         "Last stage to declare: nodes, prep, answers, packstack or networking.", FLOW, "flow", choices=STAGES),
+    Key("stopAfter", "string", "demo",
+         "Last stage to declare: nodes, prep, answers, packstack, networking or demo (existing cloud: networking "
+         "or demo).", FLOW, "flow", choices=STAGES),
     Key("bootTimeout", "integer", 900,
          "Seconds a node may take to answer SSH, and again to finish cloud-init; then up fails naming the node.",
          FLOW, "flow"),
@@ -149,6 +167,13 @@ SCHEMA: dict[str, Key] = {k.name: k for k in (
     Key("cloudPassword", "string", None,
          "Password of the existing cloud's user; set with --secret (plain text is refused).", CLOUD, "cloud",
          secret=True),
+    Key("demo", "object", DEMO_DEFAULT,
+         "Stage demo {image, imageSha256, diskFormat, flavors, publicKey, waitSeconds}: a checksum-verified image "
+         "(CirrOS 0.6.3 by default), flavors, a keypair and a security group letting ICMP and SSH in.", DEMO, "demo",
+         shown="CirrOS 0.6.3, `m1.nano`, `m1.micro`, login key"),
+    Key("demoInstance", "boolean", False,
+         "Boot one demo server on the private network with a floating IP and wait (demo.waitSeconds) until its "
+         "SSH answers from this host.", DEMO, "demo"),
 )}
 
 # Keys that were once read and now say where their value went instead.

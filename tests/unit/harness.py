@@ -29,6 +29,10 @@ DYNAMIC_OUTPUTS = {
     "region": "RegionOne",
     "seconds": 12.5,
     "attempts": 4,
+    "path": "/home/mock/.cache/openstack-lab/images/mock.img",  # ImageFile
+    "size": 21692416,
+    "downloaded": True,
+    "banner": "SSH-2.0-dropbear",  # InstanceReady
 }
 
 
@@ -81,11 +85,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 keys = ("region",)
             elif "qemu_log" in state:  # SshReady
                 keys = ("seconds", "attempts")
+            elif "cache_dir" in state:  # ImageFile
+                keys = ("path", "size", "downloaded")
+            elif "server_id" in state:  # InstanceReady
+                keys = ("seconds", "attempts", "banner")
             else:  # PackstackAnswers
                 keys = ("passwords", "admin_password", "answer_file", "answer_file_sha256")
             for key in keys:
                 if state.get(key) is None:
                     state[key] = DYNAMIC_OUTPUTS[key]
+        if args.typ == "openstack:networking/floatingIp:FloatingIp":
+            state.setdefault("address", "10.208.1.200")
         if args.typ == "command:remote:Command":
             state.setdefault("stdout", "ssh-ed25519 AAAAcontrollerroot root@controller\n")
             state.setdefault("stderr", "")
