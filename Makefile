@@ -16,6 +16,7 @@ GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 help:
 	@echo "make up        - set up, check the host, then pulumi up on stack $(STACK)"
 	@echo "make test      - set up, then run every test tier ($(TIERS))"
+	@echo "make recover   - after an interrupted up: stale lock, orphaned plugins, pending creates, refresh"
 	@echo "make preview | destroy | doctor | ssh-config | test-unit | test-engine | test-e2e | test-api"
 
 $(VENV)/.stamp: requirements.txt
@@ -49,6 +50,11 @@ preview: deps toolchain stack
 
 destroy: toolchain
 	$(PULUMI) destroy --yes --refresh --parallel 1 --stack $(STACK)
+
+# After an interrupted `up` (killed, terminal lost): what it left, then a state that `make up` converges from.
+.PHONY: recover
+recover: toolchain
+	$(ENV) $(PYTHON) tools/recover.py --stack $(STACK)
 
 outputs: toolchain
 	$(PULUMI) stack output --stack $(STACK)
