@@ -3,7 +3,7 @@
 An image (CirrOS by default, its file's sha256 verified on this host before the upload, Glance's
 checksum verified after), the demo flavors the cloud does not have yet, a keypair, and a security
 group whose rules let ICMP and SSH in. With `demoInstance`, one server on the private network behind
-its own port, a floating IP on that port, and `InstanceReady`, which waits (bounded) until the
+its own port, a floating IP on that port, and `SshReady`, which waits (bounded) until the
 server answers SSH from this host.
 
 Flavors the cloud already has are never created (nor deleted): name-only entries of `demo.flavors`,
@@ -22,7 +22,7 @@ import pulumi_openstack as openstack
 
 from lab.config import DemoSettings
 from providers.image_file import ImageFile
-from providers.instance_ready import InstanceReady
+from providers.ssh_ready import SshReady
 
 TYPE = "openstack-lab:lab:DemoCloud"
 IMAGE_CACHE = Path.home() / ".cache" / "openstack-lab" / "images"
@@ -182,13 +182,14 @@ class DemoCloud(pulumi.ComponentResource):
             description=f"openstack-lab demo: {server_name}",
             opts=after_network,
         )
-        self.ready = InstanceReady(
+        self.ready = SshReady(
             f"{name}-ready",
-            server=server_name,
-            server_id=self.server.id,
-            address=self.floating_ip.address,
-            port_name=server_name,
+            subject=f"server {server_name}",
+            host=self.floating_ip.address,
+            identity=self.server.id,
             timeout_seconds=demo.wait_seconds,
+            timeout_setting="demo.waitSeconds",
+            hint=f"See why with `openstack console log show {server_name}` and `openstack port show {server_name}`",
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.server, *self.rules]),
         )
         self.server_ip = pulumi.Output.all(self.floating_ip.address, self.ready.id).apply(lambda v: v[0])

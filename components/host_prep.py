@@ -70,12 +70,13 @@ class HostPrep(pulumi.ComponentResource):
         # A wall-clock bound on the boot, with an error that names the node and its console.
         self.ssh_ready = SshReady(
             f"{name}-ssh-ready",
-            node=args.node.name,
+            subject=args.node.name,
             host=conn.host,
-            domain_id=args.domain_id,
+            identity=args.domain_id,
             timeout_seconds=args.boot_timeout,
-            console=f"virsh -c {args.libvirt_uri} console {args.node.libvirt_name}",
-            qemu_log=f"/var/log/libvirt/qemu/{args.node.libvirt_name}.log",
+            timeout_setting="bootTimeout",
+            hint=f"Watch its boot with `virsh -c {args.libvirt_uri} console {args.node.libvirt_name}`; "
+                 f"QEMU's own log is /var/log/libvirt/qemu/{args.node.libvirt_name}.log",
             opts=after(),
         )
         self.wait = run_script(

@@ -1,10 +1,12 @@
-"""`SshReady`: waits, within a deadline, until a node's sshd answers with an SSH banner.
+"""`SshReady`: waits, within a deadline, until a machine's sshd answers with an SSH banner.
 
-The first remote command on a node would otherwise carry the wait as dial retries, whose
-total time depends on how each dial fails (refused at once, or a 10 s timeout). This wait is
-bounded by wall-clock time, and when the node never answers the error names the node and
-says where to look (its console). The following commands pin the host key; this only checks
-that an SSH server speaks. Re-created (and so re-run) when the node's domain is.
+Two uses: a lab node after its domain starts (the first remote command would otherwise carry
+the wait as dial retries, whose total time depends on how each dial fails), and the demo
+server on its floating IP (the banner proves the whole path: floating IP, router, security
+group and the boot). The wait is bounded by wall-clock time; when the machine never answers,
+the error names it, the setting that bounds the wait and where to look. Only a speaking SSH
+server is checked; commands that follow pin the host key. Re-created (and so re-run) when the
+machine is (`identity`: its domain or server ID) or its address changes.
 
 Self-contained on purpose (Pulumi pickles dynamic providers with their globals).
 """
@@ -20,10 +22,11 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvide
 RETRY_PAUSE_SECONDS = 2.0
 CONNECT_TIMEOUT_SECONDS = 5.0
 # Properties whose change means a different machine to wait for.
-REPLACE_ON = ("host", "port", "domain_id")
+REPLACE_ON = ("host", "port", "identity")
+OUTPUTS = ("seconds", "attempts", "banner")
 
 
-class NodeNotAnswering(Exception):
+class NotAnswering(Exception):
     pass
 
 
@@ -51,15 +54,14 @@ def wait_for_ssh(props: dict[str, Any], clock=time.monotonic, sleep=time.sleep, 
     while True:
         attempts += 1
         try:
-            probe(props["host"], int(props["port"]))
-            return {"seconds": round(clock() - started, 1), "attempts": attempts}
+            banner = probe(props["host"], int(props["port"]))
+            return {"seconds": round(clock() - started, 1), "attempts": attempts, "banner": banner}
         except OSError as err:
             last_error = str(err) or type(err).__name__
         if clock() + RETRY_PAUSE_SECONDS >= deadline:
-            raise NodeNotAnswering(
-                f"{props['node']} ({props['host']}) did not answer SSH within {timeout:.0f} s (bootTimeout; "
-                f"{attempts} attempts, last: {last_error}). Watch its boot with `{props['console']}`; "
-                f"QEMU's own log is {props['qemu_log']}"
+            raise NotAnswering(
+                f"{props['subject']} did not answer SSH on {props['host']}:{props['port']} within {timeout:.0f} s "
+                f"({props['timeout_setting']}; {attempts} attempts, last: {last_error}). {props['hint']}"
             )
         sleep(RETRY_PAUSE_SECONDS)
 
@@ -67,11 +69,11 @@ def wait_for_ssh(props: dict[str, Any], clock=time.monotonic, sleep=time.sleep, 
 class _SshReadyProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         waited = wait_for_ssh(props)
-        pulumi.log.info(f"{props['node']}: SSH answers after {waited['seconds']} s")
-        return CreateResult(id_=f"{props['node']}-{props['domain_id']}", outs={**props, **waited})
+        pulumi.log.info(f"{props['subject']}: SSH answers on {props['host']} after {waited['seconds']} s")
+        return CreateResult(id_=f"{props['identity']}-{props['host']}", outs={**props, **waited})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [k for k in news if k not in ("seconds", "attempts") and olds.get(k) != news.get(k)]
+        changed = [k for k in news if k not in OUTPUTS and olds.get(k) != news.get(k)]
         return DiffResult(
             changes=bool(changed),
             replaces=[k for k in changed if k in REPLACE_ON],
@@ -79,7 +81,7 @@ class _SshReadyProvider(ResourceProvider):
         )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs={**news, "seconds": olds.get("seconds"), "attempts": olds.get("attempts")})
+        return UpdateResult(outs={**news, **{k: olds.get(k) for k in OUTPUTS}})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         return ReadResult(id_=id_, outs=props)
@@ -87,16 +89,17 @@ class _SshReadyProvider(ResourceProvider):
 
 class SshReady(pulumi.dynamic.Resource):
     seconds: pulumi.Output[float]
+    banner: pulumi.Output[str]
 
     def __init__(
         self,
         name: str,
-        node: str,
+        subject: str,  # what the error names: a node, or "server <name>"
         host: pulumi.Input[str],
-        domain_id: pulumi.Input[str],
+        identity: pulumi.Input[str],  # the machine's domain or server ID: a new one re-runs the wait
         timeout_seconds: int,
-        console: str,
-        qemu_log: str,
+        timeout_setting: str,  # the config key that bounds the wait, for the error
+        hint: str,  # where to look when it never answers
         port: int = 22,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
@@ -104,15 +107,14 @@ class SshReady(pulumi.dynamic.Resource):
             _SshReadyProvider(),
             name,
             {
-                "node": node,
+                "subject": subject,
                 "host": host,
                 "port": port,
-                "domain_id": domain_id,
+                "identity": identity,
                 "timeout_seconds": timeout_seconds,
-                "console": console,
-                "qemu_log": qemu_log,
-                "seconds": None,
-                "attempts": None,
+                "timeout_setting": timeout_setting,
+                "hint": hint,
+                **{key: None for key in OUTPUTS},
             },
             opts,
         )

@@ -32,7 +32,7 @@ DYNAMIC_OUTPUTS = {
     "path": "/home/mock/.cache/openstack-lab/images/mock.img",  # ImageFile
     "size": 21692416,
     "downloaded": True,
-    "banner": "SSH-2.0-dropbear",  # InstanceReady
+    "banner": "SSH-2.0-dropbear",  # SshReady
 }
 
 
@@ -83,12 +83,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 keys = ("private_key", "public_key")
             elif "auth_url" in state:  # KeystoneReady
                 keys = ("region",)
-            elif "qemu_log" in state:  # SshReady
-                keys = ("seconds", "attempts")
+            elif "timeout_setting" in state:  # SshReady
+                keys = ("seconds", "attempts", "banner")
             elif "cache_dir" in state:  # ImageFile
                 keys = ("path", "size", "downloaded")
-            elif "server_id" in state:  # InstanceReady
-                keys = ("seconds", "attempts", "banner")
             else:  # PackstackAnswers
                 keys = ("passwords", "admin_password", "answer_file", "answer_file_sha256")
             for key in keys:

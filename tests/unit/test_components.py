@@ -109,9 +109,10 @@ def test_libvirt_resources_use_the_configured_uri():
 def test_every_wait_on_a_booting_node_is_bounded_by_boot_timeout():
     run = run_lab({**BASE, "bootTimeout": 240})
     ready = run.named("compute1-prep-ssh-ready")
-    assert ready.inputs["timeout_seconds"] == 240 and ready.inputs["node"] == "compute1"
+    assert ready.inputs["timeout_seconds"] == 240 and ready.inputs["subject"] == "compute1"
+    assert ready.inputs["timeout_setting"] == "bootTimeout" and ready.inputs["identity"] == "compute1-domain-id"
     assert ready.inputs["host"] == run.named("compute1-prep-wait").inputs["connection"]["host"]
-    assert ready.inputs["console"] == "virsh -c qemu:///system console openstack-lab-alice-compute1"
+    assert "virsh -c qemu:///system console openstack-lab-alice-compute1" in ready.inputs["hint"]
     assert run.depends_on(ready, "compute1-domain")
     wait = run.named("compute1-prep-wait")
     assert run.depends_on(wait, "compute1-prep-ssh-ready")

@@ -181,7 +181,8 @@ def test_demo_instance_has_port_server_floating_ip_and_a_bounded_wait(demo):
     fip = demo.named("demo-floating-ip")
     assert fip.inputs["pool"] == "openstack-lab-alice-external" and fip.inputs["portId"] == "demo-port-id"
     ready = demo.named("demo-ready")
-    assert ready.inputs["address"] == "10.208.1.200" and ready.inputs["timeout_seconds"] == 600
+    assert ready.inputs["host"] == "10.208.1.200" and ready.inputs["timeout_seconds"] == 600
+    assert ready.inputs["timeout_setting"] == "demo.waitSeconds" and ready.inputs["identity"] == "demo-server-id"
     assert demo.depends_on(ready, "demo-server") and demo.depends_on(ready, "demo-ssh")
     assert demo.outputs["demoServerIp"] == "10.208.1.200"
 
@@ -293,7 +294,7 @@ def test_image_file_diff_replaces_on_another_source_or_checksum():
 
 
 def test_instance_ready_answers_from_a_local_listener():
-    from providers.instance_ready import wait_for_instance
+    from providers.ssh_ready import wait_for_ssh
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -305,24 +306,26 @@ def test_instance_ready_answers_from_a_local_listener():
         conn.close()
 
     threading.Thread(target=serve, daemon=True).start()
-    props = {"server": "demo", "address": "127.0.0.1", "port": listener.getsockname()[1], "timeout_seconds": 10,
-             "port_name": "demo"}
-    got = wait_for_instance(props)
+    props = {"subject": "server demo", "host": "127.0.0.1", "port": listener.getsockname()[1], "timeout_seconds": 10,
+             "timeout_setting": "demo.waitSeconds", "hint": ""}
+    got = wait_for_ssh(props)
     listener.close()
     assert got["banner"].startswith("SSH-2.0-dropbear") and got["attempts"] == 1
 
 
 def test_instance_ready_gives_up_at_its_deadline_naming_the_server():
-    from providers.instance_ready import InstanceNotAnswering, wait_for_instance
+    from providers.ssh_ready import NotAnswering, wait_for_ssh
 
     free = socket.socket()
     free.bind(("127.0.0.1", 0))
     port = free.getsockname()[1]
     free.close()  # nothing listens there now
     now = [0.0]
-    props = {"server": "lab-demo", "address": "127.0.0.1", "port": port, "timeout_seconds": 30, "port_name": "lab-demo"}
-    with pytest.raises(InstanceNotAnswering) as err:
-        wait_for_instance(props, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    # The wait the program declares for the demo server, pointed at a closed port on 127.0.0.1.
+    props = {**run_lab({**BASE, "demoInstance": True}).named("demo-ready").inputs,
+             "host": "127.0.0.1", "port": port, "timeout_seconds": 30}
+    with pytest.raises(NotAnswering) as err:
+        wait_for_ssh(props, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
     message = str(err.value)
-    assert "lab-demo did not answer SSH" in message and "within 30 s" in message
-    assert "openstack console log show lab-demo" in message
+    assert "server openstack-lab-alice-demo did not answer SSH" in message and "within 30 s (demo.waitSeconds" in message
+    assert "openstack console log show openstack-lab-alice-demo" in message

@@ -5,11 +5,12 @@ import threading
 import pytest
 
 from providers import ssh_ready
-from providers.ssh_ready import NodeNotAnswering, _SshReadyProvider, ssh_banner, wait_for_ssh
+from providers.ssh_ready import NotAnswering, _SshReadyProvider, ssh_banner, wait_for_ssh
 
-PROPS = {"node": "compute2", "host": "10.1.2.12", "port": 22, "domain_id": "uuid-1", "timeout_seconds": 60,
-         "console": "virsh -c qemu:///system console openstack-lab-alice-compute2",
-         "qemu_log": "/var/log/libvirt/qemu/openstack-lab-alice-compute2.log"}
+PROPS = {"subject": "compute2", "host": "10.1.2.12", "port": 22, "identity": "uuid-1", "timeout_seconds": 60,
+         "timeout_setting": "bootTimeout",
+         "hint": "Watch its boot with `virsh -c qemu:///system console openstack-lab-alice-compute2`; "
+                 "QEMU's own log is /var/log/libvirt/qemu/openstack-lab-alice-compute2.log"}
 
 
 class FakeClock:
@@ -65,7 +66,7 @@ def test_waits_until_sshd_answers():
         return "SSH-2.0-x"
 
     result = wait_for_ssh(PROPS, clock=clock, sleep=clock.sleep, probe=probe)
-    assert result == {"seconds": 6.0, "attempts": 4}
+    assert result == {"seconds": 6.0, "attempts": 4, "banner": "SSH-2.0-x"}
 
 
 def test_gives_up_at_the_deadline_naming_node_and_console():
@@ -75,10 +76,10 @@ def test_gives_up_at_the_deadline_naming_node_and_console():
         clock.now += 5  # a dial that times out
         raise TimeoutError("timed out")
 
-    with pytest.raises(NodeNotAnswering) as info:
+    with pytest.raises(NotAnswering) as info:
         wait_for_ssh(PROPS, clock=clock, sleep=clock.sleep, probe=probe)
     message = str(info.value)
-    assert message.startswith("compute2 (10.1.2.12) did not answer SSH within 60 s (bootTimeout")
+    assert message.startswith("compute2 did not answer SSH on 10.1.2.12:22 within 60 s (bootTimeout")
     assert "last: timed out" in message
     assert "virsh -c qemu:///system console openstack-lab-alice-compute2" in message
     assert "/var/log/libvirt/qemu/openstack-lab-alice-compute2.log" in message
@@ -90,14 +91,14 @@ def test_a_closed_local_port_fails_for_real_within_the_bound():
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()  # nothing listens there now
-    with pytest.raises(NodeNotAnswering, match="Connection refused|refused"):
+    with pytest.raises(NotAnswering, match="Connection refused|refused"):
         wait_for_ssh({**PROPS, "host": "127.0.0.1", "port": port, "timeout_seconds": 3})
 
 
 def test_a_new_domain_replaces_the_wait_and_a_new_timeout_does_not():
     provider = _SshReadyProvider()
-    olds = {**PROPS, "seconds": 10.0, "attempts": 3}
-    assert provider.diff("id", olds, {**PROPS, "domain_id": "uuid-2"}).replaces == ["domain_id"]
+    olds = {**PROPS, "seconds": 10.0, "attempts": 3, "banner": "SSH-2.0-x"}
+    assert provider.diff("id", olds, {**PROPS, "identity": "uuid-2"}).replaces == ["identity"]
     timeout_only = provider.diff("id", olds, {**PROPS, "timeout_seconds": 300})
     assert timeout_only.changes and timeout_only.replaces == []
     assert not provider.diff("id", olds, dict(PROPS)).changes
