@@ -23,6 +23,8 @@ SYS_PY = "/usr/bin/python3"  # Debian's python3: openstacksdk comes from python3
 TIMINGS_FILE = HERE / ".timings.json"
 # Fernet tokens (Keystone's token format here) are url-safe base64 starting with this prefix.
 FERNET_TOKEN_RE = re.compile(r"gAAAAA[A-Za-z0-9_\-]{40,}")
+# The flavor the fixture pre-creates as the cloud's own (start.sh API_FIXTURE_OWN_FLAVOR).
+OWN_FLAVOR = "m1.tiny"
 
 
 
@@ -49,6 +51,8 @@ class TextLog:
 
 LOG = TextLog()
 CAPTURED: list[str] = []  # captured output of every test report (conftest hook), for the secret-hygiene test
+# Secrets a test got hold of (e.g. a stack's generated private key), name -> value, for the secret-hygiene test.
+SECRETS: dict[str, str] = {}  # never printed: only checked for presence in texts
 
 
 def run(cmd: list[str], *, label: str, env: Optional[dict] = None, input: Optional[str] = None,
@@ -73,7 +77,7 @@ def _tail(text: str, lines: int = 60) -> str:
 class FixtureCloud:
     state: Path
     env: dict = field(repr=False)  # OS_* variables, incl. OS_PASSWORD (never in a repr/traceback)
-    ports: dict  # db, keystone, neutron (all on 127.0.0.1)
+    ports: dict  # db, keystone, neutron, glance, nova, placement (all on 127.0.0.1)
     start_seconds: float
     cold: bool
 
@@ -152,6 +156,8 @@ def cloud_config(cloud: "FixtureCloud", **extra) -> dict:
             "region": "RegionOne",
         },
         "keystoneTimeout": 120,
+        # Stage demo (the default) would fetch the CirrOS URL: only a test that gives its own image runs it.
+        "stopAfter": "networking",
     }
     cfg.update(extra)
     return cfg

@@ -1,4 +1,5 @@
-"""API tier: a real Keystone + neutron-server + MariaDB bound to 127.0.0.1 (tests/api/fixture/),
+"""API tier: a real Keystone + neutron-server + Glance + Nova API + Placement + MariaDB bound to 127.0.0.1
+(tests/api/fixture/),
 started once per session and stopped (every process, checked with ps) at the end.
 
 Run: `pytest tests/api` after `toolchain/setup.sh` (the Pulumi tests need the checkout's
@@ -18,12 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from apisupport import CAPTURED, FIXTURE, IN_CI, LOG, FixtureCloud, parse_openrc, record_timings, require, workspace
+from apisupport import (CAPTURED, FIXTURE, IN_CI, LOG, OWN_FLAVOR, FixtureCloud, parse_openrc, record_timings, require,
+                        workspace)
 from support.pulumi import require_toolchain
 
 _TIER: dict = {}  # monotonic start/end of this tier's tests (also when run together with other tiers)
 _TIMINGS: dict = {}
-DEFAULT_PORTS = {"db": 13306, "keystone": 15000, "neutron": 19696}
+DEFAULT_PORTS = {"db": 13306, "keystone": 15000, "neutron": 19696, "glance": 19292, "nova": 18774,
+                 "placement": 18778}
 LOG_FILE = Path(tempfile.gettempdir()) / "openstack-lab-api-tier.log"
 
 
@@ -65,8 +68,8 @@ def fixture_cloud():
 
     state = Path(tempfile.mkdtemp(prefix="osl-api-", dir="/tmp"))
     ports = _choose_ports()
-    env = dict(os.environ, API_FIXTURE_DB_PORT=str(ports["db"]), API_FIXTURE_KEYSTONE_PORT=str(ports["keystone"]),
-               API_FIXTURE_NEUTRON_PORT=str(ports["neutron"]))
+    env = dict(os.environ, **{f"API_FIXTURE_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+               API_FIXTURE_OWN_FLAVOR=OWN_FLAVOR)
     t0 = time.monotonic()
     proc = subprocess.run(["bash", str(FIXTURE / "start.sh"), str(state)], capture_output=True, text=True,
                           timeout=900, stdin=subprocess.DEVNULL, env=env)

@@ -1,22 +1,34 @@
-"""Secret hygiene, run last in the tier: no admin/service password and no Keystone token appears in
-anything the tier's commands printed (pulumi, openstack CLI, fixture scripts), in the output pytest
-captured from earlier tests, or in the fixture's service logs."""
+"""Secret hygiene, run last in the tier: no admin/service/database password, no private key a stack
+generated and no Keystone token appears in anything the tier's commands printed (pulumi, openstack CLI,
+fixture scripts), in the output pytest captured from earlier tests, or in the fixture's service logs."""
 import configparser
 
-from apisupport import CAPTURED, FERNET_TOKEN_RE, LOG
+from apisupport import CAPTURED, FERNET_TOKEN_RE, LOG, SECRETS
+
+
+# service -> its config file in the fixture's state dir (each has a service user and a database password)
+CONFIGS = {
+    "keystone": "keystone/keystone.conf",
+    "neutron": "neutron/neutron.conf",
+    "glance": "glance/glance-api.conf",
+    "nova": "nova/nova.conf",
+    "placement": "placement/placement.conf",
+}
+DB_SECTIONS = {"placement": "placement_database"}
 
 
 def _secrets(cloud) -> dict:
     found = {"admin password": cloud.admin_password}
-    conf = configparser.ConfigParser(interpolation=None)
-    conf.read(cloud.state / "neutron" / "neutron.conf")
-    found["neutron service password"] = conf["keystone_authtoken"]["password"]
-    for section, path in (("keystone", cloud.state / "keystone" / "keystone.conf"),
-                          ("neutron", cloud.state / "neutron" / "neutron.conf")):
-        c = configparser.ConfigParser(interpolation=None)
-        c.read(path)
-        dsn = c["database"]["connection"]
-        found[f"{section} database password"] = dsn.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+    for service, rel in CONFIGS.items():
+        conf = configparser.ConfigParser(interpolation=None)
+        conf.read(cloud.state / rel)
+        if conf.has_section("keystone_authtoken"):
+            found[f"{service} service password"] = conf["keystone_authtoken"]["password"]
+        dsn = conf[DB_SECTIONS.get(service, "database")]["connection"]
+        found[f"{service} database password"] = dsn.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+    assert len(found) == 10, sorted(found)
+    for name, value in SECRETS.items():  # what the tests got hold of (a stack's generated private key)
+        found[name] = value
     return found
 
 
