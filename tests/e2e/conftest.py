@@ -124,7 +124,6 @@ class StackFactory:
             "baseImage": self.image["disk"],
             "boot": {"kernel": self.image["kernel"], "initrd": self.image["initrd"], "cmdline": self.image["cmdline"]},
             "storagePoolPath": str(self.base / f"pool-{stack}"),
-            "prepProfile": "debian-test",
             "controller": {"vcpus": 1, "memoryMiB": 1024, "diskGiB": 4},
             "compute": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 4},
         }

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import threading
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Optional
 
 import yaml
+
+from support.program import copy_program, overlay_env
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -38,9 +39,8 @@ DEBIAN_PACKAGES = [
     "debootstrap",
     "e2fsprogs",
 ]
-# Files and directories of the program copied into a stack work dir (the stack config
-# files Pulumi.<stack>.yaml then live there, never in the checkout).
-PROGRAM_ENTRIES = ["Pulumi.yaml", "__main__.py", "lab", "components", "providers", "scripts", "requirements.txt"]
+# The Debian guest's host-prep profile comes from the test overlay (never a stack config key).
+OVERLAY = "debian-test"
 
 
 def log(msg: str) -> None:
@@ -170,17 +170,10 @@ def new_keypair(directory: Path, name: str) -> tuple[Path, str, str]:
 
 
 def make_workdir(base: Path, stack: str) -> Path:
-    """A copy of the program for one stack, sharing the checkout's .venv."""
+    """A copy of the program for one stack, sharing the checkout's .venv (the stack config
+    files Pulumi.<stack>.yaml then live there, never in the checkout)."""
     work = base / f"work-{stack}"
-    work.mkdir(parents=True)
-    for entry in PROGRAM_ENTRIES:
-        src = ROOT / entry
-        if src.is_dir():
-            shutil.copytree(src, work / entry, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, work / entry)
-    (work / ".venv").symlink_to(ROOT / ".venv")
-    return work
+    return copy_program(work)
 
 
 def pulumi_env(base: Path) -> dict:
@@ -197,6 +190,7 @@ def pulumi_env(base: Path) -> dict:
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
         PULUMI_BACKEND_URL=f"file://{base / 'state'}",
         PULUMI_CONFIG_PASSPHRASE_FILE=str(base / "passphrase"),
+        **overlay_env(OVERLAY),
     )
     env.pop("PULUMI_CONFIG_PASSPHRASE", None)
     env.pop("PULUMI_ACCESS_TOKEN", None)
@@ -288,3 +282,86 @@ def step_type(step: dict) -> str:
 
 def urn_name(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
+
+
+# Runs on a guest (python3 as root, from stdin) and prints one JSON document of the facts
+# the EL9-fidelity assertions check. Private keys never leave the guest: every text it
+# returns passes redact() (the user-data carries the node's host key; only its top-level
+# keys are returned).
+GUEST_PROBE = r'''
+import json, os, re, subprocess
+
+KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S)
+
+def redact(text):
+    return KEY.sub("<private key withheld>", text)
+
+def sh(*argv):
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return {"rc": p.returncode, "out": redact(p.stdout)[-3000:]}
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+facts = {"status_long": sh("cloud-init", "status", "--long")}
+# What `cloud-init status --format json` reports, without a second cloud-init start (slow under TCG).
+facts["status_json"] = json.loads(read("/run/cloud-init/status.json") or "{}")
+facts["result"] = json.loads(read("/run/cloud-init/result.json") or "{}")
+# cloud-init >= 23.4 reports WARNING/DEPRECATED log records as "recoverable_errors" (and
+# `status` exits 2); 22.4.2 only logs them. The same records, from the log:
+log = read("/var/log/cloud-init.log") or ""
+facts["log_problems"] = [redact(l)[:500] for l in log.splitlines()
+                         if re.search(r"\[(WARNING|ERROR|CRITICAL|DEPRECATED)\]|Traceback", l)]
+ud = read("/var/lib/cloud/instance/user-data.txt") or ""
+# cloud-init's own schema, strictly (deprecations count as errors): the user-data (what
+# `cloud-init schema --system` checks) and the image's own config.
+facts["schema"] = {}
+try:
+    import yaml
+    from cloudinit.config.schema import get_schema, validate_cloudconfig_schema
+    for label, text in (("user-data", ud), ("90-lab.cfg", read("/etc/cloud/cloud.cfg.d/90-lab.cfg") or "")):
+        try:
+            validate_cloudconfig_schema(yaml.safe_load(text), get_schema(), strict=True, log_details=False)
+            facts["schema"][label] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            facts["schema"][label] = redact(f"{type(exc).__name__}: {exc}")[:2000]
+except Exception as exc:  # noqa: BLE001
+    facts["schema"]["import"] = f"{type(exc).__name__}: {exc}"
+try:
+    import yaml
+    doc = yaml.safe_load(ud)
+    facts["userdata_keys"] = sorted(doc) if isinstance(doc, dict) else repr(type(doc))
+except Exception as exc:  # noqa: BLE001
+    facts["userdata_keys"] = f"unparsable: {type(exc).__name__}"
+facts["userdata_header"] = ud.splitlines()[0] if ud else ""
+facts["runcmd_script"] = os.path.exists("/var/lib/cloud/instance/scripts/runcmd")
+facts["addrs"] = {}
+for dev in ("eth0", "eth1"):
+    shown = sh("ip", "-j", "addr", "show", "dev", dev)
+    try:
+        facts["addrs"][dev] = json.loads(shown["out"])[0]
+    except (ValueError, IndexError):
+        facts["addrs"][dev] = {"error": shown["out"]}
+facts["nm_device"] = {dev: sh("nmcli", "-g", "GENERAL.CONNECTION", "device", "show", dev)["out"].strip()
+                      for dev in ("eth0", "eth1")}
+facts["nm_lab_eth1"] = sh("nmcli", "-g", "ipv4.method,ipv6.method,connection.autoconnect-priority,"
+                          "connection.interface-name,802-3-ethernet.mac-address", "connection", "show", "lab-eth1")
+facts["units"] = {u: sh("systemctl", "is-active", u)["out"].strip()
+                  for u in ("NetworkManager.service", "systemd-networkd.service")}
+cpu = read("/proc/cpuinfo") or ""
+m = re.search(r"^flags\s*:\s*(.*)$", cpu, re.M)
+facts["cpu_flags"] = m.group(1).split() if m else []
+m = re.search(r"^model name\s*:\s*(.*)$", cpu, re.M)
+facts["cpu_model"] = m.group(1) if m else ""
+print(json.dumps(facts))
+'''
+
+
+def probe_guest(stack: "Stack", host: str) -> dict:
+    """The facts GUEST_PROBE gathers on one guest (one SSH round trip)."""
+    proc = run(stack.ssh_argv(host, "python3 -"), input=GUEST_PROBE, timeout=300)
+    return json.loads(proc.stdout.strip().splitlines()[-1])

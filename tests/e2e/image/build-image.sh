@@ -119,12 +119,26 @@ python3 -m venv --system-site-packages /opt/packstack
 /opt/packstack/bin/pip install --quiet --no-index --find-links /tmp/wheels "$(cat /tmp/pypi.txt)"
 ln -sf /opt/packstack/bin/packstack /usr/local/bin/packstack
 
-systemctl enable systemd-networkd.service
+# NetworkManager renders and runs the network, as on CentOS Stream 9; systemd-networkd
+# stays off (masked: nothing may configure eth0/eth1 beside NM). No ifupdown: Debian's NM
+# leaves interfaces listed in /etc/network/interfaces unmanaged.
+systemctl enable NetworkManager.service
+systemctl mask systemd-networkd.service systemd-networkd.socket systemd-networkd-wait-online.service
+if dpkg-query -W -f='${Status}' ifupdown 2>/dev/null | grep -q 'install ok installed'; then
+  echo "ifupdown is installed: NetworkManager would not manage eth0/eth1" >&2
+  exit 1
+fi
+if [ -e /etc/network/interfaces ] && grep -Eq '^[^#]*\b(eth0|eth1)\b' /etc/network/interfaces; then
+  echo "/etc/network/interfaces lists eth0/eth1: NetworkManager would not manage them" >&2
+  exit 1
+fi
+# cloud-init must find NM's renderer and activator (22.4.2 has both; a missing nmcli or
+# NetworkManager.conf would make it fail at boot instead).
+python3 -c 'from cloudinit.net import activators, renderers
+print("cloud-init renderer:", renderers.select(priority=["network-manager"])[0])
+print("cloud-init activator:", activators.select_activator(priority=["network-manager"]).__name__)'
 systemctl enable ssh.service
 systemctl enable serial-getty@ttyS0.service
-# Static addresses only, and the seed is a local disk: nothing waits for "online"
-# (eth1 is up without an address and would never count as online).
-systemctl mask systemd-networkd-wait-online.service
 echo 'LANG=C.UTF-8' >/etc/default/locale
 # Classic interface names (eth0, eth1) even without net.ifnames=0 on the cmdline.
 ln -sf /dev/null /etc/systemd/network/99-default.link
@@ -222,15 +236,19 @@ datasource_list: [ NoCloud, None ]
 # Fast host key generation under TCG.
 ssh_genkeytypes: [ ed25519, ecdsa ]
 # Modules that fail or only cost time in this minimal image (no generated locales, no grub).
-locale: false
+# cloud-init validates this file with the user-data: every value must pass its schema
+# (`locale: false` did not: a "Invalid cloud-config" warning on every boot). C.UTF-8 is
+# the image's locale already and needs no locale-gen.
+locale: C.UTF-8
 grub_dpkg:
   enabled: false
 ssh:
   emit_keys_to_console: false
+# NetworkManager, as on CentOS Stream 9 (whose cloud-init renders NM keyfiles too).
 system_info:
   network:
-    renderers: [ networkd ]
-    activators: [ networkd ]
+    renderers: [ network-manager ]
+    activators: [ network-manager ]
 EOF
 # Host keys are generated per guest by cloud-init on first boot.
 rm -f "$root"/etc/ssh/ssh_host_*
