@@ -22,7 +22,8 @@ SSHD_DROP_IN = "/etc/ssh/sshd_config.d/50-openstack-lab.conf"
 # subnets no [ipv4]/[ipv6] section, and NetworkManager's default for that is DHCPv4 + IPv6 auto.
 EXTERNAL_NIC_PROFILE = "lab-eth1"
 EXTERNAL_NIC_KEYFILE = f"/etc/NetworkManager/system-connections/{EXTERNAL_NIC_PROFILE}.nmconnection"
-# NetworkManager autoconnects the matching profile with the highest priority (cloud-init's have 0).
+# NetworkManager autoconnects the matching profile with the highest priority (cloud-init 22.4's
+# profiles have none, i.e. 0; newer cloud-init writes 120).
 EXTERNAL_NIC_PRIORITY = 200
 
 

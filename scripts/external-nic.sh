@@ -3,9 +3,11 @@
 # address, whatever network renderer cloud-init used, and proves it. Idempotent.
 #
 # With NetworkManager: cloud-init wrote the lab's profile (LAB_NIC_PROFILE, methods
-# disabled, highest autoconnect priority), but on first boot NetworkManager had already
-# started on cloud-init's own profile (DHCP + IPv6 auto under its NetworkManager
-# renderer). Load the lab's profile and activate it; every later boot picks it by priority.
+# disabled, highest autoconnect priority) in its network stage. On the RHEL family that
+# stage is ordered after NetworkManager-wait-online, so on first boot NetworkManager had
+# already activated cloud-init's own profile (DHCP + IPv6 auto under its NetworkManager
+# renderer); elsewhere (the Debian test guest) the lab's profile may already be active.
+# Load it and activate it when it is not; every later boot picks it by priority.
 # Without NetworkManager (networkd, or ifcfg files only): no DHCP is configured for the
 # NIC; IPv6 is switched off on it so not even a link-local address appears.
 # Inputs (environment): LAB_NIC (default eth1), LAB_NIC_PROFILE (default lab-eth1).
