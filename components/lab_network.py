@@ -32,28 +32,17 @@ class LabNetwork(pulumi.ComponentResource):
     def __init__(self, name: str, args: LabNetworkArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.management = libvirt.Network(
-            f"{name}-management",
-            name=args.management.name,
-            bridge=args.management.bridge,
-            mode="nat",
-            addresses=[args.management.cidr],
-            domain=args.dns_domain,
-            autostart=True,
-            dhcp=libvirt.NetworkDhcpArgs(enabled=False),
-            dns=libvirt.NetworkDnsArgs(enabled=True, local_only=True),
-            opts=child,
-        )
-        self.external = libvirt.Network(
-            f"{name}-external",
-            name=args.external.name,
-            bridge=args.external.bridge,
-            mode="nat",
-            addresses=[args.external.cidr],
-            autostart=True,
-            dhcp=libvirt.NetworkDhcpArgs(enabled=False),
-            opts=child,
-        )
+        def nat_network(role: str, plan: NetworkPlan, **extra) -> libvirt.Network:
+            # No DHCP on either: nodes get static addresses (eth0) or none (eth1).
+            return libvirt.Network(
+                f"{name}-{role}", name=plan.name, bridge=plan.bridge, mode="nat", addresses=[plan.cidr],
+                autostart=True, dhcp=libvirt.NetworkDhcpArgs(enabled=False), opts=child, **extra,
+            )
+
+        # The management network also answers the nodes' DNS (their names, local only).
+        self.management = nat_network("management", args.management, domain=args.dns_domain,
+                                      dns=libvirt.NetworkDnsArgs(enabled=True, local_only=True))
+        self.external = nat_network("external", args.external)
         self.management_network_id = self.management.id
         self.external_network_id = self.external.id
         self.register_outputs(

@@ -22,23 +22,18 @@ def test_all_in_one_computes_on_the_controller():
     assert answers["CONFIG_COMPUTE_HOSTS"] == "10.1.2.10"
 
 
-def test_ovn_answers_map_extnet_to_br_ex_on_eth1():
-    answers = lab_answers(cfg())
-    assert answers["CONFIG_NEUTRON_L2_AGENT"] == "ovn"
-    assert answers["CONFIG_NEUTRON_OVN_BRIDGE_MAPPINGS"] == "extnet:br-ex"
-    assert answers["CONFIG_NEUTRON_OVN_BRIDGE_IFACES"] == "br-ex:eth1"
-    assert answers["CONFIG_NEUTRON_OVN_BRIDGES_COMPUTE"] == "br-ex"
-    assert answers["CONFIG_NEUTRON_ML2_TYPE_DRIVERS"] == "geneve,flat"
-    assert not any(k.startswith("CONFIG_NEUTRON_OVS_") for k in answers)
-
-
-def test_openvswitch_answers_use_the_ovs_twins():
-    answers = lab_answers(cfg(l2Agent="openvswitch"))
-    assert answers["CONFIG_NEUTRON_OVS_BRIDGE_MAPPINGS"] == "extnet:br-ex"
-    assert answers["CONFIG_NEUTRON_OVS_BRIDGE_IFACES"] == "br-ex:eth1"
-    assert answers["CONFIG_NEUTRON_OVS_BRIDGES_COMPUTE"] == "br-ex"
-    assert answers["CONFIG_NEUTRON_ML2_TYPE_DRIVERS"] == "vxlan,flat"
-    assert not any(k.startswith("CONFIG_NEUTRON_OVN_") for k in answers)
+@pytest.mark.parametrize("agent, twin, other, type_drivers", [
+    ("ovn", "OVN", "OVS", "geneve,flat"),
+    ("openvswitch", "OVS", "OVN", "vxlan,flat"),
+])
+def test_l2_agent_answers_map_extnet_to_br_ex_on_eth1(agent, twin, other, type_drivers):
+    answers = lab_answers(cfg(l2Agent=agent))
+    assert answers["CONFIG_NEUTRON_L2_AGENT"] == agent
+    assert answers[f"CONFIG_NEUTRON_{twin}_BRIDGE_MAPPINGS"] == "extnet:br-ex"
+    assert answers[f"CONFIG_NEUTRON_{twin}_BRIDGE_IFACES"] == "br-ex:eth1"
+    assert answers[f"CONFIG_NEUTRON_{twin}_BRIDGES_COMPUTE"] == "br-ex"
+    assert answers["CONFIG_NEUTRON_ML2_TYPE_DRIVERS"] == type_drivers
+    assert not any(k.startswith(f"CONFIG_NEUTRON_{other}_") for k in answers)
 
 
 def test_demo_is_off_and_ssh_key_is_the_controllers_root_key():
