@@ -300,31 +300,29 @@ def managed_names(deployment: dict, rtype: str) -> set[str]:
     return names
 
 
+# virsh verbs per libvirt object kind: does it exist, stop it, remove it (a domain's NVRAM with it where it has one).
+LIFECYCLE = {
+    "domain": ("domuuid", "destroy", (("undefine", "--nvram"), ("undefine",))),
+    "network": ("net-uuid", "net-destroy", (("net-undefine",),)),
+    "pool": ("pool-uuid", "pool-destroy", (("pool-undefine",),)),
+}
+
+
 def remove_orphan(virsh: Virsh, uri: str, kind: str, name: str, pool: str) -> bool:
     """Remove the libvirt object `name` of `kind` when it exists; True when it did."""
-    if kind == "domain":
-        if not virsh(uri, "domuuid", name):
-            return False
-        virsh(uri, "destroy", name)
-        if not (virsh(uri, "undefine", "--nvram", name) or virsh(uri, "undefine", name)):
-            raise Failure(f"cannot undefine the orphaned domain {name}: virsh -c {uri} undefine {name}")
-    elif kind == "network":
-        if not virsh(uri, "net-uuid", name):
-            return False
-        virsh(uri, "net-destroy", name)
-        if not virsh(uri, "net-undefine", name):
-            raise Failure(f"cannot undefine the orphaned network {name}: virsh -c {uri} net-undefine {name}")
-    elif kind == "pool":
-        if not virsh(uri, "pool-uuid", name):
-            return False
-        virsh(uri, "pool-destroy", name)
-        if not virsh(uri, "pool-undefine", name):
-            raise Failure(f"cannot undefine the orphaned pool {name}: virsh -c {uri} pool-undefine {name}")
-    else:
+    if kind not in LIFECYCLE:  # a volume (or cloud-init disk) of `pool`
         if not virsh(uri, "vol-key", "--pool", pool, name):
             return False
         if not virsh(uri, "vol-delete", "--pool", pool, name):
             raise Failure(f"cannot delete the orphaned volume {name}: virsh -c {uri} vol-delete --pool {pool} {name}")
+        return True
+    exists, stop, removals = LIFECYCLE[kind]
+    if not virsh(uri, exists, name):
+        return False
+    virsh(uri, stop, name)
+    if not any(virsh(uri, *removal, name) for removal in removals):
+        last = " ".join(removals[-1])
+        raise Failure(f"cannot remove the orphaned {kind} {name}: virsh -c {uri} {last} {name}")
     return True
 
 
