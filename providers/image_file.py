@@ -7,7 +7,8 @@ checked the same way (or only recorded, when no checksum is given). The verified
 The cache (~/.cache/openstack-lab/images) is shared by the host's stacks and kept on delete; a local
 file is never touched.
 
-Self-contained on purpose (Pulumi pickles dynamic providers with their globals).
+Pulumi pickles the provider by reference (this module's path and the class name), so the path is
+part of every stack's state: do not move or rename the module.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
 DOWNLOAD_TIMEOUT_SECONDS = 60.0
 CHUNK = 1024 * 1024
@@ -90,6 +91,7 @@ OUTPUTS = ("path", "size", "downloaded")
 
 
 class _ImageFileProvider(ResourceProvider):
+    # read and delete are the SDK's: the state is the truth.
     def create(self, props: dict[str, Any]) -> CreateResult:
         got = fetch(props)
         return CreateResult(id_=got["sha256"], outs={**props, **got})
@@ -104,9 +106,6 @@ class _ImageFileProvider(ResourceProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(outs={**news, **{k: olds.get(k) for k in (*OUTPUTS, "sha256")}})
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return ReadResult(id_=id_, outs=props)
 
 
 class ImageFile(pulumi.dynamic.Resource):

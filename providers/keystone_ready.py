@@ -4,7 +4,8 @@ Nothing OpenStack-side is declared before it. It fails fast with a clear message
 on rejected credentials (HTTP 401) and with the last error seen when Keystone
 does not answer within the timeout. The token is never stored.
 
-Self-contained on purpose (Pulumi pickles dynamic providers with their globals).
+Pulumi pickles the provider by reference (this module's path and the class name), so the path is
+part of every stack's state: do not move or rename the module.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import urllib.request
 from typing import Any, Optional
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
 RETRY_PAUSE_SECONDS = 3.0
 REQUEST_TIMEOUT_SECONDS = 10.0
@@ -117,6 +118,7 @@ def changed_inputs(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
 
 
 class KeystoneReadyProvider(ResourceProvider):
+    # read and delete are the SDK's: the state is the truth (waiting leaves nothing behind).
     def create(self, props: dict[str, Any]) -> CreateResult:
         ready = wait_for_token(props)
         return CreateResult(f"keystone-{ready['auth_url']}", {**props, **ready})
@@ -126,12 +128,6 @@ class KeystoneReadyProvider(ResourceProvider):
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult({**news, **wait_for_token(news)})
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return ReadResult(id_, props)
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """Waiting leaves nothing behind."""
 
 
 class KeystoneReady(pulumi.dynamic.Resource):

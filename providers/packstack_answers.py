@@ -15,7 +15,7 @@ import secrets
 from typing import Any, Optional
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
 # Passwords Packstack would otherwise regenerate on every --gen-answer-file.
 PASSWORD_KEYS = (
@@ -80,6 +80,8 @@ def changed_keys(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
 
 
 class PackstackAnswersProvider(ResourceProvider):
+    # read and delete are the SDK's: the state is the truth (nothing outside it to remove: the answer
+    # file lives on the controller).
     def create(self, props: dict[str, Any]) -> CreateResult:
         passwords = {key: secrets.token_hex(16) for key in PASSWORD_KEYS}
         digest = hashlib.sha256(secrets.token_bytes(16)).hexdigest()[:16]
@@ -93,12 +95,6 @@ class PackstackAnswersProvider(ResourceProvider):
         for key in PASSWORD_KEYS:  # a newer lab may know more services
             passwords.setdefault(key, secrets.token_hex(16))
         return UpdateResult(_outputs(_answers_of(news), passwords))
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return ReadResult(id_, props)
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """Nothing outside the state to remove: the answer file lives on the controller."""
 
 
 class PackstackAnswers(pulumi.dynamic.Resource):

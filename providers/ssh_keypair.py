@@ -2,7 +2,8 @@
 
 Used for every node's SSH host key (installed by cloud-init and pinned in every
 remote connection) and for the stack's login key when none is configured.
-Self-contained on purpose (Pulumi pickles dynamic providers with their globals).
+Pulumi pickles the provider by reference (this module's path and the class name), so the path is
+part of every stack's state: do not move or rename the module.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import hashlib
 from typing import Any, Optional
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider
+from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider
 
 
 def generate_ed25519(comment: str) -> tuple[str, str]:
@@ -27,6 +28,7 @@ def generate_ed25519(comment: str) -> tuple[str, str]:
 
 
 class SshKeyPairProvider(ResourceProvider):
+    # read and delete are the SDK's: the state is the truth (the key only lives in the state).
     def create(self, props: dict[str, Any]) -> CreateResult:
         private, public = generate_ed25519(props.get("comment") or "")
         fingerprint = hashlib.sha256(public.split()[1].encode()).hexdigest()[:16]
@@ -36,12 +38,6 @@ class SshKeyPairProvider(ResourceProvider):
         # A new comment means a new key: keys are never edited in place.
         changed = olds.get("comment") != news.get("comment")
         return DiffResult(changes=changed, replaces=["comment"] if changed else [], stables=["private_key", "public_key"])
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return ReadResult(id_, props)
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """The key only lives in the state."""
 
 
 class SshKeyPair(pulumi.dynamic.Resource):

@@ -8,7 +8,8 @@ the error names it, the setting that bounds the wait and where to look. Only a s
 server is checked; commands that follow pin the host key. Re-created (and so re-run) when the
 machine is (`identity`: its domain or server ID) or its address changes.
 
-Self-contained on purpose (Pulumi pickles dynamic providers with their globals).
+Pulumi pickles the provider by reference (this module's path and the class name), so the path is
+part of every stack's state: do not move or rename the module.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import time
 from typing import Any, Optional
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
 RETRY_PAUSE_SECONDS = 2.0
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -67,6 +68,7 @@ def wait_for_ssh(props: dict[str, Any], clock=time.monotonic, sleep=time.sleep, 
 
 
 class _SshReadyProvider(ResourceProvider):
+    # read and delete are the SDK's: the state is the truth.
     def create(self, props: dict[str, Any]) -> CreateResult:
         waited = wait_for_ssh(props)
         pulumi.log.info(f"{props['subject']}: SSH answers on {props['host']} after {waited['seconds']} s")
@@ -82,9 +84,6 @@ class _SshReadyProvider(ResourceProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(outs={**news, **{k: olds.get(k) for k in OUTPUTS}})
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return ReadResult(id_=id_, outs=props)
 
 
 class SshReady(pulumi.dynamic.Resource):
