@@ -1,12 +1,16 @@
 """Fixtures of the e2e tier: real `pulumi up/preview/destroy` of the lab program against a
-real libvirtd with QEMU guests of a locally built Debian test image.
+real libvirtd with QEMU guests of a locally built Debian test image, on the shared harness
+(tests/support/):
 
-- Debian packages are installed when missing (tools/ensure-packages.sh: no service starts);
+- Debian packages are installed when missing (support.libvirtd.require_host: tools/ensure-packages.sh,
+  no service starts);
 - the test image is built (or taken from the cache) by tests/e2e/image/build-image.sh;
 - libvirtd + virtlogd run in a network namespace of their own with private state dirs
-  (tests/e2e/netns-libvirt.sh); every pulumi command and SSH connection runs inside it;
-- stacks use a file backend and passphrase in a temp dir; teardown destroys them, kills
-  the daemons and guests, deletes the netns and every temp dir.
+  (support.libvirtd.PrivateLibvirtd, virtlogd=True); every pulumi command (support.pulumi.Workspace,
+  netns=) and SSH connection runs inside it;
+- each stack runs in a copy of the program (support.program.copy_program) with the debian-test overlay;
+  file backend and passphrase in a temp dir; teardown destroys the stacks, kills the daemons and guests,
+  deletes the netns and every temp dir.
 
 Hypervisor: qemu (TCG) by default, LAB_E2E_HYPERVISOR=kvm to use KVM.
 Under CI=true a missing prerequisite fails the tier instead of skipping it.
@@ -15,20 +19,22 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
-from e2elib import (DEBIAN_PACKAGES, HERE, ROOT, NetnsLibvirt, Stack, log, make_workdir, new_keypair,
-                    pulumi_env, run)
+from e2esupport import CAPTURED_KEY, E2E_COMMANDS, E2E_PACKAGES, HERE, OVERLAY, LabStack, TierLog, log, new_keypair, run
+from support import require
+from support.libvirtd import PrivateLibvirtd, require_host
+from support.program import copy_program, overlay_env
+from support.pulumi import Workspace, require_toolchain
 
-from labtest import IN_CI, require  # noqa: E402  (shared by every tier)
 TIMINGS_FILE = HERE / ".timings.json"
-
 
 
 class Timings(dict):
@@ -50,18 +56,8 @@ def timings():
 
 @pytest.fixture(scope="session")
 def host_ready():
-    require(os.geteuid() == 0, "the e2e tier needs root (network namespaces, libvirtd)")
-    require(shutil.which("ip") is not None, "iproute2 (ip) missing")
-    ensure = ROOT / "tools" / "ensure-packages.sh"
-    if ensure.exists():
-        proc = run(["bash", str(ensure), *DEBIAN_PACKAGES], check=False, timeout=1800)
-        require(proc.returncode == 0, f"installing Debian packages failed: {proc.stderr[-2000:]}")
-    for tool in ("libvirtd", "virtlogd", "virsh", "qemu-system-x86_64", "qemu-img", "debootstrap", "mke2fs", "ssh"):
-        require(shutil.which(tool) is not None, f"{tool} missing")
-    pulumi = ROOT / ".tools" / "bin" / "pulumi"
-    require(pulumi.exists() or shutil.which("pulumi") is not None,
-            "no pulumi CLI: run tools/toolchain/setup.sh (make toolchain)")
-    require((ROOT / ".venv" / "bin" / "python").exists(), "no .venv: run make deps")
+    require_host(E2E_PACKAGES, E2E_COMMANDS)
+    require_toolchain()
     hypervisor = os.environ.get("LAB_E2E_HYPERVISOR", "qemu")
     require(hypervisor in ("qemu", "kvm"), f"LAB_E2E_HYPERVISOR={hypervisor} is not qemu or kvm")
     if hypervisor == "kvm":
@@ -99,27 +95,32 @@ def base_dir():
 
 @pytest.fixture(scope="session")
 def lab(host_ready, base_dir):
-    netns = f"osl-e2e-{secrets.token_hex(4)}"
-    instance = NetnsLibvirt(netns=netns, state_dir=base_dir / "lv")
+    daemon = PrivateLibvirtd(state_dir=base_dir / "lv", virtlogd=True, prefix="osl-e2e")
     try:
-        instance.start()
-    except Exception as exc:  # noqa: BLE001
-        instance.stop()
+        daemon.start()
+    except RuntimeError as exc:
         require(False, f"libvirtd in a netns did not start: {exc}")
-    log(f"libvirtd in netns {netns}: {instance.uri}")
-    yield instance
-    instance.stop()
+    log(f"libvirtd in netns {daemon.netns}: {daemon.uri()}")
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def tier_log(base_dir):
+    """The output of every pulumi command of the tier (see TierLog)."""
+    return TierLog(base_dir / "tier.log")
 
 
 class StackFactory:
-    def __init__(self, lab: NetnsLibvirt, base: Path, image: dict, hypervisor: str) -> None:
-        self.lab, self.base, self.image, self.hypervisor = lab, base, image, hypervisor
-        self.env = pulumi_env(base)
-        self.stacks: dict[str, Stack] = {}
+    def __init__(self, lab: PrivateLibvirtd, base: Path, image: dict, hypervisor: str, tier_log: TierLog) -> None:
+        self.lab, self.base, self.image, self.hypervisor, self.tier_log = lab, base, image, hypervisor, tier_log
+        self.stacks: dict[str, LabStack] = {}
+        # Secret values the tests got hold of (login keys, ...), name -> value: in memory only.
+        self.login_keys: dict[str, str] = {}
 
     def base_config(self, stack: str) -> dict:
         return {
-            "libvirtUri": self.lab.uri,
+            "libvirtUri": self.lab.uri(),
             "hypervisor": self.hypervisor,
             "baseImage": self.image["disk"],
             "boot": {"kernel": self.image["kernel"], "initrd": self.image["initrd"], "cmdline": self.image["cmdline"]},
@@ -128,35 +129,78 @@ class StackFactory:
             "compute": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 4},
         }
 
-    def create(self, name: str, config: dict) -> Stack:
-        work = make_workdir(self.base, name)
+    def create(self, name: str, config: dict) -> LabStack:
+        work = copy_program(self.base / f"work-{name}")
+        workspace = Workspace(work, self.base / "pulumi", netns=self.lab.netns, env=overlay_env(OVERLAY),
+                              log=self.tier_log.add)
         key_file, public, private = new_keypair(self.base, f"id-{name}")
-        stack = Stack(name=name, lab=self.lab, work=work, env=self.env, key_file=key_file, public_key=public)
         full = self.base_config(name)
+        stack = LabStack(workspace, name, self.lab, key_file, Path(full["storagePoolPath"]))
         full.update(config)
         full["sshPublicKey"] = public
-        stack.init(full, private)
+        stack.set_config(full)
+        stack.set_secret("sshPrivateKey", private)  # through stdin, never argv
+        self.login_keys[name] = private
         self.stacks[name] = stack
         return stack
 
+    def forget(self, stack: LabStack) -> None:
+        """A stack destroyed by its test: nothing left for the teardown."""
+        self.stacks.pop(stack.name, None)
+
     def cleanup(self) -> None:
         for stack in self.stacks.values():
-            proc = stack.pulumi("destroy", "--yes", "--skip-preview", check=False, timeout=1800)
+            proc = stack.destroy("--refresh", check=False)
             if proc.returncode != 0:
                 log(f"teardown: destroy of {stack.name} failed (the netns teardown kills what is left)")
 
 
 @pytest.fixture(scope="session")
-def stacks(lab, base_dir, image, host_ready):
-    factory = StackFactory(lab, base_dir, image, host_ready)
+def stacks(lab, base_dir, image, host_ready, tier_log):
+    factory = StackFactory(lab, base_dir, image, host_ready, tier_log)
     yield factory
     factory.cleanup()
 
 
+@dataclass
+class Scenario:
+    """The shared 3-node stack A, the second stack B, and the steps that failed (later steps depend on
+    earlier ones)."""
+
+    a: Optional[LabStack] = None
+    b: Optional[LabStack] = None
+    failed: list[str] = field(default_factory=list)
+
+    def need(self, *steps: str) -> None:
+        for step in steps:
+            if step in self.failed:
+                pytest.fail(f"depends on {step}, which failed", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def scenario():
+    return Scenario()
+
+
+@pytest.fixture
+def step(request, scenario):
+    """Records the test as failed in the scenario when its call did not pass."""
+    name = request.node.name
+    yield name
+    rep = getattr(request.node, "rep_call", None)
+    if rep is None or rep.failed:
+        scenario.failed.append(name)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Keeps each test's call report on the item (the scenario steps depend on each other)."""
+    """Keeps each test's call report on the item (the scenario steps depend on each other), and what each
+    test printed in the config's stash (CAPTURED_KEY) for the secret-hygiene test."""
     outcome = yield
     rep = outcome.get_result()
+    captured = item.config.stash.setdefault(CAPTURED_KEY, [])
+    captured += [text for text in (rep.capstdout, rep.capstderr) if text]
+    if rep.longrepr is not None:
+        captured.append(rep.longreprtext)
     if rep.when == "call":
         item.rep_call = rep

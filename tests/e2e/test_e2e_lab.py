@@ -2,7 +2,8 @@
 
 One stack A (controller + 2 computes, stopAfter answers) is reused across the steps
 below, in file order; a second stack B (controller only) comes up beside it. Each step
-needs the previous ones: a failed step makes the later ones fail early.
+needs the previous ones (the `scenario` fixture records failed steps): a failed step makes
+the later ones fail early. A third stack (one node whose guest never boots) is independent.
 
 Every node of every stack is also checked for the EL9 code path (_check_guest): a clean
 cloud-init finish (no errors, no warnings), user-data without runcmd, NetworkManager
@@ -22,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from e2elib import PROJECT, SshReadyWatcher, log, probe_guest, run, step_type, steps_of, urn_name
+from e2esupport import (CAPTURED_KEY, PROJECT, Secrets, SshReadyWatcher, assert_absent, log, plain, probe_guest, run)
+from support.pulumi import step_type, steps_of, urn_name
 
 COMMAND_TYPE = "command:remote:Command"
 MARKER = "/var/lib/openstack-lab/prep-runs"
@@ -36,27 +38,6 @@ EL9_CPU_FLAGS = ("sse4_2", "popcnt", "ssse3", "sse4_1", "cx16")
 # lab's eth1 keyfile must win over them.
 CLOUD_INIT_NM_PRIORITY = 120
 NO_SUCH_UNIT = "osl-e2e-no-such-unit.service"
-
-
-class Scenario:
-    a = None  # Stack
-    b = None
-    failed: list[str] = []
-
-
-def _need(*steps: str) -> None:
-    for step in steps:
-        if step in Scenario.failed:
-            pytest.fail(f"depends on {step}, which failed", pytrace=False)
-
-
-@pytest.fixture
-def step(request):
-    name = request.node.name
-    yield name
-    rep = getattr(request.node, "rep_call", None)
-    if rep is None or rep.failed:
-        Scenario.failed.append(name)
 
 
 def _stack_name(tag: str) -> str:
@@ -90,7 +71,9 @@ def _check_node(stack, name: str, ip: str, all_nodes: dict[str, str]) -> None:
     addr = stack.ssh(ip, "ip -4 -o addr show dev eth0; ip -4 -o addr show dev eth1; ip -o link show dev eth1")
     assert f"inet {ip}/" in addr, f"{name}: eth0 lacks {ip}: {addr}"
     assert addr.count("inet ") == 1, f"{name}: eth1 must have no IPv4 address: {addr}"
-    assert "state UP" in addr or ",UP" in addr, f"{name}: eth1 not up: {addr}"
+    link = re.search(r"eth1: <([^>]*)>.* state (\S+)", addr)
+    assert link and {"UP", "LOWER_UP"} <= set(link.group(1).split(",")) and link.group(2) == "UP", \
+        f"{name}: eth1 not up (flags UP,LOWER_UP and state UP): {addr}"
 
 
 def _check_guest(stack, name: str, ip: str) -> None:
@@ -154,14 +137,14 @@ def _check_guests(stack, nodes: dict[str, str]) -> None:
             future.result()
 
 
-def test_01_up_three_nodes(stacks, timings, step):
+def test_01_up_three_nodes(stacks, scenario, timings, step):
     name = _stack_name("a")
     stack = stacks.create(name, {
         "computeCount": 2,
         "stopAfter": "answers",
         "packstackAnswers": EXTRA_ANSWERS,
     })
-    Scenario.a = stack
+    scenario.a = stack
     ips = _expected_ips(name, 2)
     start = time.monotonic()
     with SshReadyWatcher(stack, ips) as watcher:
@@ -179,15 +162,15 @@ def test_01_up_three_nodes(stacks, timings, step):
     timings.record("guest_checks_3_nodes_seconds", round(time.monotonic() - start, 1))
 
 
-def test_02_unknown_unit_fails_systemctl(step):
+def test_02_unknown_unit_fails_systemctl(scenario, step):
     """Why a runcmd of `systemctl try-reload-or-restart sshd.service ssh.service` broke EL9:
     systemctl fails (exit 5) when any unit it names does not exist, and EL9 has no
     ssh.service; the failed runcmd turns cloud-init's status to error. On Debian sshd.service
     is an alias of ssh.service, so both names resolve there and the Debian guest alone never
     showed it. (An existing but inactive unit stands in for the present one: `try-` leaves it
     alone, and sshd is not disturbed.)"""
-    _need("test_01_up_three_nodes")
-    stack = Scenario.a
+    scenario.need("test_01_up_three_nodes")
+    stack = scenario.a
     ip = _node_ips(stack)["controller"]
     present = "systemd-tmpfiles-clean.service"
     cases = {(present,): 0, (NO_SUCH_UNIT,): 5, (present, NO_SUCH_UNIT): 5}
@@ -200,31 +183,34 @@ def test_02_unknown_unit_fails_systemctl(step):
     assert stack.ssh(ip, "systemctl show -p Id --value sshd.service").strip() == "ssh.service"
 
 
-def test_03_preview_no_changes(step):
-    _need("test_01_up_three_nodes")
-    Scenario.a.pulumi("preview", "--expect-no-changes")
+def test_03_preview_no_changes(scenario, step):
+    scenario.need("test_01_up_three_nodes")
+    # --show-sames: without it `preview --json` lists only the root stack's step.
+    steps = scenario.a.preview_json("--expect-no-changes", "--show-sames")["steps"]
+    assert steps, "no step parsed from `preview --json`"
+    assert [s for s in steps if step_type(s) == COMMAND_TYPE], "no remote command among the preview's steps"
+    changed = [(s["op"], s["urn"]) for s in steps if s["op"] != "same"]
+    assert changed == [], f"preview without changes shows {changed}"
 
 
-def test_04_noop_up_reruns_nothing(timings, step):
-    _need("test_01_up_three_nodes")
-    stack = Scenario.a
+def test_04_noop_up_reruns_nothing(scenario, timings, step):
+    scenario.need("test_01_up_three_nodes")
+    stack = scenario.a
     start = time.monotonic()
-    proc = stack.pulumi("up", "--yes", "--json")
+    proc = stack.up("--json")
     timings.record("noop_up_seconds", round(time.monotonic() - start, 1))
-    changed = [s for s in steps_of(proc.stdout) if s.get("op") not in ("same", "read")]
+    events = steps_of(proc.stdout)
+    timings.record("noop_up_engine_events", len(events))
+    # Engine events were parsed at all (an unparsable output must not pass as "nothing re-ran").
+    assert events, f"no engine event parsed from `up --json`:\n{proc.stdout[-2000:]}"
+    assert [s for s in events if step_type(s) == COMMAND_TYPE], "no remote command among the engine events"
+    changed = [s for s in events if s.get("op") not in ("same", "read")]
     reruns = [urn_name(s["urn"]) for s in changed if step_type(s) == COMMAND_TYPE]
     timings.record("noop_up_remote_commands_rerun", len(reruns))
     assert reruns == [], f"a no-change up re-ran remote commands: {reruns}"
     assert changed == [], f"a no-change up changed resources: {[(s['op'], s['urn']) for s in changed]}"
     for ip in _node_ips(stack).values():
         assert _prep_runs(stack, ip) == 1
-
-
-class Secrets(dict):
-    """Answers/passwords: never shown by an assertion report."""
-
-    def __repr__(self) -> str:
-        return f"<{len(self)} values withheld>"
 
 
 def _answers(stack, ip: str) -> dict[str, str]:
@@ -239,20 +225,16 @@ def _answers(stack, ip: str) -> dict[str, str]:
 
 def _secret_passwords(stack) -> dict[str, str]:
     """Passwords the stack keeps (PackstackAnswers outputs), from the decrypted state."""
-    state = stack.export()
-    for res in state.get("deployment", {}).get("resources", []):
-        if res.get("urn", "").endswith("::packstack-answers"):
-            outputs = res.get("outputs", {})
-            passwords = outputs.get("passwords", {})
-            if isinstance(passwords, dict) and "plaintext" in passwords:
-                passwords = json.loads(passwords["plaintext"])
-            return Secrets(passwords)
+    state = stack.export(show_secrets=True)
+    for res in state["deployment"]["resources"]:
+        if res["urn"].endswith("::packstack-answers"):
+            return Secrets(plain(res.get("outputs", {}).get("passwords", {})))
     raise AssertionError("no packstack-answers resource in the stack state")
 
 
-def test_05_packstack_answer_file(step):
-    _need("test_01_up_three_nodes")
-    stack = Scenario.a
+def test_05_packstack_answer_file(scenario, step):
+    scenario.need("test_01_up_three_nodes")
+    stack = scenario.a
     nodes = _node_ips(stack)
     answers = _answers(stack, nodes["controller"])
     assert answers["CONFIG_CONTROLLER_HOST"] == nodes["controller"]
@@ -274,13 +256,62 @@ def test_05_packstack_answer_file(step):
     assert same, "CONFIG_KEYSTONE_ADMIN_PW is not the adminPassword output"
 
 
-def test_06_scale_computes_2_to_3(step):
-    _need("test_01_up_three_nodes")
-    stack = Scenario.a
+def _key_secrets(label: str, key: str) -> dict[str, str]:
+    """A private key as it could appear in a text: whole, JSON-escaped, and each inner line of its body."""
+    key = key.strip()
+    out = {label: key, f"{label} (JSON-escaped)": json.dumps(key)[1:-1]}
+    body = [line for line in key.splitlines() if line and not line.startswith("-----")]
+    for n, line in enumerate(body[1:-1], start=2):  # the first line is the same in every OpenSSH key
+        out[f"{label} (body line {n})"] = line
+    return out
+
+
+def test_06_no_secret_anywhere(stacks, scenario, tier_log, base_dir, request, step):
+    """Issue 10 item 4: no private key, Packstack password or the passphrase in the stack's export, an
+    engine verbose log (preview -v=9) or the tier's own output."""
+    scenario.need("test_01_up_three_nodes")
+    stack = scenario.a
+    found = Secrets()
+    found.update(_key_secrets("login private key", stacks.login_keys[stack.name]))
+    host_keys = 0
+    for res in stack.export(show_secrets=True)["deployment"]["resources"]:
+        outputs = res.get("outputs") or {}
+        if urn_name(res["urn"]).endswith("-host-key") and "private_key" in outputs:
+            host_keys += 1
+            found.update(_key_secrets(f"{urn_name(res['urn'])} private key", plain(outputs["private_key"])))
+    assert host_keys == 3, f"{host_keys} node host keys in the state, want 3"
+    passwords = _secret_passwords(stack)
+    assert passwords, "no Packstack password in the state"
+    found.update({f"Packstack {k}": v for k, v in passwords.items()})
+    found["adminPassword"] = stack.outputs(show_secrets=True)["adminPassword"]
+    found["passphrase"] = (base_dir / "pulumi" / "passphrase").read_text().strip()
+    empty = sorted(k for k, v in found.items() if len(v) < 8)
+    assert not empty, f"secrets too short to scan for: {empty}"
+
+    verbose = base_dir / f"preview-v9-{stack.name}.log"
+    proc = stack.preview("--logtostderr", "-v=9", timeout=900)
+    verbose.write_text(proc.stdout + proc.stderr)
+    captured = request.config.stash.get(CAPTURED_KEY, [])
+    texts = {
+        "`pulumi stack export`": stack.cli("stack", "export").stdout,
+        "the stack's config file": stack.config_file.read_text(),
+        "`pulumi preview --logtostderr -v=9`": verbose.read_text(),
+        "the tier's pulumi log": tier_log.text(),
+        "the tier's captured test output": "\n".join(captured),
+    }
+    for where, text in texts.items():
+        assert text.strip(), f"nothing to scan in {where}"
+        assert_absent(found, text, where)
+
+
+def test_07_scale_computes_2_to_3(scenario, step):
+    scenario.need("test_01_up_three_nodes")
+    stack = scenario.a
     old_nodes = _node_ips(stack)
     stack.set_config({"computeCount": 3})
-    preview = stack.pulumi("preview", "--json")
-    steps = [s for s in steps_of(preview.stdout) if s.get("op") not in ("same", "read")]
+    all_steps = stack.preview_json()["steps"]
+    assert all_steps, "no step parsed from `preview --json`"
+    steps = [s for s in all_steps if s.get("op") not in ("same", "read")]
     ops = {(s["op"], urn_name(s["urn"])) for s in steps}
     log(f"scale preview: {sorted(ops)}")
     bad = [(s["op"], s["urn"]) for s in steps if s["op"] not in ("create", "update")]
@@ -302,7 +333,7 @@ def test_06_scale_computes_2_to_3(step):
     _check_guest(stack, "compute3", nodes["compute3"])
     answers = _answers(stack, nodes["controller"])
     assert nodes["compute3"] in answers["CONFIG_COMPUTE_HOSTS"].split(",")
-    Scenario.a.pulumi("preview", "--expect-no-changes")
+    stack.preview("--expect-no-changes")
 
 
 def _libvirt_inventory(lab) -> dict:
@@ -324,18 +355,18 @@ def _libvirt_inventory(lab) -> dict:
     return inv
 
 
-def test_07_second_stack_beside_the_first(stacks, timings, step):
-    _need("test_01_up_three_nodes")
-    a_nodes = _node_ips(Scenario.a)
+def test_08_second_stack_beside_the_first(stacks, scenario, timings, step):
+    scenario.need("test_01_up_three_nodes")
+    a_nodes = _node_ips(scenario.a)
     name = _stack_name("b")
     from lab import naming
 
-    a_cidrs = set(naming.derived_cidrs(Scenario.a.name, "10.208.0.0/12"))
+    a_cidrs = set(naming.derived_cidrs(scenario.a.name, "10.208.0.0/12"))
     while set(naming.derived_cidrs(name, "10.208.0.0/12")) & a_cidrs:  # hash collision of two random names
         name = _stack_name("b")
-    before = _libvirt_inventory(Scenario.a.lab)
+    before = _libvirt_inventory(scenario.a.lab)
     stack = stacks.create(name, {"computeCount": 0, "stopAfter": "prep"})
-    Scenario.b = stack
+    scenario.b = stack
     ips = _expected_ips(name, 0)
     start = time.monotonic()
     with SshReadyWatcher(stack, ips) as watcher:
@@ -349,8 +380,9 @@ def test_07_second_stack_beside_the_first(stacks, timings, step):
     _check_guest(stack, "controller", nodes["controller"])
     assert not set(nodes.values()) & set(a_nodes.values())
 
-    after = _libvirt_inventory(Scenario.a.lab)
-    assert before["domains"] <= after["domains"] and before["networks"] <= after["networks"]
+    after = _libvirt_inventory(scenario.a.lab)
+    assert before["domains"] <= after["domains"]
+    assert before["networks"] <= after["networks"]
     assert len(after["domains"]) == len(before["domains"]) + 1
     assert len(after["networks"]) == len(before["networks"]) + 2
     assert len(after["pools"]) == len(before["pools"]) + 1
@@ -358,20 +390,32 @@ def test_07_second_stack_beside_the_first(stacks, timings, step):
         dup = {x for x in after[key] if after[key].count(x) > 1}
         assert not dup, f"{key} collide between the stacks: {dup}"
     # Stack A is untouched by B.
-    Scenario.a.pulumi("preview", "--expect-no-changes")
+    scenario.a.preview("--expect-no-changes")
     for ip in a_nodes.values():
-        assert _prep_runs(Scenario.a, ip) == 1
+        assert _prep_runs(scenario.a, ip) == 1
 
 
-def test_08_destroy_leaves_nothing(stacks, step):
-    _need("test_01_up_three_nodes")
-    lab = Scenario.a.lab
-    victims = [s for s in (Scenario.b, Scenario.a) if s is not None]
+def _volume_paths(lab) -> list[str]:
+    """The path of every volume of every libvirt pool."""
+    paths = []
+    for pool in lab.names("pool-list"):
+        for line in lab.virsh("vol-list", pool).splitlines():
+            if line.strip():
+                paths.append(line.split()[-1])
+    return paths
+
+
+def test_09_destroy_leaves_nothing(stacks, scenario, base_dir, step):
+    scenario.need("test_01_up_three_nodes")
+    lab = scenario.a.lab
+    victims = [s for s in (scenario.b, scenario.a) if s is not None]
+    volumes = _volume_paths(lab)
+    assert volumes, "no volume listed in libvirt before destroy"
     # A node removed by hand before destroy must not break destroy.
     target = victims[0]
     doms = [d for d in lab.names("list") if target.name in d]
     assert doms, f"no domain of {target.name}"
-    lab.virsh("destroy", doms[0], check=False)
+    run(["virsh", "-q", "-c", lab.uri(), "destroy", doms[0]], check=False, timeout=120)
     lab.virsh("undefine", doms[0])
     # --refresh: the provider's Delete fails on a domain that no longer exists; the
     # refresh drops it from the state first (the Makefile's destroy does the same).
@@ -379,11 +423,51 @@ def test_08_destroy_leaves_nothing(stacks, step):
     # (all its calls in flight, none answered); serial steps avoid that. Bounded, so a
     # hang fails this test instead of eating CI's time.
     for stack in victims:
-        stack.pulumi("destroy", "--yes", "--skip-preview", "--refresh", "--parallel", "1", timeout=900)
+        stack.destroy("--refresh", "--parallel", "1", timeout=900)
+        stacks.forget(stack)
     assert lab.names("list") == [], f"domains left: {lab.names('list')}"
     assert lab.names("net-list") == [], f"networks left: {lab.names('net-list')}"
     assert lab.names("pool-list") == [], f"pools left: {lab.names('pool-list')}"
+    left = [v for v in volumes if Path(v).exists()]
+    assert left == [], f"volume files left: {left}"
     for stack in victims:
-        pool_dir = Path(stacks.base_config(stack.name)["storagePoolPath"])
-        assert not pool_dir.exists(), f"pool dir left: {pool_dir} ({sorted(p.name for p in pool_dir.iterdir())})"
-    stacks.stacks.clear()  # nothing left for the teardown to destroy
+        assert not stack.pool_path.exists(), \
+            f"pool dir left: {stack.pool_path} ({sorted(p.name for p in stack.pool_path.iterdir())})"
+    assert sorted(p.name for p in base_dir.glob("pool-*")) == [], "pool dirs left in the test's temp dir"
+
+
+# A guest whose kernel finds no init (panics, never answers SSH); bootTimeout bounds `up`.
+DEAD_BOOT_TIMEOUT = 60
+DEAD_UP_BOUND = 300  # generous: the failure must come from bootTimeout, not from this kill
+
+
+def test_10_guest_that_never_boots(stacks, lab, image, base_dir, timings, step):
+    """Issue 10 item 5: a node that never answers SSH fails `up` within bootTimeout (plus the node's
+    creation), naming the node, the setting and its console; destroy then leaves nothing."""
+    before = {kind: set(lab.names(kind)) for kind in ("list", "net-list", "pool-list")}
+    name = _stack_name("d")
+    boot = {"kernel": image["kernel"], "initrd": image["initrd"], "cmdline": image["cmdline"] + " init=/bin/false"}
+    stack = stacks.create(name, {"computeCount": 0, "stopAfter": "prep", "bootTimeout": DEAD_BOOT_TIMEOUT,
+                                 "boot": boot})
+    ip = _expected_ips(name, 0)[0]
+    start = time.monotonic()
+    proc = stack.up(check=False, timeout=DEAD_UP_BOUND)
+    elapsed = round(time.monotonic() - start, 1)
+    timings.record("dead_guest_up_failed_after_seconds", elapsed)
+    text = proc.stdout + proc.stderr
+    assert "[support.pulumi] killed after" not in proc.stderr, f"`up` still ran after {DEAD_UP_BOUND} s"
+    assert proc.returncode != 0, "`up` of a guest that never boots succeeded"
+    assert elapsed < DEAD_UP_BOUND
+    domains = sorted(set(lab.names("list")) - before["list"])
+    assert len(domains) == 1 and name in domains[0], f"domains of the dead-guest stack: {domains}"
+    # providers/ssh_ready.py formats the port it got through Pulumi's number encoding: `22.0` (a product bug,
+    # reported); tighten to exactly `:22` once it prints an integer.
+    want = rf"controller did not answer SSH on {re.escape(ip)}:22(\.0)? within {DEAD_BOOT_TIMEOUT} s \(bootTimeout;"
+    assert re.search(want, text), f"`up` does not say {want!r}:\n{text[-3000:]}"
+    hint = f"virsh -c {lab.uri()} console {domains[0]}"
+    assert hint in text, f"`up` does not give the console hint {hint!r}:\n{text[-3000:]}"
+    stack.destroy("--refresh", timeout=900)
+    stacks.forget(stack)
+    after = {kind: set(lab.names(kind)) for kind in ("list", "net-list", "pool-list")}
+    assert after == before, f"left after destroy: { {k: after[k] - before[k] for k in after} }"
+    assert not stack.pool_path.exists(), f"pool dir left: {stack.pool_path}"
