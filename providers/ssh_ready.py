@@ -61,7 +61,7 @@ def wait_for_ssh(props: dict[str, Any], clock=time.monotonic, sleep=time.sleep, 
             last_error = str(err) or type(err).__name__
         if clock() + RETRY_PAUSE_SECONDS >= deadline:
             raise NotAnswering(
-                f"{props['subject']} did not answer SSH on {props['host']}:{props['port']} within {timeout:.0f} s "
+                f"{props['subject']} did not answer SSH on {props['host']}:{int(props['port'])} within {timeout:.0f} s "
                 f"({props['timeout_setting']}; {attempts} attempts, last: {last_error}). {props['hint']}"
             )
         sleep(RETRY_PAUSE_SECONDS)

@@ -112,3 +112,14 @@ def test_the_provider_is_pickled_by_reference_to_its_module():
 
     pickled = base64.b64decode(serialize_provider(_SshReadyProvider()))
     assert b"providers.ssh_ready" in pickled and b"_SshReadyProvider" in pickled and len(pickled) < 200
+
+
+def test_the_message_prints_the_port_as_pulumi_hands_it_over():
+    # Numbers come back from the engine as floats (22.0); the message shows the port users type.
+    clock = FakeClock()
+
+    def probe(host, port):
+        raise ConnectionRefusedError("Connection refused")
+
+    with pytest.raises(NotAnswering, match=r"on 10\.1\.2\.12:22 within"):
+        wait_for_ssh({**PROPS, "port": 22.0}, clock=clock, sleep=clock.sleep, probe=probe)
