@@ -60,6 +60,19 @@ def _expected_ips(stack_name: str, compute_count: int) -> list[str]:
     return [naming.node_address(mgmt, i) for i in range(compute_count + 1)]
 
 
+def _timed_up(stack, compute_count: int, timings, label: str) -> tuple[list[str], dict[str, str]]:
+    """`up`, timing it and each node's first SSH answer (`label`: 3_nodes, 1_node); the expected
+    addresses and the exported nodes."""
+    ips = _expected_ips(stack.name, compute_count)
+    start = time.monotonic()
+    with SshReadyWatcher(stack, ips) as watcher:
+        stack.up()
+    timings.record(f"up_{label}_seconds", round(time.monotonic() - start, 1))
+    timings.record(f"ssh_ready_{label}_seconds", watcher.all_ready_seconds())
+    stack.write_known_hosts()
+    return ips, _node_ips(stack)
+
+
 def _check_node(stack, name: str, ip: str, all_nodes: dict[str, str]) -> None:
     fqdn = stack.ssh(ip, "hostname -f").strip()
     assert fqdn.split(".")[0] == name, f"{ip}: hostname -f is {fqdn!r}, want {name}.<domain>"
@@ -145,14 +158,7 @@ def test_01_up_three_nodes(stacks, scenario, timings, step):
         "packstackAnswers": EXTRA_ANSWERS,
     })
     scenario.a = stack
-    ips = _expected_ips(name, 2)
-    start = time.monotonic()
-    with SshReadyWatcher(stack, ips) as watcher:
-        stack.up()
-    timings.record("up_3_nodes_seconds", round(time.monotonic() - start, 1))
-    timings.record("ssh_ready_3_nodes_seconds", watcher.all_ready_seconds())
-    stack.write_known_hosts()
-    nodes = _node_ips(stack)
+    ips, nodes = _timed_up(stack, 2, timings, "3_nodes")
     assert sorted(nodes) == ["compute1", "compute2", "controller"]
     assert sorted(nodes.values()) == sorted(ips)
     for node, ip in nodes.items():
@@ -367,14 +373,7 @@ def test_08_second_stack_beside_the_first(stacks, scenario, timings, step):
     before = _libvirt_inventory(scenario.a.lab)
     stack = stacks.create(name, {"computeCount": 0, "stopAfter": "prep"})
     scenario.b = stack
-    ips = _expected_ips(name, 0)
-    start = time.monotonic()
-    with SshReadyWatcher(stack, ips) as watcher:
-        stack.up()
-    timings.record("up_1_node_seconds", round(time.monotonic() - start, 1))
-    timings.record("ssh_ready_1_node_seconds", watcher.all_ready_seconds())
-    stack.write_known_hosts()
-    nodes = _node_ips(stack)
+    _, nodes = _timed_up(stack, 0, timings, "1_node")
     assert list(nodes) == ["controller"]
     _check_node(stack, "controller", nodes["controller"], nodes)
     _check_guest(stack, "controller", nodes["controller"])
