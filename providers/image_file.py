@@ -23,6 +23,8 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from providers.resource import LabResource
+
 DOWNLOAD_TIMEOUT_SECONDS = 60.0
 CHUNK = 1024 * 1024
 # Properties whose change means another file.
@@ -108,7 +110,7 @@ class _ImageFileProvider(ResourceProvider):
         return UpdateResult(outs={**news, **{k: olds.get(k) for k in (*OUTPUTS, "sha256")}})
 
 
-class ImageFile(pulumi.dynamic.Resource):
+class ImageFile(LabResource):
     path: pulumi.Output[str]
     sha256: pulumi.Output[str]
     size: pulumi.Output[int]
@@ -121,10 +123,5 @@ class ImageFile(pulumi.dynamic.Resource):
         cache_dir: str,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
-        super().__init__(
-            _ImageFileProvider(),
-            name,
-            {"source": source, "sha256": sha256, "cache_dir": cache_dir, "path": None, "size": None,
-             "downloaded": None},
-            opts,
-        )
+        inputs = {"source": source, "sha256": sha256, "cache_dir": cache_dir}
+        super().__init__(_ImageFileProvider(), name, inputs, opts, outputs=OUTPUTS)

@@ -18,6 +18,8 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from providers.resource import LabResource
+
 RETRY_PAUSE_SECONDS = 3.0
 REQUEST_TIMEOUT_SECONDS = 10.0
 
@@ -130,7 +132,7 @@ class KeystoneReadyProvider(ResourceProvider):
         return UpdateResult({**news, **wait_for_token(news)})
 
 
-class KeystoneReady(pulumi.dynamic.Resource):
+class KeystoneReady(LabResource):
     auth_url: pulumi.Output[str]
     region: pulumi.Output[str]
 
@@ -147,7 +149,7 @@ class KeystoneReady(pulumi.dynamic.Resource):
         timeout_seconds: int = 600,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
-        props = {
+        inputs = {
             "auth_url": auth_url,
             "username": username,
             "password": pulumi.Output.secret(password),
@@ -157,4 +159,4 @@ class KeystoneReady(pulumi.dynamic.Resource):
             "region": region,
             "timeout_seconds": timeout_seconds,
         }
-        super().__init__(KeystoneReadyProvider(), name, props, opts)
+        super().__init__(KeystoneReadyProvider(), name, inputs, opts)

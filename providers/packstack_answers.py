@@ -17,6 +17,8 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from providers.resource import LabResource
+
 # Passwords Packstack would otherwise regenerate on every --gen-answer-file.
 PASSWORD_KEYS = (
     "CONFIG_AMQP_AUTH_PASSWORD",
@@ -97,7 +99,7 @@ class PackstackAnswersProvider(ResourceProvider):
         return UpdateResult(_outputs(_answers_of(news), passwords))
 
 
-class PackstackAnswers(pulumi.dynamic.Resource):
+class PackstackAnswers(LabResource):
     passwords: pulumi.Output[dict]
     admin_password: pulumi.Output[str]
     answer_file: pulumi.Output[str]
@@ -109,6 +111,5 @@ class PackstackAnswers(pulumi.dynamic.Resource):
         answers: pulumi.Input[dict],
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
-        props = {**answers, **{key: None for key in OUTPUT_PROPS}}
-        secret = pulumi.ResourceOptions(additional_secret_outputs=["passwords", "admin_password", "answer_file"])
-        super().__init__(PackstackAnswersProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
+        super().__init__(PackstackAnswersProvider(), name, answers, opts, outputs=OUTPUT_PROPS,
+                         secret_outputs=("passwords", "admin_password", "answer_file"))

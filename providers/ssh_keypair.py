@@ -13,6 +13,8 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider
 
+from providers.resource import LabResource
+
 
 def generate_ed25519(comment: str) -> tuple[str, str]:
     """(OpenSSH private key PEM, `ssh-ed25519 AAAA... comment` public line)."""
@@ -40,11 +42,10 @@ class SshKeyPairProvider(ResourceProvider):
         return DiffResult(changes=changed, replaces=["comment"] if changed else [], stables=["private_key", "public_key"])
 
 
-class SshKeyPair(pulumi.dynamic.Resource):
+class SshKeyPair(LabResource):
     private_key: pulumi.Output[str]
     public_key: pulumi.Output[str]
 
     def __init__(self, name: str, comment: str, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        secret = pulumi.ResourceOptions(additional_secret_outputs=["private_key"])
-        props = {"comment": comment, "private_key": None, "public_key": None}
-        super().__init__(SshKeyPairProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
+        super().__init__(SshKeyPairProvider(), name, {"comment": comment}, opts,
+                         outputs=("private_key", "public_key"), secret_outputs=("private_key",))

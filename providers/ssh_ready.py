@@ -20,6 +20,8 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from providers.resource import LabResource
+
 RETRY_PAUSE_SECONDS = 2.0
 CONNECT_TIMEOUT_SECONDS = 5.0
 # Properties whose change means a different machine to wait for.
@@ -86,7 +88,7 @@ class _SshReadyProvider(ResourceProvider):
         return UpdateResult(outs={**news, **{k: olds.get(k) for k in OUTPUTS}})
 
 
-class SshReady(pulumi.dynamic.Resource):
+class SshReady(LabResource):
     seconds: pulumi.Output[float]
     banner: pulumi.Output[str]
 
@@ -102,18 +104,13 @@ class SshReady(pulumi.dynamic.Resource):
         port: int = 22,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
-        super().__init__(
-            _SshReadyProvider(),
-            name,
-            {
-                "subject": subject,
-                "host": host,
-                "port": port,
-                "identity": identity,
-                "timeout_seconds": timeout_seconds,
-                "timeout_setting": timeout_setting,
-                "hint": hint,
-                **{key: None for key in OUTPUTS},
-            },
-            opts,
-        )
+        inputs = {
+            "subject": subject,
+            "host": host,
+            "port": port,
+            "identity": identity,
+            "timeout_seconds": timeout_seconds,
+            "timeout_setting": timeout_setting,
+            "hint": hint,
+        }
+        super().__init__(_SshReadyProvider(), name, inputs, opts, outputs=OUTPUTS)
