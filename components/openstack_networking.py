@@ -76,16 +76,17 @@ class OpenStackNetworking(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        self.public_subnet = openstack.networking.Subnet(
-            f"{name}-public",
-            name=f"{prefix}-public",
-            network_id=self.external_network.id,
-            cidr=args.external_cidr,
-            ip_version=4,
+
+        def ipv4_subnet(resource_name: str, suffix: str, network: openstack.networking.Network, cidr: str,
+                        **settings) -> openstack.networking.Subnet:
+            return openstack.networking.Subnet(resource_name, name=f"{prefix}-{suffix}", network_id=network.id,
+                                               cidr=cidr, ip_version=4, opts=child, **settings)
+
+        self.public_subnet = ipv4_subnet(
+            f"{name}-public", "public", self.external_network, args.external_cidr,
             enable_dhcp=False,
             gateway_ip=args.external_gateway,
             allocation_pools=[openstack.networking.SubnetAllocationPoolArgs(start=args.pool_start, end=args.pool_end)],
-            opts=child,
         )
         self.router = openstack.networking.Router(
             f"{name}-router",
@@ -95,15 +96,10 @@ class OpenStackNetworking(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.public_subnet])),
         )
         self.private_network = openstack.networking.Network(f"{name}-private", name=f"{prefix}-private", opts=child)
-        self.private_subnet = openstack.networking.Subnet(
-            f"{name}-private-subnet",
-            name=f"{prefix}-private",
-            network_id=self.private_network.id,
-            cidr=args.private_cidr,
-            ip_version=4,
+        self.private_subnet = ipv4_subnet(
+            f"{name}-private-subnet", "private", self.private_network, args.private_cidr,
             enable_dhcp=True,
             dns_nameservers=list(args.dns_servers),
-            opts=child,
         )
         self.router_interface = openstack.networking.RouterInterface(
             f"{name}-router-private",
