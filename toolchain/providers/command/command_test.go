@@ -12,10 +12,7 @@ import (
 func TestRemoteCreateRunsAndStreams(t *testing.T) {
 	srv, p, logs := setup(t)
 	in := commandOn(t, p, srv, "echo hello; echo oops >&2; echo world")
-	id, outs, err := doCreate(t, p, in, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, outs := mustCreate(t, p, in, false)
 	if !strings.HasPrefix(id, "c") || len(id) != 9 {
 		t.Errorf("unexpected id %q", id)
 	}
@@ -48,7 +45,7 @@ func TestEnvironmentAndStdin(t *testing.T) {
 		"environment": resource.NewObjectProperty(resource.PropertyMap{"FOO": resource.NewStringProperty("x y"), "BAR": resource.NewStringProperty("b")}),
 		"stdin":       resource.NewStringProperty("line1\nline2"),
 	})
-	outs := mustCreate(t, p, in)
+	_, outs := mustCreate(t, p, in, false)
 	if got := str(outs, "stdout"); got != "foo=x y bar=\nline1\nline2" {
 		t.Errorf("stdout = %q", got)
 	}
@@ -89,7 +86,7 @@ func TestLoggingModesAndRedaction(t *testing.T) {
 		"environment": resource.NewObjectProperty(resource.PropertyMap{"TOKEN": resource.MakeSecret(resource.NewStringProperty("s3cr3t-value"))}),
 		"logging":     resource.NewStringProperty("stdout"),
 	})
-	outs := mustCreate(t, p, in)
+	_, outs := mustCreate(t, p, in, false)
 	text := logs.text()
 	if !strings.Contains(text, "visible [secret]") || strings.Contains(text, "s3cr3t-value") || strings.Contains(text, "hidden-err") {
 		t.Errorf("logs:\n%s", text)

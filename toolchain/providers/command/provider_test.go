@@ -165,14 +165,14 @@ func commandOn(t *testing.T, p *server, srv *testSSHServer, create string) resou
 	return checked(t, p, resource.PropertyMap{"connection": srv.connection(nil), "create": resource.NewStringProperty(create)})
 }
 
-// mustCreate runs Create (not a preview) and returns the outputs.
-func mustCreate(t *testing.T, p *server, inputs resource.PropertyMap) resource.PropertyMap {
+// mustCreate runs Create (a preview if asked), fails the test on an error and returns the ID and outputs.
+func mustCreate(t *testing.T, p *server, inputs resource.PropertyMap, preview bool) (string, resource.PropertyMap) {
 	t.Helper()
-	_, outs, err := doCreate(t, p, inputs, false)
+	id, outs, err := doCreate(t, p, inputs, preview)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return outs
+	return id, outs
 }
 
 func TestCheckDefaultsAndValidation(t *testing.T) {
@@ -231,10 +231,7 @@ func TestCheckDefaultsAndValidation(t *testing.T) {
 func TestPreviewDoesNotRun(t *testing.T) {
 	srv, p, _ := setup(t)
 	in := commandOn(t, p, srv, "echo x")
-	_, outs, err := doCreate(t, p, in, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, outs := mustCreate(t, p, in, true)
 	if !outs["stdout"].IsComputed() || srv.conns.Load() != 0 {
 		t.Errorf("preview ran something: stdout=%v conns=%d", outs["stdout"], srv.conns.Load())
 	}
@@ -250,10 +247,7 @@ func TestDiffUpdateDelete(t *testing.T) {
 		"delete":     resource.NewStringProperty(`echo "prev=$PULUMI_COMMAND_STDOUT" > ` + marker),
 	}
 	in1 := checked(t, p, base)
-	_, state1, err := doCreate(t, p, in1, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, state1 := mustCreate(t, p, in1, false)
 	// Same inputs: no diff (secretness differences ignored).
 	same := checked(t, p, base.Copy())
 	if d := doDiff(t, p, state1, in1, same); d.GetChanges() != pulumirpc.DiffResponse_DIFF_NONE {
