@@ -16,7 +16,7 @@ import pulumi
 from components.remote import BOOT_DIAL_ERROR_LIMIT, NodeConnection, run_script
 from providers.ssh_ready import SshReady
 from lab.answers import CINDER_VOLUME_GROUP, EXTERNAL_NIC, StorageDisks
-from lab.cloudinit import EXTERNAL_NIC_PROFILE
+from lab.cloudinit import EXTERNAL_NIC_PROFILE, external_nic_keyfile
 from lab.config import PrepProfile, RhelSubscription
 from lab.plan import NodePlan
 
@@ -67,6 +67,13 @@ class HostPrep(pulumi.ComponentResource):
         def after(*deps: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, depends_on=list(deps))
 
+        existing = args.node.existing is not None
+        if existing:
+            hint = ("It is an existing machine (existingComputes): check that it is up, reachable from here and "
+                    "that its sshd listens")
+        else:
+            hint = (f"Watch its boot with `virsh -c {args.libvirt_uri} console {args.node.libvirt_name}`; "
+                    f"QEMU's own log is /var/log/libvirt/qemu/{args.node.libvirt_name}.log")
         # A wall-clock bound on the boot, with an error that names the node and its console.
         self.ssh_ready = SshReady(
             f"{name}-ssh-ready",
@@ -75,8 +82,7 @@ class HostPrep(pulumi.ComponentResource):
             identity=args.domain_id,
             timeout_seconds=args.boot_timeout,
             timeout_setting="bootTimeout",
-            hint=f"Watch its boot with `virsh -c {args.libvirt_uri} console {args.node.libvirt_name}`; "
-                 f"QEMU's own log is /var/log/libvirt/qemu/{args.node.libvirt_name}.log",
+            hint=hint,
             opts=after(),
         )
         self.wait = run_script(
@@ -88,13 +94,28 @@ class HostPrep(pulumi.ComponentResource):
             triggers=triggers,
             dial_error_limit=BOOT_DIAL_ERROR_LIMIT,
         )
-        before_prep: list[pulumi.Resource] = [self.wait]
-        if args.os_flavor == "rhel" and args.rhel is not None:
+        self.joined = None
+        if existing:
+            # Its sshd learns to accept LAB_* (cloud-init does that on the lab's own nodes); nothing of
+            # the machine is removed on destroy, and the delete script says so then.
+            self.joined = run_script(
+                f"{name}-joined",
+                "existing-machine-joined.sh",
+                conn,
+                after(self.wait),
+                environment={"LAB_NODE": args.node.name},
+                delete_script="existing-machine-left.sh",
+                triggers=triggers,
+            )
+        booted = self.joined or self.wait  # what every later command of the node waits for
+        before_prep: list[pulumi.Resource] = [booted]
+        # An existing machine keeps the subscription it has (unregistering it on destroy would change it).
+        if args.os_flavor == "rhel" and args.rhel is not None and not existing:
             self.subscription = run_script(
                 f"{name}-subscription",
                 "rhel-register.sh",
                 conn,
-                after(self.wait),
+                after(booted),
                 environment={
                     "LAB_RHSM_USERNAME": args.rhel.username,
                     "LAB_RHSM_PASSWORD": pulumi.Output.secret(args.rhel.password.value),
@@ -123,12 +144,17 @@ class HostPrep(pulumi.ComponentResource):
             f"{name}-external-nic",
             "external-nic.sh",
             conn,
-            after(self.wait),
-            environment={"LAB_NIC": EXTERNAL_NIC, "LAB_NIC_PROFILE": EXTERNAL_NIC_PROFILE},
+            after(booted),
+            environment={
+                "LAB_NIC": EXTERNAL_NIC,
+                "LAB_NIC_PROFILE": EXTERNAL_NIC_PROFILE,
+                # cloud-init wrote the profile on the lab's nodes; an existing machine gets it here.
+                **({"LAB_NIC_KEYFILE": external_nic_keyfile(interface=EXTERNAL_NIC)} if existing else {}),
+            },
             triggers=triggers,
         )
         self.hosts = run_script(
-            f"{name}-hosts", "sync-hosts.sh", conn, after(self.wait), stdin=args.hosts_file, triggers=triggers
+            f"{name}-hosts", "sync-hosts.sh", conn, after(booted), stdin=args.hosts_file, triggers=triggers
         )
         self.storage = None
         if args.storage is not None and (args.storage.cinder or args.storage.swift):

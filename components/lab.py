@@ -28,6 +28,7 @@ from components.remote import NodeConnection
 from lab.answers import PHYSNET, cloud_flavors, lab_answers
 from lab.cloudinit import hosts_file
 from lab.plan import LabPlan
+from providers.host_key_scan import HostKeyScan
 from providers.keystone_ready import KeystoneReady
 from providers.ssh_keypair import SshKeyPair
 
@@ -99,9 +100,11 @@ class LoginKey:
 
 @dataclass(frozen=True)
 class NodesStage:
-    network: LabNetwork
-    storage: LabStorage
-    nodes: dict[str, LabNode]
+    networks: dict[int, LabNetwork]  # host index -> the host's two networks
+    storages: dict[int, LabStorage]  # host index -> the host's pool and base volume
+    nodes: dict[str, LabNode]  # the nodes the lab creates
+    host_keys: dict[str, pulumi.Output[str]]  # every node, existing machines included: the pinned host key
+    identities: dict[str, pulumi.Input[str]]  # every node: a new value re-runs its prep (a lab node's domain ID)
     known_hosts: pulumi.Output[str]
 
 
@@ -168,7 +171,7 @@ class OpenStackLab(pulumi.ComponentResource):
         if not cfg.runs("prep"):
             return outputs
         connections = {
-            node.name: NodeConnection(node.management_ip, login.private, built.nodes[node.name].host_public_key)
+            node.name: NodeConnection(node.management_ip, login.private, built.host_keys[node.name])
             for node in plan.nodes
         }
         preps = self._prep(built, connections)
@@ -211,14 +214,19 @@ class OpenStackLab(pulumi.ComponentResource):
         return LoginKey(key.public_key, key.private_key, True)
 
     def _nodes(self, login: LoginKey) -> NodesStage:
-        """Stage nodes: the two networks, the storage and one VM per node."""
+        """Stage nodes: on every host its two networks, its storage and one VM per node it carries; the
+        existing machines' pinned (or first-contact) host keys."""
         plan = self.plan
-        provider = libvirt.Provider("libvirt", uri=plan.config.libvirt_uri, opts=pulumi.ResourceOptions(parent=self))
-        on_libvirt = pulumi.ResourceOptions(parent=self, providers=[provider])
-        network = LabNetwork("network", LabNetworkArgs(plan.management, plan.external, plan.dns_domain), on_libvirt)
-        storage = LabStorage("storage", plan.storage, on_libvirt)
-        nodes = {}
-        for node in plan.nodes:
+        networks, storages, on_host = {}, {}, {}
+        for k, host in enumerate(plan.hosts):
+            # The first host keeps a one-host lab's names, so an existing stack previews no change.
+            provider = libvirt.Provider(f"libvirt{host.suffix}", uri=host.uri, opts=pulumi.ResourceOptions(parent=self))
+            on_host[k] = pulumi.ResourceOptions(parent=self, providers=[provider])
+            networks[k] = LabNetwork(f"network{host.suffix}",
+                                     LabNetworkArgs(plan.management, plan.external, plan.dns_domain), on_host[k])
+            storages[k] = LabStorage(f"storage{host.suffix}", host.storage, on_host[k])
+        nodes: dict[str, LabNode] = {}
+        for node in plan.lab_nodes:
             # First-boot /etc/hosts: the node and the controller, which never change for an
             # existing node; the full list follows through HostPrep's hosts command.
             first_boot_hosts = tuple(dict.fromkeys([plan.controller.host_entry, node.host_entry]))
@@ -227,23 +235,37 @@ class OpenStackLab(pulumi.ComponentResource):
                 LabNodeArgs(
                     node=node,
                     hypervisor=plan.config.hypervisor,
-                    pool=storage.pool,
-                    base_volume_id=storage.base_volume_id,
-                    management_network_id=network.management_network_id,
-                    external_network_id=network.external_network_id,
+                    pool=storages[node.host].pool,
+                    base_volume_id=storages[node.host].base_volume_id,
+                    management_network_id=networks[node.host].management_network_id,
+                    external_network_id=networks[node.host].external_network_id,
                     authorized_key=login.public,
                     hosts=first_boot_hosts,
                     boot=plan.config.boot,
                 ),
-                on_libvirt,
+                on_host[node.host],
             )
+        host_keys = {name: lab_node.host_public_key for name, lab_node in nodes.items()}
+        identities: dict[str, pulumi.Input[str]] = {name: lab_node.domain_id for name, lab_node in nodes.items()}
+        for node in plan.nodes:
+            machine = node.existing
+            if machine is None:
+                continue
+            if machine.host_key:
+                host_keys[node.name] = pulumi.Output.from_input(machine.host_key)
+            else:
+                host_keys[node.name] = HostKeyScan(
+                    f"{node.name}-host-key", subject=node.name, host=machine.address,
+                    timeout_seconds=plan.config.boot_timeout, opts=pulumi.ResourceOptions(parent=self),
+                ).host_key
+            identities[node.name] = f"existing-{node.name}-{machine.address}"
         entries = plan.host_entries
-        known_hosts = pulumi.Output.all(*[nodes[node.name].host_public_key for node in plan.nodes]).apply(
+        known_hosts = pulumi.Output.all(*[host_keys[node.name] for node in plan.nodes]).apply(
             lambda keys: "".join(
                 f"{e.ip},{e.fqdn},{e.short} {' '.join(key.split()[:2])}\n" for e, key in zip(entries, keys)
             )
         )
-        return NodesStage(network, storage, nodes, known_hosts)
+        return NodesStage(networks, storages, nodes, host_keys, identities, known_hosts)
 
     def _prep(self, built: NodesStage, connections: dict[str, NodeConnection]) -> dict[str, HostPrep]:
         """Stage prep: one HostPrep per node, in parallel; the computes trust the controller's root key."""
@@ -257,7 +279,7 @@ class OpenStackLab(pulumi.ComponentResource):
                 HostPrepArgs(
                     node=node,
                     connection=connections[node.name],
-                    domain_id=built.nodes[node.name].domain_id,
+                    domain_id=built.identities[node.name],
                     profile=cfg.prep_profile,
                     os_flavor=cfg.os_flavor,
                     openstack_release=cfg.openstack_release,
@@ -267,7 +289,7 @@ class OpenStackLab(pulumi.ComponentResource):
                     controller_key=controller_key,
                     rhel=cfg.rhel,
                     boot_timeout=cfg.boot_timeout,
-                    libvirt_uri=cfg.libvirt_uri,
+                    libvirt_uri=plan.hosts[node.host].uri,
                     storage=plan.storage_disks if node.role == "controller" else None,
                 ),
                 pulumi.ResourceOptions(parent=self),
@@ -286,7 +308,7 @@ class OpenStackLab(pulumi.ComponentResource):
             PackstackArgs(
                 controller=connections[controller.name],
                 controller_ip=controller.management_ip,
-                domain_id=built.nodes[controller.name].domain_id,
+                domain_id=built.identities[controller.name],
                 answers=lab_answers(cfg),
                 apply=cfg.runs("packstack"),
                 keystone_timeout=cfg.keystone_timeout,

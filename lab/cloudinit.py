@@ -37,6 +37,7 @@ class NodeIdentity:
     management_mac: str
     external_mac: str
     dns_domain: str
+    nameservers: tuple[str, ...] = ()  # none: the management gateway (the NAT network's dnsmasq)
 
 
 def hosts_file(entries: list[tuple[str, str, str]]) -> str:
@@ -46,8 +47,9 @@ def hosts_file(entries: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def external_nic_keyfile(mac: str) -> str:
-    """NetworkManager keyfile that keeps the external NIC (matched by MAC) up without any address.
+def external_nic_keyfile(mac: str = "", interface: str = "") -> str:
+    """NetworkManager keyfile that keeps the external NIC (matched by MAC, or by name on a machine the
+    lab did not create) up without any address.
 
     It stays right once Packstack makes eth1 a port of br-ex: NetworkManager only keeps the link up.
     """
@@ -55,12 +57,15 @@ def external_nic_keyfile(mac: str) -> str:
     profile.optionxform = str  # keyfile keys are case-sensitive
     profile["connection"] = {
         "id": EXTERNAL_NIC_PROFILE,
-        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"openstack-lab:{EXTERNAL_NIC_PROFILE}:{mac.lower()}")),
+        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"openstack-lab:{EXTERNAL_NIC_PROFILE}:{mac.lower() or interface}")),
         "type": "ethernet",
         "autoconnect": "true",
         "autoconnect-priority": str(EXTERNAL_NIC_PRIORITY),
     }
-    profile["ethernet"] = {"mac-address": mac.upper()}
+    if mac:
+        profile["ethernet"] = {"mac-address": mac.upper()}
+    else:
+        profile["connection"]["interface-name"] = interface
     profile["ipv4"] = {"method": "disabled"}
     profile["ipv6"] = {"method": "disabled"}
     out = io.StringIO()
@@ -124,7 +129,8 @@ def network_config(node: NodeIdentity) -> str:
                 "dhcp6": False,
                 "addresses": [f"{node.management_ip}/{prefix}"],
                 "routes": [{"to": "0.0.0.0/0", "via": node.management_gateway}],
-                "nameservers": {"addresses": [node.management_gateway], "search": [node.dns_domain]},
+                "nameservers": {"addresses": list(node.nameservers or (node.management_gateway,)),
+                                "search": [node.dns_domain]},
             },
             # No addresses: sysconfig and networkd render it up without any; NetworkManager gets the
             # lab's own profile from the user-data (external_nic_keyfile), which wins on priority.

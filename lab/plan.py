@@ -13,6 +13,7 @@ from lab import naming
 from lab.answers import DataDisk, StorageDisks, storage_disks
 from lab.cloudinit import NodeIdentity
 from lab.config import LabConfig, NodeSize
+from lab.config.model import ExistingCompute
 
 
 class HostEntry(NamedTuple):
@@ -26,8 +27,9 @@ class HostEntry(NamedTuple):
 @dataclass(frozen=True)
 class NetworkPlan:
     name: str  # libvirt name
-    bridge: str  # Linux bridge, <= 15 characters
+    bridge: str  # Linux bridge, <= 15 characters: the lab's own (nat), or the one each host has (bridge)
     cidr: str
+    mode: str = "nat"  # nat: a NAT network of the one host; bridge: the hosts' bridge on a shared LAN
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,23 @@ class StoragePlan:
 
 
 @dataclass(frozen=True)
+class HostPlan:
+    """One KVM host: its libvirt provider, networks and storage carry `suffix` in their Pulumi names."""
+
+    name: str
+    uri: str
+    suffix: str  # "" on the first host (a one-host lab keeps its names), "-<name>" on the others
+    storage: StoragePlan
+
+
+@dataclass(frozen=True)
 class NodePlan:
     identity: NodeIdentity  # what cloud-init writes: hostname, FQDN, management address, MACs
     role: str  # controller | compute
     libvirt_name: str  # prefix of the node's libvirt objects, carries project and stack
     size: NodeSize
+    host: int = 0  # index into LabPlan.hosts; ignored for an existing machine
+    existing: Optional[ExistingCompute] = None  # a machine the lab joins but does not create
 
     @property
     def name(self) -> str:
@@ -77,8 +91,14 @@ class LabPlan:
     dns_domain: str
     management: NetworkPlan
     external: NetworkPlan
-    storage: StoragePlan
+    storage: StoragePlan  # the first host's
     nodes: tuple[NodePlan, ...]  # controller first
+    hosts: tuple[HostPlan, ...] = ()
+
+    @property
+    def lab_nodes(self) -> tuple[NodePlan, ...]:
+        """The nodes the lab creates (not the existing machines it joins)."""
+        return tuple(node for node in self.nodes if node.existing is None)
 
     @property
     def controller(self) -> NodePlan:
@@ -103,35 +123,51 @@ def plan(config: LabConfig) -> LabPlan:
     project, stack = config.project, config.stack
     dns_domain = naming.dns_domain(stack)
 
+    bridges = {"management": config.network.management_bridge, "external": config.network.external_bridge}
+
     def network(role: str, cidr: str) -> NetworkPlan:
+        if config.network.mode == "bridge":
+            return NetworkPlan(naming.libvirt_name(project, stack, role), bridges[role], cidr, "bridge")
         return NetworkPlan(naming.libvirt_name(project, stack, role), naming.bridge_name(project, stack, role), cidr)
 
-    def node(name: str) -> NodePlan:
+    def node(placed) -> NodePlan:
+        name = placed.name
         identity = NodeIdentity(
             hostname=name,
             fqdn=naming.fqdn(name, stack),
-            management_ip=config.node_address(name),
+            management_ip=placed.address,
             management_cidr=config.management_cidr,
             management_gateway=config.management_gateway,
             management_mac=naming.mac_address(project, stack, name, 0),
             external_mac=naming.mac_address(project, stack, name, 1),
             dns_domain=dns_domain,
+            nameservers=config.network.nameservers,
         )
         role = "controller" if name == naming.CONTROLLER else "compute"
-        return NodePlan(identity, role, naming.libvirt_name(project, stack, name), config.size_of(name))
+        return NodePlan(identity, role, naming.libvirt_name(project, stack, name), config.size_of(name),
+                        placed.host or 0, placed.existing)
 
-    own_pool = config.storage_pool_path is not None
+    def storage(host) -> StoragePlan:
+        # Every host holds its own copy of the base image in its own pool (same libvirt names: other hosts).
+        own_pool = host.storage_pool_path is not None
+        return StoragePlan(
+            pool_name=naming.libvirt_name(project, stack, "pool") if own_pool else host.storage_pool,
+            pool_path=host.storage_pool_path,
+            base_volume_name=naming.libvirt_name(project, stack, "base") + ".qcow2",
+            base_image=config.base_image,
+        )
+
+    hosts = tuple(
+        HostPlan(host.name, host.uri, "" if k == 0 else f"-{host.name}", storage(host))
+        for k, host in enumerate(config.lab_hosts)
+    )
     return LabPlan(
         config=config,
         prefix=naming.resource_prefix(project, stack),
         dns_domain=dns_domain,
         management=network("management", config.management_cidr),
         external=network("external", config.external_cidr),
-        storage=StoragePlan(
-            pool_name=naming.libvirt_name(project, stack, "pool") if own_pool else config.storage_pool,
-            pool_path=config.storage_pool_path,
-            base_volume_name=naming.libvirt_name(project, stack, "base") + ".qcow2",
-            base_image=config.base_image,
-        ),
-        nodes=tuple(node(name) for name in config.node_names),
+        storage=hosts[0].storage,
+        nodes=tuple(node(placed) for placed in config.placed_nodes),
+        hosts=hosts,
     )

@@ -10,7 +10,10 @@
 # Load it and activate it when it is not; every later boot picks it by priority.
 # Without NetworkManager (networkd, or ifcfg files only): no DHCP is configured for the
 # NIC; IPv6 is switched off on it so not even a link-local address appears.
-# Inputs (environment): LAB_NIC (default eth1), LAB_NIC_PROFILE (default lab-eth1).
+# On a machine the lab did not create (existingComputes) no cloud-init wrote the profile:
+# LAB_NIC_KEYFILE carries its keyfile text, installed here when NetworkManager runs.
+# Inputs (environment): LAB_NIC (default eth1), LAB_NIC_PROFILE (default lab-eth1),
+#   LAB_NIC_KEYFILE (optional keyfile text of the profile).
 set -euo pipefail
 
 nic=${LAB_NIC:-eth1}
@@ -20,6 +23,14 @@ log() { printf '[external-nic %s] %s\n' "$(hostname -s)" "$*"; }
 ip link show dev "$nic" >/dev/null 2>&1 || { echo "$(hostname -s): no network interface $nic" >&2; exit 1; }
 
 if command -v nmcli >/dev/null 2>&1 && [ "$(nmcli -t -f RUNNING general 2>/dev/null)" = "running" ]; then
+  if [ -n "${LAB_NIC_KEYFILE:-}" ]; then
+    keyfile=/etc/NetworkManager/system-connections/$profile.nmconnection
+    want=$(printf '%s\n' "$LAB_NIC_KEYFILE")
+    if [ "$(cat "$keyfile" 2>/dev/null)" != "$want" ]; then
+      log "writing $keyfile"
+      (umask 077 && printf '%s\n' "$want" > "$keyfile")
+    fi
+  fi
   nmcli connection reload
   nmcli -t -f NAME connection show | grep -qx "$profile" \
     || { echo "$(hostname -s): NetworkManager has no profile $profile (cloud-init should have written it)" >&2; exit 1; }

@@ -12,7 +12,7 @@ from lab.config.reader import Reader
 FALLBACK_CIDRS = ("10.208.0.0/24", "10.208.1.0/24")
 
 
-def read(r: Reader, stack: str, compute_count: int) -> dict[str, Any]:
+def read(r: Reader, stack: str, last_node_index: int) -> dict[str, Any]:
     """LabConfig's addressing fields."""
     supernet = r.get("supernet")
     mgmt_cidr, ext_cidr = r.get("managementCidr"), r.get("externalCidr")
@@ -41,13 +41,13 @@ def read(r: Reader, stack: str, compute_count: int) -> dict[str, Any]:
         "private_cidr": r.get("privateCidr"),
         "dns_servers": r.get("dnsServers"),
     }
-    _check(r, fields, compute_count)
+    _check(r, fields, last_node_index)
     fields["external_gateway"] = fields["external_gateway"] or ""
     fields["dns_servers"] = tuple(str(s) for s in fields["dns_servers"])
     return fields
 
 
-def _check(r: Reader, cfg: dict[str, Any], compute_count: int) -> None:
+def _check(r: Reader, cfg: dict[str, Any], last_node_index: int) -> None:
     mgmt = r.network("managementCidr", cfg["management_cidr"])
     ext = r.network("externalCidr", cfg["external_cidr"])
     private = r.network("privateCidr", cfg["private_cidr"])
@@ -57,12 +57,11 @@ def _check(r: Reader, cfg: dict[str, Any], compute_count: int) -> None:
             if a is not None and b is not None and a.overlaps(b):
                 r.problem(key_b, f"{b} overlaps {key_a} {a}; the lab's networks must be disjoint")
     if mgmt is not None:
-        nodes = 1 + compute_count
-        last_offset = naming.FIRST_NODE_HOST + nodes - 1
+        last_offset = naming.FIRST_NODE_HOST + last_node_index
         if last_offset >= mgmt.num_addresses - 1:
             r.problem(
                 "managementCidr",
-                f"{mgmt} has no room for {nodes} node addresses from .{naming.FIRST_NODE_HOST} "
+                f"{mgmt} has no room for node addresses from .{naming.FIRST_NODE_HOST} to .{last_offset} "
                 f"(the last would be beyond the broadcast address); use a larger network or fewer computes",
             )
     if ext is not None:

@@ -14,7 +14,7 @@ LIBVIRT_SCHEMES = ("qemu", "qemu+ssh", "qemu+libssh", "qemu+libssh2", "qemu+tcp"
                    "test", "test+unix")
 
 
-def _libvirt_uri_problem(uri: str) -> str | None:
+def libvirt_uri_problem(uri: str) -> str | None:
     parsed = urlparse(uri)
     if not re.match(r"^[a-z][a-z0-9+]*://", uri) or parsed.scheme not in LIBVIRT_SCHEMES:
         return (f"{uri!r} is not a libvirt QEMU URI; use qemu:///system, or qemu+ssh://user@host/system "
@@ -27,7 +27,7 @@ def _libvirt_uri_problem(uri: str) -> str | None:
 def read(r: Reader, path_exists: Callable[[str], bool]) -> dict[str, Any]:
     """LabConfig's host fields."""
     libvirt_uri = r.get("libvirtUri")
-    problem = _libvirt_uri_problem(libvirt_uri)
+    problem = libvirt_uri_problem(libvirt_uri)
     if problem:
         r.problem("libvirtUri", problem)
 

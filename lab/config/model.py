@@ -113,6 +113,55 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class LabHost:
+    """A KVM host of the lab: its libvirt URI, how many computes it carries, where its volumes go."""
+
+    name: str  # suffix of its Pulumi resource names (none on the first host) and of its computes' names
+    uri: str
+    computes: int
+    storage_pool: str
+    storage_pool_path: Optional[str]  # None: the existing pool `storage_pool`
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """How the lab's two networks reach the nodes: NAT networks of the one host (nat), or libvirt
+    networks in bridge mode on bridges every host has on a LAN they share (bridge)."""
+
+    mode: str = "nat"
+    management_bridge: Optional[str] = None  # bridge mode: the hosts' existing bridges
+    external_bridge: Optional[str] = None
+    management_gateway: Optional[str] = None  # bridge mode: the LAN's router; nat: the libvirt host
+    nameservers: tuple[str, ...] = ()  # bridge mode: the nodes' DNS servers
+
+
+@dataclass(frozen=True)
+class ExistingCompute:
+    """An EL9 machine the lab does not create, joined as a compute by address and login key."""
+
+    name: str
+    address: str
+    host_key: Optional[str]  # pinned `type base64`; None with trust_first_contact
+    trust_first_contact: bool
+
+
+@dataclass(frozen=True)
+class PlacedNode:
+    """Where a node runs: its name, the index of its host in `hosts` (None: an existing machine) and its
+    management address."""
+
+    name: str
+    host: Optional[int]
+    address: str
+    existing: Optional[ExistingCompute] = None
+
+
+# Management address blocks: host k's computes take node indexes k*HOST_BLOCK+1, ..., so adding a compute
+# on one host never moves a node of another.
+HOST_BLOCK = 40
+
+
+@dataclass(frozen=True)
 class LabConfig:
     project: str
     stack: str
@@ -146,21 +195,54 @@ class LabConfig:
     boot_timeout: int
     keystone_timeout: int
     demo: Optional[DemoSettings] = None  # None: stage demo not declared
+    # Placement: one host (libvirtUri, computeCount, storagePool[Path]) unless `hosts` lists several;
+    # libvirt_uri, compute_count and storage_pool[_path] above are the first host's.
+    hosts: tuple[LabHost, ...] = ()
+    network: NetworkSettings = NetworkSettings()
+    existing_computes: tuple[ExistingCompute, ...] = ()
 
     @property
     def existing_cloud(self) -> bool:
         return self.cloud is not None
 
     @property
+    def lab_hosts(self) -> tuple[LabHost, ...]:
+        """The hosts; one built from libvirtUri/computeCount/storagePool[Path] when `hosts` is unset."""
+        return self.hosts or (
+            LabHost("local", self.libvirt_uri, self.compute_count, self.storage_pool, self.storage_pool_path),
+        )
+
+    @property
+    def placed_nodes(self) -> tuple[PlacedNode, ...]:
+        """Every node, controller first (on the first host), then each host's computes, then existing machines."""
+        nodes = [PlacedNode(naming.CONTROLLER, 0, naming.node_address(self.management_cidr, 0))]
+        for k, host in enumerate(self.lab_hosts):
+            for j in range(1, host.computes + 1):
+                name = f"compute{j}" if k == 0 else f"{host.name}-compute{j}"
+                nodes.append(PlacedNode(name, k, naming.node_address(self.management_cidr, k * HOST_BLOCK + j)))
+        nodes += [PlacedNode(e.name, None, e.address, e) for e in self.existing_computes]
+        return tuple(nodes)
+
+    @property
+    def all_in_one(self) -> bool:
+        """No compute anywhere: the controller is the compute too."""
+        return not self.existing_computes and not any(host.computes for host in self.lab_hosts)
+
+    @property
     def node_names(self) -> list[str]:
-        return naming.node_names(self.compute_count)
+        return [node.name for node in self.placed_nodes]
 
     @property
     def management_gateway(self) -> str:
-        return naming.host_address(self.management_cidr, 1)
+        return self.network.management_gateway or naming.host_address(self.management_cidr, 1)
+
+    @property
+    def node_nameservers(self) -> tuple[str, ...]:
+        """The nodes' DNS: the NAT network's dnsmasq (the gateway), or the LAN's servers in bridge mode."""
+        return self.network.nameservers or (self.management_gateway,)
 
     def node_address(self, node: str) -> str:
-        return naming.node_address(self.management_cidr, self.node_names.index(node))
+        return next(n.address for n in self.placed_nodes if n.name == node)
 
     def size_of(self, node: str) -> NodeSize:
         return self.controller if node == naming.CONTROLLER else self.compute

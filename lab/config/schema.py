@@ -52,6 +52,7 @@ class Key:
     secret: bool = False  # must be set with `pulumi config set --secret`
     choices: tuple[str, ...] = ()
     shown: Optional[str] = None  # the README table's default, where the value itself is not it
+    items: str = "string"  # an array's items; Pulumi.yaml cannot type a list of objects, so such a key has no type
 
     @property
     def pulumi_default(self) -> Any:
@@ -67,8 +68,9 @@ class Key:
         return "—" if self.default is None else f"`{_flow(self.default)}`"
 
     def pulumi_spec(self) -> dict[str, Any]:
-        spec: dict[str, Any] = {} if self.type == "object" else {"type": self.type}
-        if self.type == "array":
+        untyped = self.type == "object" or self.items == "object"
+        spec: dict[str, Any] = {} if untyped else {"type": self.type}
+        if self.type == "array" and not untyped:
             spec["items"] = {"type": "string"}
         spec["default"] = self.pulumi_default
         spec["description"] = self.description
@@ -86,9 +88,9 @@ def _flow(value: Any) -> str:
     return str(value)
 
 
-PLACE, SIZES, ADDRESSING, SOFTWARE, ACCESS, FLOW, CLOUD, DEMO = (
+PLACE, SIZES, ADDRESSING, SOFTWARE, ACCESS, FLOW, CLOUD, DEMO, HOSTS = (
     "Where the lab lives", "Node sizes and count", "Addressing", "Software", "Access", "Flow", "Existing cloud",
-    "Demo resources",
+    "Demo resources", "Several hosts and existing machines",
 )
 
 SCHEMA: dict[str, Key] = {k.name: k for k in (
@@ -174,6 +176,17 @@ SCHEMA: dict[str, Key] = {k.name: k for k in (
     Key("demoInstance", "boolean", False,
          "Boot one demo server on the private network with a floating IP and wait (demo.waitSeconds) until its "
          "SSH answers from this host.", DEMO, "demo"),
+    Key("hosts", "array", [],
+         "KVM hosts of one lab [{name, uri, computes, storagePool, storagePoolPath}]; the controller sits on the "
+         "first. Replaces libvirtUri, computeCount and storagePool[Path]; two or more need network.mode bridge.",
+         HOSTS, "placement", items="object", shown="one host: libvirtUri"),
+    Key("network", "object", None,
+         "How the networks reach the nodes: {mode: nat} (one host) or {mode: bridge, managementBridge, "
+         "externalBridge, managementGateway, nameservers} on bridges every host has on a shared LAN.",
+         HOSTS, "placement", shown="`{mode: nat}`"),
+    Key("existingComputes", "array", [],
+         "EL9 machines joined as computes [{name, address, hostKey | trustFirstContact}]; they trust "
+         "sshPublicKey; destroy leaves them as they are.", HOSTS, "placement", items="object", shown="none"),
 )}
 
 # Keys that were once read and now say where their value went instead.

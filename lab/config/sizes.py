@@ -76,7 +76,7 @@ def check_controller_memory(r: Reader, config: LabConfig) -> None:
     """The controller must hold the Packstack services the answers turn on."""
     if not config.prep_profile.runs_packstack or config.existing_cloud:
         return
-    need = controller_memory_need(config.packstack_answers, config.controller.vcpus, config.compute_count == 0)
+    need = controller_memory_need(config.packstack_answers, config.controller.vcpus, config.all_in_one)
     have = config.controller.memory_mib
     if have < need.mib:
         r.problem(

@@ -33,6 +33,7 @@ DYNAMIC_OUTPUTS = {
     "size": 21692416,
     "downloaded": True,
     "banner": "SSH-2.0-dropbear",  # SshReady
+    "host_key": "ssh-ed25519 AAAAscanned",  # HostKeyScan
 }
 
 
@@ -87,6 +88,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 keys = ("seconds", "attempts", "banner")
             elif "cache_dir" in state:  # ImageFile
                 keys = ("path", "size", "downloaded")
+            elif "subject" in state:  # HostKeyScan (SshReady has timeout_setting too)
+                keys = ("host_key",)
             else:  # PackstackAnswers
                 keys = ("passwords", "admin_password", "answer_file", "answer_file_sha256")
             for key in keys:

@@ -108,7 +108,7 @@ def test_overlapping_networks_are_rejected():
 
 def test_node_addresses_must_fit_the_management_network():
     found = problems({"managementCidr": "10.1.0.0/28", "externalCidr": "10.2.0.0/24", "computeCount": 5})
-    assert "no room for 6 node addresses" in found["managementCidr"]
+    assert "no room for node addresses from .10 to .15" in found["managementCidr"]
     assert ok({"managementCidr": "10.1.0.0/28", "externalCidr": "10.2.0.0/24", "computeCount": 4})
 
 
