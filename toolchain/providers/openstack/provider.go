@@ -31,6 +31,18 @@ func module(tok string) string {
 	return strings.SplitN(strings.SplitN(tok, ":", 3)[1], "/", 2)[0]
 }
 
+// setTokens gives each Terraform name of a token table its token; a name with a legacy token is
+// renamed instead, so that the legacy token keeps working as a deprecated alias.
+func setTokens(table map[string][2]string, set func(tf, tok string), rename func(tf, tok, legacy string)) {
+	for tf, toks := range table {
+		if toks[1] == "" {
+			set(tf, toks[0])
+		} else {
+			rename(tf, toks[0], toks[1])
+		}
+	}
+}
+
 // Provider returns the bridge description of the OpenStack provider.
 func Provider() tfbridge.ProviderInfo {
 	p := shimv2.NewProvider(openstack.Provider())
@@ -60,24 +72,16 @@ func Provider() tfbridge.ProviderInfo {
 		Resources:   map[string]*tfbridge.ResourceInfo{},
 		DataSources: map[string]*tfbridge.DataSourceInfo{},
 	}
-	for tf, toks := range resourceTokens {
-		if toks[1] == "" {
-			info.Resources[tf] = &tfbridge.ResourceInfo{Tok: tokens.Type(toks[0])}
-			continue
-		}
-		info.Resources[tf] = &tfbridge.ResourceInfo{}
-		info.RenameResourceWithAlias(tf, tokens.Type(toks[1]), tokens.Type(toks[0]),
-			module(toks[1]), module(toks[0]), nil)
-	}
-	for tf, toks := range dataSourceTokens {
-		if toks[1] == "" {
-			info.DataSources[tf] = &tfbridge.DataSourceInfo{Tok: tokens.ModuleMember(toks[0])}
-			continue
-		}
-		info.DataSources[tf] = &tfbridge.DataSourceInfo{}
-		info.RenameDataSource(tf, tokens.ModuleMember(toks[1]), tokens.ModuleMember(toks[0]),
-			module(toks[1]), module(toks[0]), nil)
-	}
+	setTokens(resourceTokens,
+		func(tf, tok string) { info.Resources[tf] = &tfbridge.ResourceInfo{Tok: tokens.Type(tok)} },
+		func(tf, tok, legacy string) {
+			info.RenameResourceWithAlias(tf, tokens.Type(legacy), tokens.Type(tok), module(legacy), module(tok), nil)
+		})
+	setTokens(dataSourceTokens,
+		func(tf, tok string) { info.DataSources[tf] = &tfbridge.DataSourceInfo{Tok: tokens.ModuleMember(tok)} },
+		func(tf, tok, legacy string) {
+			info.RenameDataSource(tf, tokens.ModuleMember(legacy), tokens.ModuleMember(tok), module(legacy), module(tok), nil)
+		})
 	// Field renames of pulumi-openstack (found by diffing our schema with the SDK).
 	info.Resources["openstack_orchestration_stack_v1"].Fields = map[string]*tfbridge.SchemaInfo{
 		"outputs": {Name: "StackOutputs"},
