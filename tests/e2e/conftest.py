@@ -137,6 +137,7 @@ class StackFactory:
         full = self.base_config(name)
         stack = LabStack(workspace, name, self.lab, key_file, Path(full["storagePoolPath"]))
         full.update(config)
+        full = {key: value for key, value in full.items() if value is not None}  # None: drop a default above
         full["sshPublicKey"] = public
         stack.set_config(full)
         stack.set_secret("sshPrivateKey", private)  # through stdin, never argv
