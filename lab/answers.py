@@ -191,6 +191,10 @@ def lab_answers(config: "LabConfig") -> dict[str, str]:
                 "CONFIG_NEUTRON_OVN_BRIDGE_IFACES": bridge_iface,
                 "CONFIG_NEUTRON_OVN_BRIDGES_COMPUTE": EXTERNAL_BRIDGE,
                 "CONFIG_NEUTRON_OVN_EXTERNAL_PHYSNET": PHYSNET,
+                # geneve accepted from the whole management network, not per peer: a compute the
+                # scale-out re-run excludes still takes the new compute's tunnel (see
+                # providers/packstack_answers.py DEFERRED_KEYS: older stacks adopt it with a full run)
+                "CONFIG_NEUTRON_OVN_TUNNEL_SUBNETS": config.management_cidr,
             }
         )
     else:
@@ -201,6 +205,7 @@ def lab_answers(config: "LabConfig") -> dict[str, str]:
                 "CONFIG_NEUTRON_OVS_BRIDGE_MAPPINGS": bridge_mapping,
                 "CONFIG_NEUTRON_OVS_BRIDGE_IFACES": bridge_iface,
                 "CONFIG_NEUTRON_OVS_BRIDGES_COMPUTE": EXTERNAL_BRIDGE,
+                "CONFIG_NEUTRON_OVS_TUNNEL_SUBNETS": config.management_cidr,  # vxlan, as above
             }
         )
     answers.update(storage_answers(storage_disks(config.controller.data_disks_gib, config.packstack_answers)))

@@ -71,3 +71,11 @@ def test_defaults_trim_packstack_to_fit_the_lab_controller():
 def test_users_turn_trimmed_services_back_on():
     answers = lab_answers(cfg(packstackAnswers={"CONFIG_CEILOMETER_INSTALL": "y"}, controller={"memoryMiB": 12288}))
     assert answers["CONFIG_CEILOMETER_INSTALL"] == "y"
+
+
+@pytest.mark.parametrize("agent, twin", [("ovn", "OVN"), ("openvswitch", "OVS")])
+def test_tunnels_are_accepted_from_the_whole_management_network(agent, twin):
+    # A compute a scale-out re-run excludes (EXCLUDE_SERVERS) keeps its iptables rules: with the subnet
+    # they already accept the new compute's geneve/vxlan (Packstack: neutron_350.py, docs on *_TUNNEL_SUBNETS).
+    answers = lab_answers(cfg(l2Agent=agent, managementCidr="10.1.2.0/24", externalCidr="10.1.3.0/24"))
+    assert answers[f"CONFIG_NEUTRON_{twin}_TUNNEL_SUBNETS"] == "10.1.2.0/24"

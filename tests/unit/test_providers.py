@@ -11,7 +11,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from providers.keystone_ready import KeystoneNotReady, KeystoneReadyProvider, changed_inputs, wait_for_token
-from providers.packstack_answers import ADMIN_PASSWORD_KEY, PASSWORD_KEYS, PackstackAnswersProvider, changed_keys
+from providers.packstack_answers import (
+    ADMIN_PASSWORD_KEY,
+    EXCLUDE_KEY,
+    PASSWORD_KEYS,
+    UNKNOWN,
+    PackstackAnswersProvider,
+    changed_keys,
+)
 from providers.ssh_keypair import SshKeyPairProvider
 
 ANSWERS = {"CONFIG_CONTROLLER_HOST": "10.0.0.10", "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12"}
@@ -71,6 +78,127 @@ def test_answers_read_returns_state_and_delete_is_harmless():
     read = provider.read(created.id, created.outs)
     assert read.id == created.id and read.outs == created.outs
     assert provider.delete(created.id, created.outs) is None
+
+
+# -- PackstackAnswers: scale-out re-runs skip the unchanged computes (EXCLUDE_SERVERS) ----
+TUNNEL = {"CONFIG_NEUTRON_OVN_TUNNEL_SUBNETS": "10.0.0.0/24"}
+LAB = {**ANSWERS, "CONFIG_NETWORK_HOSTS": "10.0.0.10", **TUNNEL}
+
+
+def stored(provider, answers):
+    """What the engine keeps after an up: the checked inputs and the outputs."""
+    inputs = provider.check({}, dict(answers)).inputs
+    return inputs, provider.create(inputs).outs
+
+
+def scale(olds_inputs, olds_outs, news, provider=None):
+    """preview/up of `news` on a stack holding olds: checked inputs, and the diff's changed keys."""
+    provider = provider or PackstackAnswersProvider()
+    checked = provider.check(olds_inputs, dict(news)).inputs
+    return checked, changed_keys(olds_outs, checked), provider.diff("id", olds_outs, checked).changes
+
+
+def test_adding_a_compute_excludes_the_old_computes():
+    provider = PackstackAnswersProvider()
+    inputs, outs = stored(provider, LAB)
+    news = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12,10.0.0.13"}
+    checked, keys, changes = scale(inputs, outs, news, provider)
+    assert checked[EXCLUDE_KEY] == "10.0.0.11,10.0.0.12"  # never the new one, never the controller
+    assert keys == ["CONFIG_COMPUTE_HOSTS", EXCLUDE_KEY] and changes is True
+    outs2 = provider.update("id", outs, checked).outs
+    lines = outs2["answer_file"].splitlines()
+    assert "EXCLUDE_SERVERS=10.0.0.11,10.0.0.12" in lines and "CONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12,10.0.0.13" in lines
+    assert lines == sorted(lines)
+
+
+def test_a_no_change_preview_carries_the_exclusion():
+    provider = PackstackAnswersProvider()
+    inputs, outs = stored(provider, LAB)
+    news = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12,10.0.0.13"}
+    checked, _, _ = scale(inputs, outs, news, provider)
+    outs = provider.update("id", outs, checked).outs
+    again, keys, changes = scale(checked, outs, news, provider)  # the program never sends EXCLUDE_SERVERS
+    assert again[EXCLUDE_KEY] == "10.0.0.11,10.0.0.12"
+    assert keys == [] and changes is False
+
+
+def test_a_second_scale_out_excludes_every_compute_before_it():
+    provider = PackstackAnswersProvider()
+    inputs, outs = stored(provider, LAB)
+    three = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12,10.0.0.13"}
+    checked, _, _ = scale(inputs, outs, three, provider)
+    outs = provider.update("id", outs, checked).outs
+    four = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12,10.0.0.13,10.0.0.14"}
+    checked, keys, _ = scale(checked, outs, four, provider)
+    assert checked[EXCLUDE_KEY] == "10.0.0.11,10.0.0.12,10.0.0.13"
+    assert keys == ["CONFIG_COMPUTE_HOSTS", EXCLUDE_KEY]
+
+
+@pytest.mark.parametrize("other", [{"CONFIG_HEAT_INSTALL": "y"}, {"CONFIG_SERVICE_WORKERS": "4"}])
+def test_any_other_change_clears_the_exclusion(other):
+    provider = PackstackAnswersProvider()
+    inputs, outs = stored(provider, LAB)
+    three = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12,10.0.0.13"}
+    checked, _, _ = scale(inputs, outs, three, provider)
+    outs = provider.update("id", outs, checked).outs
+    # later another answer changes: everything re-runs
+    cleared, keys, _ = scale(checked, outs, {**three, **other}, provider)
+    assert EXCLUDE_KEY not in cleared
+    assert keys == sorted([*other, EXCLUDE_KEY])
+    assert "EXCLUDE_SERVERS" not in provider.update("id", outs, cleared).outs["answer_file"]
+    # a compute added together with another change: no exclusion either
+    both, keys, _ = scale(inputs, stored(provider, LAB)[1], {**three, **other}, provider)
+    assert EXCLUDE_KEY not in both and EXCLUDE_KEY not in keys
+
+
+def test_all_in_one_to_the_first_compute_excludes_nothing():
+    aio = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.10"}
+    inputs, outs = stored(PackstackAnswersProvider(), aio)
+    checked, keys, _ = scale(inputs, outs, {**aio, "CONFIG_COMPUTE_HOSTS": "10.0.0.11"})
+    assert EXCLUDE_KEY not in checked and keys == ["CONFIG_COMPUTE_HOSTS"]
+
+
+def test_a_second_compute_next_to_the_all_in_one_controller_never_excludes_it():
+    aio = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.10"}
+    inputs, outs = stored(PackstackAnswersProvider(), aio)
+    checked, keys, _ = scale(inputs, outs, {**aio, "CONFIG_COMPUTE_HOSTS": "10.0.0.10,10.0.0.11"})
+    assert EXCLUDE_KEY not in checked and keys == ["CONFIG_COMPUTE_HOSTS"]
+
+
+def test_removing_a_compute_excludes_nothing():
+    inputs, outs = stored(PackstackAnswersProvider(), LAB)
+    checked, keys, _ = scale(inputs, outs, {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11"})
+    assert EXCLUDE_KEY not in checked and keys == ["CONFIG_COMPUTE_HOSTS"]
+    swapped, _, _ = scale(inputs, outs, {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.13"})
+    assert EXCLUDE_KEY not in swapped  # one removed, one added
+
+
+def test_create_never_excludes_and_the_program_cannot_set_the_key():
+    inputs = PackstackAnswersProvider().check({}, {**LAB, EXCLUDE_KEY: "10.0.0.11"}).inputs
+    assert EXCLUDE_KEY not in inputs
+
+
+def test_a_stack_without_tunnel_subnets_adopts_them_only_with_a_full_run():
+    """Stacks made before the lab wrote the tunnel subnets: a no-change preview stays clean, and their
+    first scale-out is a full run (their computes still filter geneve per peer)."""
+    old = {k: v for k, v in LAB.items() if k not in TUNNEL}
+    inputs, outs = stored(PackstackAnswersProvider(), old)
+    same, keys, changes = scale(inputs, outs, LAB)
+    assert keys == [] and changes is False and not set(TUNNEL) & set(same)
+    grown, keys, _ = scale(inputs, outs, {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12,10.0.0.13"})
+    assert EXCLUDE_KEY not in grown and keys == ["CONFIG_COMPUTE_HOSTS", *TUNNEL]
+
+
+def test_unknown_answers_in_preview_keep_the_old_exclusion():
+    olds = {**LAB, EXCLUDE_KEY: "10.0.0.11"}
+    checked = PackstackAnswersProvider().check(olds, {**LAB, "CONFIG_HEAT_INSTALL": UNKNOWN}).inputs
+    assert checked[EXCLUDE_KEY] == "10.0.0.11"
+
+
+def test_check_keeps_the_non_answer_properties():
+    news = {**LAB, "passwords": None, "answer_file": None, "__provider": "pickled"}
+    checked = PackstackAnswersProvider().check({}, news).inputs
+    assert checked["__provider"] == "pickled" and "passwords" in checked and "answer_file" in checked
 
 
 # -- SshKeyPair ---------------------------------------------------------------------
