@@ -104,8 +104,8 @@ class LabNode(pulumi.ComponentResource):
             format="qcow2",
             opts=child,
         )
-        # Empty data disks, attached after the root disk; a new one is a create only, as the domain's
-        # disk list is read back in order and new disks come last.
+        # Empty data disks, attached after the root disk (vdb, vdc, ...). A new one is a create, but the
+        # domain is replaced: the provider cannot change its disk list in place (ForceNew); the volumes stay.
         self.data_disks = [
             libvirt.Volume(
                 f"{name}-data{disk.index + 1}",
