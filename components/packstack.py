@@ -2,7 +2,9 @@
 
 The answers are a `PackstackAnswers` resource (per-key diff, stable generated
 passwords). The answer file is generated on the controller and edited with the
-lab's answers; Packstack runs only when the answers (node set included) change.
+lab's answers; Packstack runs only when the answers (node set included) change, and
+skips the computes `EXCLUDE_SERVERS` names on a scale-out (see providers/packstack_answers.py);
+after each run every compute is checked to be mapped into Nova's cell.
 Every node then proves that br-ex has the external NIC as its port, and `KeystoneReady`
 waits until Keystone issues a token.
 """
@@ -58,7 +60,7 @@ class Packstack(pulumi.ComponentResource):
             secret_io=True,
         )
         self.admin_password = self.answers.admin_password
-        self.apply = self.keystone = None
+        self.apply = self.keystone = self.discover_hosts = None
         self.bridge_checks: list[pulumi.Resource] = []
         self.keystone_url = self.region = None
         if args.apply:
@@ -69,6 +71,19 @@ class Packstack(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self, depends_on=[self.answer_file, *args.prepared]),
                 environment=env,
                 # Re-run Packstack exactly when the answers (node set included) change.
+                triggers=[args.domain_id, self.answers.answer_file_sha256],
+            )
+            # Packstack maps new computes into Nova's cell once, from the controller's post manifest
+            # (packstack/puppet/templates/controller_post.pp:10-12, stable/2025.1); the controller is
+            # never in EXCLUDE_SERVERS, so that runs on a scale-out too. This step makes sure every
+            # compute is mapped (a nova-compute registering after that moment would not be), per run,
+            # and records the finished run's answers (what packstack-answers.sh checks an exclusion against).
+            self.discover_hosts = run_script(
+                f"{name}-discover-hosts",
+                "packstack-discover-hosts.sh",
+                args.controller,
+                pulumi.ResourceOptions(parent=self, depends_on=[self.apply]),
+                environment={**env, "LAB_COMPUTE_HOSTS": args.answers["CONFIG_COMPUTE_HOSTS"]},
                 triggers=[args.domain_id, self.answers.answer_file_sha256],
             )
             self.bridge_checks = [
@@ -88,7 +103,8 @@ class Packstack(pulumi.ComponentResource):
                 username="admin",
                 password=self.answers.admin_password,
                 timeout_seconds=args.keystone_timeout,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.apply]),
+                # the cloud is ready once its computes take instances too
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.apply, self.discover_hosts]),
             )
             self.keystone_url = self.keystone.auth_url
             self.region = self.keystone.region

@@ -191,6 +191,17 @@ def test_every_node_checks_br_ex_after_packstack(full):
     assert full.depends_on(full.named("packstack-keystone-ready"), "packstack-apply")
 
 
+def test_every_compute_is_mapped_into_novas_cell_after_each_packstack_run(full):
+    discover = full.named("packstack-discover-hosts")
+    assert "nova-manage cell_v2 discover_hosts --verbose" in discover.inputs["create"]  # scripts/packstack-discover-hosts.sh
+    assert full.depends_on(discover, "packstack-apply")
+    assert discover.inputs["triggers"] == full.named("packstack-apply").inputs["triggers"]  # once per run
+    assert discover.inputs["connection"]["host"] == full.named("packstack-apply").inputs["connection"]["host"]
+    computes = full.named("packstack-answers").inputs["CONFIG_COMPUTE_HOSTS"]
+    assert discover.inputs["environment"] == {"LAB_ANSWER_DIR": "/root/openstack-lab", "LAB_COMPUTE_HOSTS": computes}
+    assert full.depends_on(full.named("packstack-keystone-ready"), "packstack-discover-hosts")
+
+
 def test_answer_file_travels_as_secret_stdin_without_logging(full):
     answer_file = full.named("packstack-answer-file")
     assert "stdin" in answer_file.secret_inputs

@@ -45,7 +45,7 @@ FAKE_PACKSTACK = r'''
 case "$1" in
   --gen-answer-file=*)
     echo "generated" >> "$PACKSTACK_CALLS"
-    printf '[general]\n# comment\nCONFIG_CONTROLLER_HOST=127.0.0.1\nCONFIG_COMPUTE_HOSTS=127.0.0.1\nCONFIG_KEYSTONE_ADMIN_PW=random1\nCONFIG_PROVISION_DEMO=y\n' > "${1#--gen-answer-file=}";;
+    printf '[general]\n# comment\nCONFIG_CONTROLLER_HOST=127.0.0.1\nCONFIG_COMPUTE_HOSTS=127.0.0.1\nEXCLUDE_SERVERS=\nCONFIG_KEYSTONE_ADMIN_PW=random1\nCONFIG_PROVISION_DEMO=y\n' > "${1#--gen-answer-file=}";;
   --version) echo "packstack 26.0.0";;
 esac
 '''
@@ -85,6 +85,101 @@ def test_unknown_answer_key_fails_loudly(tmp_path):
     result = run("packstack-answers.sh", tmp_path, answers_env(tmp_path), "CONFIG_TYPO=1\n", {"packstack": FAKE_PACKSTACK})
     assert result.returncode != 0
     assert "unknown answer key: CONFIG_TYPO" in result.stderr
+
+
+# Scale-out: EXCLUDE_SERVERS (Packstack's prescript option, written into [general] by --gen-answer-file) stays only
+# against the record of the last finished run (answers.applied.txt, written by packstack-discover-hosts.sh).
+TWO = "CONFIG_CONTROLLER_HOST=10.0.0.10\nCONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12\nCONFIG_PROVISION_DEMO=n\n"
+THREE = "CONFIG_CONTROLLER_HOST=10.0.0.10\nCONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12,10.0.0.13\nCONFIG_PROVISION_DEMO=n\n"
+EXCLUDE = "EXCLUDE_SERVERS=10.0.0.11,10.0.0.12\n"
+
+
+def finished_run(tmp_path, edits=TWO):
+    """answers.txt from `edits`, recorded as the last finished run."""
+    assert run("packstack-answers.sh", tmp_path, answers_env(tmp_path), edits, {"packstack": FAKE_PACKSTACK}).returncode == 0
+    answers = tmp_path / "answers"
+    (answers / "answers.applied.txt").write_text((answers / "answers.txt").read_text())
+
+
+def answer_lines(tmp_path):
+    return (tmp_path / "answers" / "answers.txt").read_text().splitlines()
+
+
+def test_exclude_servers_is_accepted_and_kept_after_a_matching_finished_run(tmp_path):
+    finished_run(tmp_path)
+    result = run("packstack-answers.sh", tmp_path, answers_env(tmp_path), THREE + EXCLUDE, {"packstack": FAKE_PACKSTACK})
+    assert result.returncode == 0, result.stderr
+    assert "EXCLUDE_SERVERS=10.0.0.11,10.0.0.12" in answer_lines(tmp_path)
+    assert "CONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12,10.0.0.13" in answer_lines(tmp_path)
+    assert "skips the servers whose configuration does not change (EXCLUDE_SERVERS): 10.0.0.11,10.0.0.12" in result.stdout
+
+
+@pytest.mark.parametrize("record, why", [
+    (None, "no record of a finished run"),
+    (TWO.replace("PROVISION_DEMO=n", "PROVISION_DEMO=y"), "answers other than the computes differ"),
+    (TWO.replace("10.0.0.11,10.0.0.12", "10.0.0.11"), "10.0.0.12 was not a compute of the last finished run"),
+])
+def test_exclude_servers_is_emptied_unless_the_last_finished_run_qualifies(tmp_path, record, why):
+    if record is not None:
+        finished_run(tmp_path, record)
+    result = run("packstack-answers.sh", tmp_path, answers_env(tmp_path), THREE + EXCLUDE, {"packstack": FAKE_PACKSTACK})
+    assert result.returncode == 0, result.stderr
+    assert "EXCLUDE_SERVERS=" in answer_lines(tmp_path)  # Packstack runs on every server
+    assert why in result.stdout and "Packstack runs on every server" in result.stdout
+
+
+def test_an_exclusion_no_longer_answered_goes_back_to_packstacks_empty_default(tmp_path):
+    finished_run(tmp_path)
+    run("packstack-answers.sh", tmp_path, answers_env(tmp_path), THREE + EXCLUDE, {"packstack": FAKE_PACKSTACK})
+    result = run("packstack-answers.sh", tmp_path, answers_env(tmp_path), THREE.replace("=n", "=y"), {"packstack": FAKE_PACKSTACK})
+    assert result.returncode == 0, result.stderr
+    assert "EXCLUDE_SERVERS=" in answer_lines(tmp_path) and "CONFIG_PROVISION_DEMO=y" in answer_lines(tmp_path)
+
+
+FAKE_SSH = 'for a; do case "$a" in root@*) echo "node-${a#root@}.lab.internal";; esac; done'  # a name per address
+FAKE_SU = 'eval "$4"'  # su -s /bin/sh -c CMD nova
+# nova-manage: each discover_hosts maps one more of the registered hosts (as computes register one by one)
+FAKE_NOVA_MANAGE = r"""
+case "$*" in
+  *discover_hosts*) echo discover >> "$NOVA_CALLS"; echo "Found 1 unmapped computes in cell";;
+  *list_hosts*)
+    echo '+-----------+------+----------+'; echo '| Cell Name | Cell UUID | Hostname |'
+    n=$(grep -c discover "$NOVA_CALLS")
+    for h in $REGISTERED; do [ "$n" -gt 0 ] || break; echo "| cell1 | 1234 | $h |"; n=$((n - 1)); done;;
+esac
+"""
+
+
+def discover(tmp_path, registered, timeout="30"):
+    answers = tmp_path / "answers"
+    answers.mkdir(exist_ok=True)
+    (answers / "answers.txt").write_text("CONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12\n")
+    env = {"LAB_ANSWER_DIR": str(answers), "LAB_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12", "LAB_DISCOVER_INTERVAL": "0",
+           "LAB_DISCOVER_TIMEOUT": timeout, "NOVA_CALLS": str(tmp_path / "nova-calls"), "REGISTERED": registered}
+    (tmp_path / "nova-calls").write_text("")
+    return run("packstack-discover-hosts.sh", tmp_path, env,
+               fakes={"ssh": FAKE_SSH, "su": FAKE_SU, "nova-manage": FAKE_NOVA_MANAGE})
+
+
+def test_discover_hosts_repeats_until_every_compute_is_mapped_and_records_the_run(tmp_path):
+    result = discover(tmp_path, "node-10.0.0.11.lab.internal node-10.0.0.12.lab.internal")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "nova-calls").read_text().count("discover") == 2  # the second compute registered later
+    assert "waiting for nova-compute on node-10.0.0.12.lab.internal" in result.stdout
+    assert "every compute is mapped to a cell" in result.stdout
+    assert (tmp_path / "answers" / "answers.applied.txt").read_text() == "CONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12\n"
+
+
+def test_discover_hosts_is_bounded_and_names_the_missing_compute(tmp_path):
+    # a name that merely contains the wanted one does not count (b-node-... vs node-...)
+    result = discover(tmp_path, "node-10.0.0.11.lab.internal b-node-10.0.0.12.lab.internal", timeout="0")
+    assert result.returncode == 1
+    assert "not mapped to a cell after 0s: node-10.0.0.12.lab.internal" in result.stderr
+
+
+def test_discover_hosts_demands_the_computes(tmp_path):
+    result = run("packstack-discover-hosts.sh", tmp_path, {}, fakes={"ssh": "exit 1"})
+    assert result.returncode != 0 and "LAB_COMPUTE_HOSTS" in result.stderr
 
 
 def test_packstack_failure_surfaces_the_log_tail(tmp_path):
