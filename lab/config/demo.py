@@ -68,14 +68,8 @@ def _flavors(r: Reader, given: Any) -> tuple[DemoFlavor, ...]:
                                   "a flavor the cloud already has)")
         return ()
     flavors, names = [], set()
-    for i, spec in enumerate(given):
-        where = f"demo.flavors[{i}]"
-        if isinstance(spec, str):
-            spec = {"name": spec}
-        if not isinstance(spec, dict):
-            r.problem(where, "expected an object {name, vcpus, ramMiB, diskGiB} or a flavor name")
-            continue
-        r.unknown_fields(where, spec, FLAVOR_FIELDS)
+    named = [{"name": spec} if isinstance(spec, str) else spec for spec in given]
+    for where, spec in r.objects("demo.flavors", named, FLAVOR_FIELDS, also=" or a flavor name"):
         name = str(spec.get("name", ""))
         if not FLAVOR_NAME.match(name):
             r.problem(f"{where}.name", f"{name!r} is not a flavor name (letters, digits, '.', '_', '-')")

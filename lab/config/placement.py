@@ -53,12 +53,7 @@ def _hosts(r: Reader) -> tuple[LabHost, ...]:
         if value not in (None, "") and str(value) != str(SCHEMA[key].pulumi_default):
             r.problem(key, f"is set per host with `hosts`; move it to hosts[0].{field} and remove it")
     hosts, names = [], set()
-    for i, spec in enumerate(given):
-        at = f"hosts[{i}]"
-        if not isinstance(spec, dict):
-            r.problem(at, "expected an object {name, uri, computes, storagePool, storagePoolPath}")
-            continue
-        r.unknown_fields(at, spec, HOST_FIELDS)
+    for at, spec in r.objects("hosts", given, HOST_FIELDS):
         name = str(spec.get("name", ""))
         if not HOST_NAME.match(name):
             r.problem(f"{at}.name", f"{name!r} must be 1-10 lower-case letters or digits, starting with a letter "
@@ -138,12 +133,7 @@ def _existing(r: Reader, network: NetworkSettings) -> tuple[ExistingCompute, ...
         r.problem("existingComputes", "existing machines must already trust the lab's login key: set sshPublicKey "
                                       "and sshPrivateKey (--secret) to that key pair")
     machines = []
-    for i, spec in enumerate(given):
-        at = f"existingComputes[{i}]"
-        if not isinstance(spec, dict):
-            r.problem(at, "expected an object {name, address, hostKey | trustFirstContact}")
-            continue
-        r.unknown_fields(at, spec, EXISTING_FIELDS)
+    for at, spec in r.objects("existingComputes", given, EXISTING_FIELDS):
         name = str(spec.get("name", ""))
         if not NODE_NAME.match(name) or name == naming.CONTROLLER or re.match(r"^([a-z0-9]+-)?compute\d+$", name):
             r.problem(f"{at}.name", f"{name!r}: give a host name of lower-case letters, digits and inner hyphens "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional
 
 from lab.config.model import Secret
 from lab.config.schema import RETIRED, SCHEMA, Key
@@ -149,6 +149,17 @@ class Reader:
         except ValueError:
             self.problem(key, f"{value!r} is not an IPv4 address")
             return None
+
+    def objects(self, key: str, items: list[Any], allowed: tuple[str, ...], also: str = "") -> Iterator[tuple[str, dict]]:
+        """Each object of a list-valued key with its path (`key[i]`): one problem per item that is not an
+        object (`also`: what else the key takes) and per field the lab does not read."""
+        for i, spec in enumerate(items):
+            at = f"{key}[{i}]"
+            if not isinstance(spec, dict):
+                self.problem(at, f"expected an object {{{', '.join(allowed)}}}{also}")
+                continue
+            self.unknown_fields(at, spec, allowed)
+            yield at, spec
 
     def unknown_fields(self, key: str, given: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
         """One problem per field of an object key that the lab does not read."""
