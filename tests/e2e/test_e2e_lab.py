@@ -22,6 +22,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import yaml
 
 from e2esupport import (CAPTURED_KEY, PROJECT, Secrets, SshReadyWatcher, assert_absent, log, plain, probe_guest, run)
 from support.pulumi import step_type, steps_of, urn_name
@@ -38,6 +39,9 @@ EL9_CPU_FLAGS = ("sse4_2", "popcnt", "ssse3", "sse4_1", "cx16")
 # lab's eth1 keyfile must win over them.
 CLOUD_INIT_NM_PRIORITY = 120
 NO_SUCH_UNIT = "osl-e2e-no-such-unit.service"
+# Stack A's controller data disks (issue 12): vdb holds Cinder's LVM group, vdc is Swift's device.
+DATA_DISKS_GIB = [1, 1]
+GIB = 1024 ** 3
 
 
 def _stack_name(tag: str) -> str:
@@ -156,6 +160,7 @@ def test_01_up_three_nodes(stacks, scenario, timings, step):
         "computeCount": 2,
         "stopAfter": "answers",
         "packstackAnswers": EXTRA_ANSWERS,
+        "controller": {**stacks.base_config(name)["controller"], "dataDisksGiB": DATA_DISKS_GIB},
     })
     scenario.a = stack
     ips, nodes = _timed_up(stack, 2, timings, "3_nodes")
@@ -219,6 +224,90 @@ def test_04_noop_up_reruns_nothing(scenario, timings, step):
         assert _prep_runs(stack, ip) == 1
 
 
+def _disks(stack, ip: str) -> dict[str, int]:
+    """The guest's whole disks (lsblk, type disk): name -> bytes."""
+    out = stack.ssh(ip, "lsblk -b -d -n -o NAME,SIZE,TYPE")
+    return {name: int(size) for name, size, kind in (line.split() for line in out.splitlines()) if kind == "disk"}
+
+
+def _volume_group(stack, ip: str) -> dict:
+    """cinder-volumes as LVM reports it (bytes), and what blkid finds on the Swift disk."""
+    sep = "--noheadings --units b --nosuffix --separator '|'"
+    out = stack.ssh(ip, f"pvs {sep} -o pv_name,vg_name,dev_size,pe_start,pv_uuid; echo ==; "
+                        f"vgs {sep} -o vg_name,vg_uuid,pv_count,lv_count,vg_size,vg_extent_size,vg_extent_count "
+                        "cinder-volumes; echo ==; blkid -p /dev/vdc; echo \"blkid=$?\"")
+    pvs, vgs, blkid = out.split("==\n")
+    pv_rows = [line.strip().split("|") for line in pvs.splitlines() if line.strip()]
+    [vg] = [line.strip().split("|") for line in vgs.splitlines() if line.strip()]
+    return {"pvs": [(r[0], r[1], int(r[2]), int(r[3]), r[4]) for r in pv_rows],
+            "vg": {"name": vg[0], "uuid": vg[1], "pv_count": int(vg[2]), "lv_count": int(vg[3]), "size": int(vg[4]),
+                   "extent": int(vg[5]), "extents": int(vg[6])},
+            "swift_blkid": blkid.strip()}
+
+
+def _command(stack, suffix: str) -> tuple[str, str]:
+    """URN and stdout (from the decrypted state, in memory only) of the remote command named `suffix`."""
+    for res in stack.export(show_secrets=True)["deployment"]["resources"]:
+        if res["type"] == COMMAND_TYPE and urn_name(res["urn"]) == suffix:
+            return res["urn"], plain((res.get("outputs") or {}).get("stdout", ""))
+    raise AssertionError(f"no remote command {suffix} in the state")
+
+
+def test_04b_data_disks_and_volume_group(scenario, timings, step):
+    """Issue 12: the controller's data disks are in libvirt and in the guest with their sizes, prep made the
+    cinder-volumes group on the first (its whole size), left the second (Swift's) blank, and a second run of the
+    storage prep (the real command, replaced) changes nothing. (Destroy removing them: test_09.)"""
+    scenario.need("test_01_up_three_nodes")
+    from lab import naming
+
+    stack, lab = scenario.a, scenario.a.lab
+    nodes = _node_ips(stack)
+    ip = nodes["controller"]
+    config = yaml.safe_load(stack.config_file.read_text())["config"]
+    root = {role: config[f"{PROJECT}:{role}"]["diskGiB"] * GIB for role in ("controller", "compute")}
+    want = {"vda": root["controller"], **{f"vd{chr(ord('b') + i)}": gib * GIB for i, gib in enumerate(DATA_DISKS_GIB)}}
+    assert _disks(stack, ip) == want, f"controller disks: {_disks(stack, ip)}, want {want}"
+    for node in ("compute1", "compute2"):
+        assert _disks(stack, nodes[node]) == {"vda": root["compute"]}, \
+            f"{node} has data disks: {_disks(stack, nodes[node])}"
+    # In libvirt: a volume per data disk, named for the stack and node, attached as vdb, vdc.
+    domain = naming.libvirt_name(PROJECT, stack.name, "controller")
+    pool = naming.libvirt_name(PROJECT, stack.name, "pool")
+    blk = {line.split()[0]: line.split()[1] for line in lab.virsh("domblklist", domain).splitlines() if line.strip()}
+    for i, gib in enumerate(DATA_DISKS_GIB):
+        volume = f"{domain}-data{i + 1}.qcow2"
+        path = lab.virsh("vol-path", "--pool", pool, volume).strip()
+        assert blk.get(f"vd{chr(ord('b') + i)}") == path, f"{volume} is not vd{chr(ord('b') + i)}: {blk}"
+        info = lab.virsh("vol-info", "--bytes", "--pool", pool, volume)
+        assert re.search(rf"^Capacity:\s+{gib * GIB} bytes$", info, re.M), info
+        assert Path(path).is_file(), f"no volume file {path}"
+
+    # cinder-volumes: the whole first data disk, one PV, no LV yet; the Swift disk untouched.
+    vg = _volume_group(stack, ip)
+    [(pv, pv_vg, dev_size, pe_start, pv_uuid)] = vg["pvs"]
+    assert (pv, pv_vg, dev_size) == ("/dev/vdb", "cinder-volumes", DATA_DISKS_GIB[0] * GIB), vg["pvs"]
+    v = vg["vg"]
+    assert (v["name"], v["pv_count"], v["lv_count"]) == ("cinder-volumes", 1, 0), v
+    assert v["extents"] == (dev_size - pe_start) // v["extent"] and v["size"] == v["extents"] * v["extent"], \
+        f"cinder-volumes does not span /dev/vdb: {v}, pe_start {pe_start}"
+    assert vg["swift_blkid"] == "blkid=2", f"the Swift disk /dev/vdc is not blank: {vg['swift_blkid']}"
+    urn, stdout = _command(stack, "controller-prep-storage")
+    assert "volume group cinder-volumes made on /dev/vdb" in stdout, stdout
+    assert "Swift disk /dev/vdc: blank" in stdout, stdout
+
+    # A second storage prep (the same command, run again by the engine) changes nothing.
+    start = time.monotonic()
+    events = stack.up_steps("--replace", urn)
+    timings.record("data_disks_second_prep_up_seconds", round(time.monotonic() - start, 1))
+    changed = sorted({(s["op"], urn_name(s["urn"])) for s in events if s.get("op") not in ("same", "read")})
+    assert events and {name for _, name in changed} == {"controller-prep-storage"}, \
+        f"--replace of the storage prep changed: {changed}"
+    _, again = _command(stack, "controller-prep-storage")
+    assert "volume group cinder-volumes on /dev/vdb: present" in again and "made" not in again, again
+    assert _volume_group(stack, ip) == vg, "a second storage prep changed the disks"
+    assert _prep_runs(stack, ip) == 1
+
+
 def _answers(stack, ip: str) -> dict[str, str]:
     text = stack.ssh(ip, "cat /root/openstack-lab/answers.txt", secret_output=True)
     out = Secrets()
@@ -253,6 +342,11 @@ def test_05_packstack_answer_file(scenario, step):
     assert answers["CONFIG_PROVISION_DEMO"] == "n"
     for key, value in EXTRA_ANSWERS.items():
         assert answers[key] == value, f"extra answer {key} did not land"
+    # The controller's data disks: Cinder on the volume group prep made, Swift on vdc (no loopback files).
+    storage = {k: answers.get(k) for k in ("CONFIG_CINDER_VOLUMES_CREATE", "CONFIG_CINDER_VOLUME_NAME",
+                                           "CONFIG_SWIFT_STORAGES", "CONFIG_SWIFT_STORAGE_FSTYPE")}
+    assert storage == {"CONFIG_CINDER_VOLUMES_CREATE": "n", "CONFIG_CINDER_VOLUME_NAME": "cinder-volumes",
+                       "CONFIG_SWIFT_STORAGES": "/dev/vdc", "CONFIG_SWIFT_STORAGE_FSTYPE": "xfs"}, storage
     passwords = _secret_passwords(stack)
     assert passwords, "the stack keeps no passwords"
     mismatched = [k for k, v in passwords.items() if answers.get(k) != v]
@@ -410,6 +504,9 @@ def test_09_destroy_leaves_nothing(stacks, scenario, base_dir, step):
     victims = [s for s in (scenario.b, scenario.a) if s is not None]
     volumes = _volume_paths(lab)
     assert volumes, "no volume listed in libvirt before destroy"
+    data = [v for v in volumes if re.search(rf"{re.escape(scenario.a.name)}-controller-data\d+\.qcow2$", v)]
+    assert len(data) == len(DATA_DISKS_GIB) and all(Path(v).is_file() for v in data), \
+        f"stack A's data volumes before destroy: {data}"  # gone after it, with every other volume file (below)
     # A node removed by hand before destroy must not break destroy.
     target = victims[0]
     doms = [d for d in lab.names("list") if target.name in d]
