@@ -10,7 +10,7 @@ from lab.preflight import HostNotReady, require_host_ready
 
 try:
     config = load()
-    require_host_ready(config)  # the fatal `make doctor` checks, when libvirt runs on this machine
+    require_host_ready(config)  # the fatal `make doctor` checks, of this machine and every host (over its URI)
 except (ConfigError, HostNotReady) as err:
     # One diagnostic per problem, then a clean stop before any resource is declared.
     for problem in err.problems:

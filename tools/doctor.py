@@ -1,5 +1,6 @@
-"""Host preflight (`make doctor`): every check of lab/preflight.py for a stack's config,
-printed one per line, before anything is created.
+"""Host preflight (`make doctor`): every check of lab/preflight.py for a stack's config, printed one per
+line, this machine's first, then each libvirt host's (probed over its URI) and each existing machine's,
+before anything is created.
 
 Usage: python tools/doctor.py [--stack NAME]  (reads Pulumi.<stack>.yaml; exit 1 on a failure)
 """
@@ -15,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lab.config import ConfigError, parse, read_overlay  # noqa: E402
-from lab.preflight import fatal_problems, gather, run_checks  # noqa: E402
+from lab.preflight import Check, fatal_problems, gather, run_checks  # noqa: E402
 
 
 def stack_config(stack: str) -> dict:
@@ -33,6 +34,25 @@ def stack_config(stack: str) -> dict:
     }
 
 
+def report(cfg, checks: list[Check]) -> list[str]:
+    """The checks as lines: this machine's, then a heading and the checks of each host and existing machine."""
+    lines, heading = [], None
+    for check in checks:
+        if check.host is not None:
+            host = cfg.lab_hosts[check.host]
+            group = f"{check.where or 'libvirtUri'} {host.uri}:"
+        elif check.where:
+            group = f"{check.where}:"
+        else:
+            group = "this machine:"
+        if group != heading:
+            lines.append(f"-- {group}")
+        heading = group
+        mark = "ok  " if check.ok else ("FAIL" if check.fatal else "warn")
+        lines.append(f"[{mark}] {check.name}: {check.detail}")
+    return lines
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default=os.environ.get("STACK") or os.environ.get("USER") or "dev")
@@ -45,14 +65,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"doctor: {err}", file=sys.stderr)
         return 1
     checks = run_checks(cfg, gather(cfg))
-    for check in checks:
-        mark = "ok  " if check.ok else ("FAIL" if check.fatal else "warn")
-        print(f"[{mark}] {check.name}: {check.detail}")
+    for line in report(cfg, checks):
+        print(line)
     failed = fatal_problems(checks)
     if failed:
         print(f"doctor: {len(failed)} problem(s) must be fixed before `pulumi up` (stack {args.stack})", file=sys.stderr)
         return 1
-    print(f"doctor: host ready for stack {args.stack}")
+    hosts = len(cfg.lab_hosts) if not cfg.existing_cloud else 0
+    print(f"doctor: this machine and {hosts} libvirt host(s) ready for stack {args.stack}")
     return 0
 
 
