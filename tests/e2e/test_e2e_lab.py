@@ -270,14 +270,15 @@ def test_04b_data_disks_and_volume_group(scenario, timings, step):
     for node in ("compute1", "compute2"):
         assert _disks(stack, nodes[node]) == {"vda": root["compute"]}, \
             f"{node} has data disks: {_disks(stack, nodes[node])}"
-    # In libvirt: a volume per data disk, named for the stack and node, attached as vdb, vdc.
+    # In libvirt: a volume per data disk, named for the stack and node, attached as vdb, vdc (domblklist names a
+    # pool volume by its name).
     domain = naming.libvirt_name(PROJECT, stack.name, "controller")
     pool = naming.libvirt_name(PROJECT, stack.name, "pool")
     blk = {line.split()[0]: line.split()[1] for line in lab.virsh("domblklist", domain).splitlines() if line.strip()}
     for i, gib in enumerate(DATA_DISKS_GIB):
         volume = f"{domain}-data{i + 1}.qcow2"
         path = lab.virsh("vol-path", "--pool", pool, volume).strip()
-        assert blk.get(f"vd{chr(ord('b') + i)}") == path, f"{volume} is not vd{chr(ord('b') + i)}: {blk}"
+        assert blk.get(f"vd{chr(ord('b') + i)}") == volume, f"{volume} is not vd{chr(ord('b') + i)}: {blk}"
         info = lab.virsh("vol-info", "--bytes", "--pool", pool, volume)
         assert re.search(rf"^Capacity:\s+{gib * GIB} bytes$", info, re.M), info
         assert Path(path).is_file(), f"no volume file {path}"
