@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT
-from support.program import VENV
+from support.program import tiny_program
 from support.pulumi import CLI_VERSION, LANGUAGE_HOST, PLUGINS, PULUMI, PULUMI_HOME, Workspace, require_toolchain
 
 PROGRAM = textwrap.dedent('''\
@@ -70,13 +69,7 @@ PROGRAM = textwrap.dedent('''\
 def tiny(tmp_path_factory):
     require_toolchain(plugins=False)
     base = tmp_path_factory.mktemp("engine-dynamic")
-    proj = base / "proj"
-    proj.mkdir()
-    (proj / "Pulumi.yaml").write_text(
-        "name: engine-tiny\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
-        f"    virtualenv: {VENV.resolve()}\n")
-    (proj / "__main__.py").write_text(PROGRAM)
-    (proj / "providers").symlink_to(ROOT / "providers")
+    proj = tiny_program(base / "proj", "engine-tiny", PROGRAM, ("providers",))
     stack = Workspace(proj, base / "state").create_stack("tiny")
     marker = base / "marker.txt"
     stack.set_config({"engine-tiny:path": str(marker)})

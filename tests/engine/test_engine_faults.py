@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from support import ROOT, require, tail
-from support.program import VENV
+from support.program import tiny_program
 from support.pulumi import PULUMI, Workspace, clean_env, require_toolchain
 
 RECOVER = ROOT / "tools" / "recover.py"
@@ -90,12 +90,7 @@ class Lab:
 
     def __init__(self, base: Path, name: str) -> None:
         self.base = base
-        proj = base / "proj"
-        proj.mkdir(parents=True)
-        (proj / "Pulumi.yaml").write_text(
-            f"name: {PROJECT}\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
-            f"    virtualenv: {VENV.resolve()}\n")
-        (proj / "__main__.py").write_text(PROGRAM)
+        proj = tiny_program(base / "proj", PROJECT, PROGRAM)
         self.objs = base / "objs"
         self.objs.mkdir()
         self.workspace = Workspace(proj, base / "state")

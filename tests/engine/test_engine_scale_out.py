@@ -11,8 +11,7 @@ import textwrap
 
 import pytest
 
-from support import ROOT
-from support.program import VENV
+from support.program import tiny_program
 from support.pulumi import Workspace, require_toolchain, urn_name
 
 PROGRAM = textwrap.dedent('''\
@@ -36,14 +35,7 @@ EXCLUDE = "EXCLUDE_SERVERS"
 def answers_stack(tmp_path_factory):
     require_toolchain(plugins=False)
     base = tmp_path_factory.mktemp("engine-scale-out")
-    proj = base / "proj"
-    proj.mkdir()
-    (proj / "Pulumi.yaml").write_text(
-        "name: engine-scale-out\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
-        f"    virtualenv: {VENV.resolve()}\n")
-    (proj / "__main__.py").write_text(PROGRAM)
-    for package in ("lab", "providers"):
-        (proj / package).symlink_to(ROOT / package)
+    proj = tiny_program(base / "proj", "engine-scale-out", PROGRAM, ("lab", "providers"))
     stack = Workspace(proj, base / "state").create_stack("scale")
     stack.set_config({"engine-scale-out:computeCount": 2})
     stack.up()

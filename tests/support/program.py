@@ -26,6 +26,19 @@ def copy_program(dest: Path) -> Path:
     return dest
 
 
+def tiny_program(dest: Path, project: str, program: str, packages: tuple[str, ...] = ()) -> Path:
+    """A Pulumi project of its own in `dest` (created): `program` as __main__.py on the checkout's venv, with
+    links to the checkout's `packages` (e.g. "lab", "providers") it imports."""
+    dest.mkdir(parents=True)
+    (dest / "Pulumi.yaml").write_text(
+        f"name: {project}\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
+        f"    virtualenv: {VENV.resolve()}\n")
+    (dest / "__main__.py").write_text(program)
+    for package in packages:
+        (dest / package).symlink_to(ROOT / package)
+    return dest
+
+
 def overlay_env(name: str) -> dict[str, str]:
     """The environment that selects the test overlay tests/support/overlay/<name>.yaml (see its README)."""
     path = SUPPORT / "overlay" / f"{name}.yaml"

@@ -98,6 +98,16 @@ def scale(olds_inputs, olds_outs, news, provider=None):
     return checked, changed_keys(olds_outs, checked), provider.diff("id", olds_outs, checked).changes
 
 
+THREE = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12,10.0.0.13"}
+
+
+def scaled_out(provider):
+    """A stack after `up` of the scale-out 2 -> 3 computes: its checked inputs and outputs."""
+    inputs, outs = stored(provider, LAB)
+    checked, _, _ = scale(inputs, outs, THREE, provider)
+    return checked, provider.update("id", outs, checked).outs
+
+
 def test_adding_a_compute_excludes_the_old_computes():
     provider = PackstackAnswersProvider()
     inputs, outs = stored(provider, LAB)
@@ -113,21 +123,15 @@ def test_adding_a_compute_excludes_the_old_computes():
 
 def test_a_no_change_preview_carries_the_exclusion():
     provider = PackstackAnswersProvider()
-    inputs, outs = stored(provider, LAB)
-    news = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12,10.0.0.13"}
-    checked, _, _ = scale(inputs, outs, news, provider)
-    outs = provider.update("id", outs, checked).outs
-    again, keys, changes = scale(checked, outs, news, provider)  # the program never sends EXCLUDE_SERVERS
+    checked, outs = scaled_out(provider)
+    again, keys, changes = scale(checked, outs, THREE, provider)  # the program never sends EXCLUDE_SERVERS
     assert again[EXCLUDE_KEY] == "10.0.0.11,10.0.0.12"
     assert keys == [] and changes is False
 
 
 def test_a_second_scale_out_excludes_every_compute_before_it():
     provider = PackstackAnswersProvider()
-    inputs, outs = stored(provider, LAB)
-    three = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12,10.0.0.13"}
-    checked, _, _ = scale(inputs, outs, three, provider)
-    outs = provider.update("id", outs, checked).outs
+    checked, outs = scaled_out(provider)
     four = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12,10.0.0.13,10.0.0.14"}
     checked, keys, _ = scale(checked, outs, four, provider)
     assert checked[EXCLUDE_KEY] == "10.0.0.11,10.0.0.12,10.0.0.13"
@@ -137,17 +141,15 @@ def test_a_second_scale_out_excludes_every_compute_before_it():
 @pytest.mark.parametrize("other", [{"CONFIG_HEAT_INSTALL": "y"}, {"CONFIG_SERVICE_WORKERS": "4"}])
 def test_any_other_change_clears_the_exclusion(other):
     provider = PackstackAnswersProvider()
-    inputs, outs = stored(provider, LAB)
-    three = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12,10.0.0.13"}
-    checked, _, _ = scale(inputs, outs, three, provider)
-    outs = provider.update("id", outs, checked).outs
+    checked, outs = scaled_out(provider)
     # later another answer changes: everything re-runs
-    cleared, keys, _ = scale(checked, outs, {**three, **other}, provider)
+    cleared, keys, _ = scale(checked, outs, {**THREE, **other}, provider)
     assert EXCLUDE_KEY not in cleared
     assert keys == sorted([*other, EXCLUDE_KEY])
     assert "EXCLUDE_SERVERS" not in provider.update("id", outs, cleared).outs["answer_file"]
     # a compute added together with another change: no exclusion either
-    both, keys, _ = scale(inputs, stored(provider, LAB)[1], {**three, **other}, provider)
+    inputs, outs = stored(provider, LAB)
+    both, keys, _ = scale(inputs, outs, {**THREE, **other}, provider)
     assert EXCLUDE_KEY not in both and EXCLUDE_KEY not in keys
 
 
