@@ -195,16 +195,23 @@ def _recover(stack, lab) -> subprocess.CompletedProcess:
     return proc
 
 
-def test_sigint_while_domains_are_created(stacks, lab, empty_disk, base_dir, timings):
-    """Ctrl-C once: Pulumi finishes the creates in flight and records them, releases the lock, leaves no pending
-    operation and no orphan in libvirt; the next `up` converges (README: "Ctrl-C once is safe")."""
+def _interrupt_up(stacks, lab, empty_disk, base_dir, tag: str, sig: int):
+    """A new fault stack's `up`, sent `sig` once a domain create is pending: the libvirt names before it, the
+    stack, the pulumi process, its log file and the pending operations seen."""
     baseline = _libvirt_names(lab)
-    stack = _fault_stack(stacks, "int", empty_disk)
+    stack = _fault_stack(stacks, tag, empty_disk)
     log_file = base_dir / f"up-{stack.name}.log"
     proc = _start_up(stack, lab, log_file)
     pending = _wait_domain_create(stack, proc, log_file)
     assert _comm(proc.pid) == "pulumi", f"pid {proc.pid} is {_comm(proc.pid)!r}, not the pulumi CLI"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
+    return baseline, stack, proc, log_file, pending
+
+
+def test_sigint_while_domains_are_created(stacks, lab, empty_disk, base_dir, timings):
+    """Ctrl-C once: Pulumi finishes the creates in flight and records them, releases the lock, leaves no pending
+    operation and no orphan in libvirt; the next `up` converges (README: "Ctrl-C once is safe")."""
+    baseline, stack, proc, log_file, pending = _interrupt_up(stacks, lab, empty_disk, base_dir, "int", signal.SIGINT)
     code = proc.wait(timeout=WAIT)
     text = log_file.read_text()
     log(f"SIGINT while {pending} were pending: exit {code}")
@@ -232,13 +239,7 @@ def test_sigint_while_domains_are_created(stacks, lab, empty_disk, base_dir, tim
 def test_sigkill_while_domains_are_created_then_recover(stacks, lab, empty_disk, base_dir, timings):
     """SIGKILL: a lock, plugins still at work and pending creates stay behind; `up` refuses (locked);
     `make recover` then `up` converge with no duplicate or orphaned domain, volume, network or pool."""
-    baseline = _libvirt_names(lab)
-    stack = _fault_stack(stacks, "kill", empty_disk)
-    log_file = base_dir / f"up-{stack.name}.log"
-    proc = _start_up(stack, lab, log_file)
-    pending = _wait_domain_create(stack, proc, log_file)
-    assert _comm(proc.pid) == "pulumi", f"pid {proc.pid} is {_comm(proc.pid)!r}, not the pulumi CLI"
-    proc.send_signal(signal.SIGKILL)
+    baseline, stack, proc, _, _ = _interrupt_up(stacks, lab, empty_disk, base_dir, "kill", signal.SIGKILL)
     proc.wait(timeout=60)
     killed_at = time.monotonic()
     deployment = _checkpoint(stack)
