@@ -100,7 +100,7 @@ class LoginKey:
 
 @dataclass(frozen=True)
 class NodesStage:
-    networks: dict[int, LabNetwork]  # host index -> the host's two networks
+    networks: dict[int, LabNetwork]  # host index -> the host's two networks (none in bridge mode)
     storages: dict[int, LabStorage]  # host index -> the host's pool and base volume
     nodes: dict[str, LabNode]  # the nodes the lab creates
     host_keys: dict[str, pulumi.Output[str]]  # every node, existing machines included: the pinned host key
@@ -214,16 +214,17 @@ class OpenStackLab(pulumi.ComponentResource):
         return LoginKey(key.public_key, key.private_key, True)
 
     def _nodes(self, login: LoginKey) -> NodesStage:
-        """Stage nodes: on every host its two networks, its storage and one VM per node it carries; the
-        existing machines' pinned (or first-contact) host keys."""
+        """Stage nodes: on every host its two networks (NAT mode), its storage and one VM per node it carries;
+        the existing machines' pinned (or first-contact) host keys."""
         plan = self.plan
         networks, storages, on_host = {}, {}, {}
         for k, host in enumerate(plan.hosts):
             # The first host keeps a one-host lab's names, so an existing stack previews no change.
             provider = libvirt.Provider(f"libvirt{host.suffix}", uri=host.uri, opts=pulumi.ResourceOptions(parent=self))
             on_host[k] = pulumi.ResourceOptions(parent=self, providers=[provider])
-            networks[k] = LabNetwork(f"network{host.suffix}",
-                                     LabNetworkArgs(plan.management, plan.external, plan.dns_domain), on_host[k])
+            if not plan.bridged:  # bridge mode: the nodes' NICs are ports of the hosts' own bridges
+                networks[k] = LabNetwork(f"network{host.suffix}",
+                                         LabNetworkArgs(plan.management, plan.external, plan.dns_domain), on_host[k])
             storages[k] = LabStorage(f"storage{host.suffix}", host.storage, on_host[k])
         nodes: dict[str, LabNode] = {}
         for node in plan.lab_nodes:
@@ -237,11 +238,13 @@ class OpenStackLab(pulumi.ComponentResource):
                     hypervisor=plan.config.hypervisor,
                     pool=storages[node.host].pool,
                     base_volume_id=storages[node.host].base_volume_id,
-                    management_network_id=networks[node.host].management_network_id,
-                    external_network_id=networks[node.host].external_network_id,
+                    management_network_id=None if plan.bridged else networks[node.host].management_network_id,
+                    external_network_id=None if plan.bridged else networks[node.host].external_network_id,
                     authorized_key=login.public,
                     hosts=first_boot_hosts,
                     boot=plan.config.boot,
+                    management_bridge=plan.management.bridge if plan.bridged else None,
+                    external_bridge=plan.external.bridge if plan.bridged else None,
                 ),
                 on_host[node.host],
             )

@@ -5,9 +5,8 @@
 - external (provider): NAT network that OpenStack's `extnet` flat network and
   floating IPs live on; the nodes' eth1 joins it with no address (br-ex takes it).
 
-In bridge mode (several hosts) both are libvirt networks in bridge mode on the bridges every
-host already has on a shared LAN: the LAN gives the gateway and DNS, the nodes keep their
-static addresses, and nodes on different hosts share one L2 segment per network.
+In bridge mode (several hosts) there is no LabNetwork: the nodes' NICs are ports of the bridges
+every host already has on a shared LAN (see LabNodeArgs), which gives the gateway and DNS.
 """
 from __future__ import annotations
 
@@ -43,19 +42,10 @@ class LabNetwork(pulumi.ComponentResource):
                 autostart=True, dhcp=libvirt.NetworkDhcpArgs(enabled=False), opts=child, **extra,
             )
 
-        def bridge_network(role: str, plan: NetworkPlan) -> libvirt.Network:
-            # Addresses, DHCP and DNS are the LAN's: libvirt only names the host's existing bridge.
-            return libvirt.Network(f"{name}-{role}", name=plan.name, bridge=plan.bridge, mode="bridge",
-                                   autostart=True, opts=child)
-
-        if args.management.mode == "bridge":
-            self.management = bridge_network("management", args.management)
-            self.external = bridge_network("external", args.external)
-        else:
-            # The management network also answers the nodes' DNS (their names, local only).
-            self.management = nat_network("management", args.management, domain=args.dns_domain,
-                                          dns=libvirt.NetworkDnsArgs(enabled=True, local_only=True))
-            self.external = nat_network("external", args.external)
+        # The management network also answers the nodes' DNS (their names, local only).
+        self.management = nat_network("management", args.management, domain=args.dns_domain,
+                                      dns=libvirt.NetworkDnsArgs(enabled=True, local_only=True))
+        self.external = nat_network("external", args.external)
         self.management_network_id = self.management.id
         self.external_network_id = self.external.id
         self.register_outputs(

@@ -30,11 +30,16 @@ class LabNodeArgs:
     hypervisor: str  # libvirt domain type: kvm or qemu
     pool: pulumi.Input[str]
     base_volume_id: pulumi.Input[str]
-    management_network_id: pulumi.Input[str]
-    external_network_id: pulumi.Input[str]
+    # Each NIC joins a libvirt network (NAT mode) or, in bridge mode, the host's own bridge on the shared LAN
+    # as a plain bridge port: a libvirt network in bridge mode would add only a name, and the provider reads
+    # such a NIC back as a bridge NIC (bridge set, no network ID), so every preview would show a change.
+    management_network_id: Optional[pulumi.Input[str]]
+    external_network_id: Optional[pulumi.Input[str]]
     authorized_key: pulumi.Input[str]
     hosts: tuple[HostEntry, ...]  # /etc/hosts entries known at first boot
     boot: Optional[BootSettings] = None
+    management_bridge: Optional[str] = None  # bridge mode: the host's bridges
+    external_bridge: Optional[str] = None
 
 
 def kernel_cmdline(cmdline: str) -> list[dict[str, str]]:
@@ -129,10 +134,12 @@ class LabNode(pulumi.ComponentResource):
             disks=[libvirt.DomainDiskArgs(volume_id=v.id) for v in (self.disk, *self.data_disks)],
             network_interfaces=[
                 libvirt.DomainNetworkInterfaceArgs(
-                    network_id=args.management_network_id, mac=ident.management_mac, wait_for_lease=False
+                    network_id=args.management_network_id, bridge=args.management_bridge,
+                    mac=ident.management_mac, wait_for_lease=False,
                 ),
                 libvirt.DomainNetworkInterfaceArgs(
-                    network_id=args.external_network_id, mac=ident.external_mac, wait_for_lease=False
+                    network_id=args.external_network_id, bridge=args.external_bridge,
+                    mac=ident.external_mac, wait_for_lease=False,
                 ),
             ],
             consoles=[libvirt.DomainConsoleArgs(type="pty", target_port="0", target_type="serial")],

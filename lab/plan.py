@@ -96,6 +96,11 @@ class LabPlan:
     hosts: tuple[HostPlan, ...] = ()
 
     @property
+    def bridged(self) -> bool:
+        """Bridge mode: the nodes' NICs are ports of each host's own LAN bridges (no libvirt network)."""
+        return self.management.mode == "bridge"
+
+    @property
     def lab_nodes(self) -> tuple[NodePlan, ...]:
         """The nodes the lab creates (not the existing machines it joins)."""
         return tuple(node for node in self.nodes if node.existing is None)
@@ -126,7 +131,7 @@ def plan(config: LabConfig) -> LabPlan:
     bridges = {"management": config.network.management_bridge, "external": config.network.external_bridge}
 
     def network(role: str, cidr: str) -> NetworkPlan:
-        if config.network.mode == "bridge":
+        if config.network.mode == "bridge":  # the hosts' bridge; no libvirt network carries the name
             return NetworkPlan(naming.libvirt_name(project, stack, role), bridges[role], cidr, "bridge")
         return NetworkPlan(naming.libvirt_name(project, stack, role), naming.bridge_name(project, stack, role), cidr)
 
