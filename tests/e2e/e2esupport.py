@@ -8,6 +8,7 @@ test's temp dir or in memory; the tier's log never gets the stdout of a `--show-
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import threading
 import time
@@ -147,6 +148,21 @@ class Secrets(dict):
 
     def __repr__(self) -> str:
         return f"<{len(self)} values withheld>"
+
+
+ANSWER_FILE = "/root/openstack-lab/answers.txt"
+
+
+def answer_file(ssh, controller_ip: str) -> Secrets:
+    """The answers in the controller's Packstack answer file (`ssh(ip, command, secret_output=True)` of a
+    LabStack or the multihost harness): KEY -> value, passwords included, so never shown."""
+    text = ssh(controller_ip, f"cat {ANSWER_FILE}", secret_output=True)
+    out = Secrets()
+    for line in text.splitlines():
+        if re.match(r"^[A-Z0-9_]+=", line):
+            key, _, value = line.partition("=")
+            out[key] = value
+    return out
 
 
 def plain(value):

@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2esupport import (CAPTURED_KEY, PROJECT, Secrets, SshReadyWatcher, assert_absent, log, plain, probe_guest, run)
+from e2esupport import (CAPTURED_KEY, PROJECT, Secrets, SshReadyWatcher, answer_file, assert_absent, log, plain,
+                        probe_guest, run)
 from support.pulumi import step_type, steps_of, urn_name
 
 COMMAND_TYPE = "command:remote:Command"
@@ -309,16 +310,6 @@ def test_04b_data_disks_and_volume_group(scenario, timings, step):
     assert _prep_runs(stack, ip) == 1
 
 
-def _answers(stack, ip: str) -> dict[str, str]:
-    text = stack.ssh(ip, "cat /root/openstack-lab/answers.txt", secret_output=True)
-    out = Secrets()
-    for line in text.splitlines():
-        if re.match(r"^[A-Z0-9_]+=", line):
-            key, _, value = line.partition("=")
-            out[key] = value
-    return out
-
-
 def _secret_passwords(stack) -> dict[str, str]:
     """Passwords the stack keeps (PackstackAnswers outputs), from the decrypted state."""
     state = stack.export(show_secrets=True)
@@ -332,7 +323,7 @@ def test_05_packstack_answer_file(scenario, step):
     scenario.need("test_01_up_three_nodes")
     stack = scenario.a
     nodes = _node_ips(stack)
-    answers = _answers(stack, nodes["controller"])
+    answers = answer_file(stack.ssh, nodes["controller"])
     assert answers["CONFIG_CONTROLLER_HOST"] == nodes["controller"]
     assert answers["CONFIG_NETWORK_HOSTS"] == nodes["controller"]
     assert sorted(answers["CONFIG_COMPUTE_HOSTS"].split(",")) == sorted([nodes["compute1"], nodes["compute2"]])
@@ -432,7 +423,7 @@ def test_07_scale_computes_2_to_3(scenario, step):
     for node, ip in nodes.items():
         _check_node(stack, node, ip, nodes)
     _check_guest(stack, "compute3", nodes["compute3"])
-    answers = _answers(stack, nodes["controller"])
+    answers = answer_file(stack.ssh, nodes["controller"])
     assert nodes["compute3"] in answers["CONFIG_COMPUTE_HOSTS"].split(",")
     stack.preview("--expect-no-changes")
 

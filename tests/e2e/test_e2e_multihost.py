@@ -27,7 +27,7 @@ from typing import Optional
 
 import pytest
 
-from e2esupport import OVERLAY, LabStack, Secrets, SshReadyWatcher, log, new_keypair, run
+from e2esupport import OVERLAY, LabStack, SshReadyWatcher, answer_file, log, new_keypair, run
 from multihost_support import EXT_BRIDGE, MGMT_BRIDGE, ExistingGuest, Lan
 from support import require
 from support.libvirtd import PrivateLibvirtd
@@ -304,19 +304,9 @@ def test_03_nodes_reach_each_other_across_hosts(mh, mh_step):
         assert addr.strip() == "", f"{node}: eth1 carries an address after the check: {addr}"
 
 
-def _answers(mh: MultiHost) -> dict[str, str]:
-    text = mh.ssh(EXPECTED["controller"], "cat /root/openstack-lab/answers.txt", secret_output=True)
-    out = Secrets()
-    for line in text.splitlines():
-        if re.match(r"^[A-Z0-9_]+=", line):
-            key, _, value = line.partition("=")
-            out[key] = value
-    return out
-
-
 def test_04_answer_file_lists_every_host(mh, mh_step):
     mh.need("test_01_up_across_two_hosts")
-    answers = _answers(mh)
+    answers = answer_file(mh.ssh, EXPECTED["controller"])
     assert answers["CONFIG_CONTROLLER_HOST"] == EXPECTED["controller"]
     assert answers["CONFIG_NETWORK_HOSTS"] == EXPECTED["controller"]
     computes = sorted(answers["CONFIG_COMPUTE_HOSTS"].split(","))
