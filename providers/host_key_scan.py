@@ -17,6 +17,7 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider
 
+from providers.polling import NotYet, TimedOut, poll
 from providers.resource import LabResource
 
 KEY_TYPE = "ed25519"
@@ -41,16 +42,20 @@ def keyscan(host: str, timeout: float) -> Optional[str]:
 
 def first_contact(props: dict[str, Any], clock=time.monotonic, sleep=time.sleep, scan=keyscan) -> str:
     timeout = float(props["timeout_seconds"])
-    deadline = clock() + timeout
-    while True:
-        key = scan(props["host"], min(10.0, timeout))
-        if key:
-            return key
-        if clock() + RETRY_PAUSE_SECONDS >= deadline:
-            raise NoHostKey(f"{props['subject']} ({props['host']}) offered no ssh-{KEY_TYPE} host key within "
-                            f"{timeout:.0f} s (bootTimeout); check that it is up and its sshd has an {KEY_TYPE} key, "
-                            "or pin existingComputes[].hostKey")
-        sleep(RETRY_PAUSE_SECONDS)
+
+    def attempt() -> str:
+        return scan(props["host"], min(10.0, timeout)) or _not_yet()
+
+    try:
+        return poll(attempt, timeout, RETRY_PAUSE_SECONDS, clock, sleep).value
+    except TimedOut:
+        raise NoHostKey(f"{props['subject']} ({props['host']}) offered no ssh-{KEY_TYPE} host key within "
+                        f"{timeout:.0f} s (bootTimeout); check that it is up and its sshd has an {KEY_TYPE} key, "
+                        "or pin existingComputes[].hostKey") from None
+
+
+def _not_yet() -> str:
+    raise NotYet("no host key offered")
 
 
 class _HostKeyScanProvider(ResourceProvider):

@@ -18,6 +18,7 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from providers.polling import NotYet, TimedOut, poll
 from providers.resource import LabResource
 
 RETRY_PAUSE_SECONDS = 3.0
@@ -75,10 +76,8 @@ def _region_from_catalog(catalog: list[dict[str, Any]], wanted: Optional[str]) -
 def wait_for_token(props: dict[str, Any], clock=time.monotonic, sleep=time.sleep) -> dict[str, str]:
     """Poll Keystone until it issues a token; return auth URL and region."""
     timeout = float(props.get("timeout_seconds") or 600)
-    deadline = clock() + timeout
     auth_url = normalize_auth_url(props["auth_url"])
-    last_error = "no attempt made"
-    while True:
+    def attempt() -> dict[str, Any]:
         try:
             with urllib.request.urlopen(_token_request(props), timeout=REQUEST_TIMEOUT_SECONDS) as response:
                 payload = json.loads(response.read().decode() or "{}")
@@ -91,15 +90,17 @@ def wait_for_token(props: dict[str, Any], clock=time.monotonic, sleep=time.sleep
                     f"in project {props.get('project_name') or 'admin'!r} (HTTP 401): check the admin "
                     "password (cloudPassword in existing-cloud mode)"
                 ) from None
-            last_error = f"HTTP {err.code} {err.reason}"
+            raise NotYet(f"HTTP {err.code} {err.reason}") from None
         except (urllib.error.URLError, OSError, ValueError) as err:
-            last_error = str(getattr(err, "reason", err))
-        if clock() + RETRY_PAUSE_SECONDS > deadline:
-            raise KeystoneNotReady(
-                f"Keystone at {auth_url} did not issue a token within {timeout:.0f} s "
-                f"(last error: {last_error}); is the controller up and Packstack finished?"
-            )
-        sleep(RETRY_PAUSE_SECONDS)
+            raise NotYet(str(getattr(err, "reason", err))) from None
+
+    try:
+        return poll(attempt, timeout, RETRY_PAUSE_SECONDS, clock, sleep).value
+    except TimedOut as out:
+        raise KeystoneNotReady(
+            f"Keystone at {auth_url} did not issue a token within {timeout:.0f} s "
+            f"(last error: {out.last_error}); is the controller up and Packstack finished?"
+        ) from None
 
 
 INPUT_KEYS = ("auth_url", "username", "password", "project_name", "user_domain_name", "project_domain_name", "region")

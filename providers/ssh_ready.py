@@ -20,6 +20,7 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from providers.polling import NotYet, TimedOut, poll
 from providers.resource import LabResource
 
 RETRY_PAUSE_SECONDS = 2.0
@@ -51,22 +52,21 @@ def ssh_banner(host: str, port: int, timeout: float = CONNECT_TIMEOUT_SECONDS) -
 
 def wait_for_ssh(props: dict[str, Any], clock=time.monotonic, sleep=time.sleep, probe=ssh_banner) -> dict[str, Any]:
     timeout = float(props["timeout_seconds"])
-    started = clock()
-    deadline = started + timeout
-    attempts, last_error = 0, "no attempt made"
-    while True:
-        attempts += 1
+
+    def attempt() -> str:
         try:
-            banner = probe(props["host"], int(props["port"]))
-            return {"seconds": round(clock() - started, 1), "attempts": attempts, "banner": banner}
+            return probe(props["host"], int(props["port"]))
         except OSError as err:
-            last_error = str(err) or type(err).__name__
-        if clock() + RETRY_PAUSE_SECONDS >= deadline:
-            raise NotAnswering(
-                f"{props['subject']} did not answer SSH on {props['host']}:{int(props['port'])} within {timeout:.0f} s "
-                f"({props['timeout_setting']}; {attempts} attempts, last: {last_error}). {props['hint']}"
-            )
-        sleep(RETRY_PAUSE_SECONDS)
+            raise NotYet(str(err) or type(err).__name__) from None
+
+    try:
+        answer = poll(attempt, timeout, RETRY_PAUSE_SECONDS, clock, sleep)
+    except TimedOut as out:
+        raise NotAnswering(
+            f"{props['subject']} did not answer SSH on {props['host']}:{int(props['port'])} within {timeout:.0f} s "
+            f"({props['timeout_setting']}; {out.attempts} attempts, last: {out.last_error}). {props['hint']}"
+        ) from None
+    return {"seconds": answer.seconds, "attempts": answer.attempts, "banner": answer.value}
 
 
 class _SshReadyProvider(ResourceProvider):
