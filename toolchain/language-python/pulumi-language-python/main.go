@@ -325,6 +325,9 @@ func (host *pythonLanguageHost) determinePackages(
 	return result, nil
 }
 
+// GetRequiredPackages is the engine's only question about dependencies: it asks the deprecated
+// GetRequiredPlugins (left to UnimplementedLanguageRuntimeServer) only when this one is unimplemented
+// (pkg/resource/plugin/langruntime_plugin.go in pulumi v3.274.1).
 func (host *pythonLanguageHost) GetRequiredPackages(
 	ctx context.Context, req *pulumirpc.GetRequiredPackagesRequest,
 ) (*pulumirpc.GetRequiredPackagesResponse, error) {
@@ -333,25 +336,6 @@ func (host *pythonLanguageHost) GetRequiredPackages(
 		return nil, err
 	}
 	return &pulumirpc.GetRequiredPackagesResponse{Packages: pkgs}, nil
-}
-
-func (host *pythonLanguageHost) GetRequiredPlugins(
-	ctx context.Context, req *pulumirpc.GetRequiredPluginsRequest,
-) (*pulumirpc.GetRequiredPluginsResponse, error) {
-	pkgs, err := host.determinePackages(ctx, req.GetInfo())
-	if err != nil {
-		return nil, err
-	}
-	var plugins []*pulumirpc.PluginDependency
-	for _, p := range pkgs {
-		if p.Parameterization != nil || p.Extension != nil {
-			continue
-		}
-		plugins = append(plugins, &pulumirpc.PluginDependency{
-			Name: p.Name, Kind: p.Kind, Version: p.Version, Server: p.Server, Checksums: p.Checksums,
-		})
-	}
-	return &pulumirpc.GetRequiredPluginsResponse{Plugins: plugins}, nil
 }
 
 func (host *pythonLanguageHost) constructArguments(req *pulumirpc.RunRequest) []string {

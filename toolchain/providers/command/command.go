@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -141,7 +142,7 @@ func runRemote(ctx context.Context, conn *sshConn, cmd string, env, prev map[str
 	defer sess.Close()
 
 	var rejected []string
-	for _, k := range sortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		if len(env[k]) > maxEnvValueLen {
 			out.warn(fmt.Sprintf("environment variable %s not sent: value longer than %d bytes", k, maxEnvValueLen))
 		} else if err := sess.Setenv(k, env[k]); err != nil {
@@ -152,7 +153,7 @@ func runRemote(ctx context.Context, conn *sshConn, cmd string, env, prev map[str
 		out.warn(fmt.Sprintf("the ssh server rejected environment variable(s) %s (add them to sshd AcceptEnv)",
 			strings.Join(rejected, ", ")))
 	}
-	for _, k := range sortedKeys(prev) {
+	for _, k := range slices.Sorted(maps.Keys(prev)) {
 		if len(prev[k]) <= maxEnvValueLen {
 			_ = sess.Setenv(k, prev[k])
 		}
@@ -199,13 +200,4 @@ func runRemote(ctx context.Context, conn *sshConn, cmd string, env, prev map[str
 		return res, &commandError{desc: "ended without an exit status (connection lost?)", out: out}
 	}
 	return res, &commandError{desc: "failed: " + err.Error(), out: out}
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,7 +82,7 @@ func checkConnection(news resource.PropertyMap, c *checker) {
 		switch {
 		case unsupportedConnectionFields[string(k)] && !v.IsNull():
 			c.fail("connection."+string(k), fmt.Sprintf("connection.%s is not supported by this pulumi-resource-command "+
-				"build (supported: %s; see toolchain/providers/command/README.md)", k, strings.Join(sortedSet(connectionFields), ", ")))
+				"build (supported: %s; see toolchain/providers/command/README.md)", k, strings.Join(slices.Sorted(maps.Keys(connectionFields)), ", ")))
 		case !connectionFields[string(k)] && !unsupportedConnectionFields[string(k)]:
 			c.fail("connection."+string(k), fmt.Sprintf("unknown property %q", k))
 		}

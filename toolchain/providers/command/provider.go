@@ -38,15 +38,6 @@ func set(keys ...string) map[string]bool {
 	return m
 }
 
-func sortedSet(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func errUnsupported(what, tok string) error {
 	return status.Errorf(codes.Unimplemented, "%s %q is not implemented by this pulumi-resource-command build "+
 		"(only %s; see toolchain/providers/command/README.md)", what, tok, tRemoteCommand)
