@@ -21,8 +21,8 @@ import pulumi
 import pulumi_openstack as openstack
 
 from lab.config import DemoSettings
-from providers.image_file import ImageFile
-from providers.ssh_ready import SshReady
+from providers.image_file import ImageFile, ImageFileArgs
+from providers.ssh_ready import SshReady, SshReadyArgs
 
 TYPE = "openstack-lab:lab:DemoCloud"
 IMAGE_CACHE = Path.home() / ".cache" / "openstack-lab" / "images"
@@ -74,7 +74,8 @@ class DemoCloud(pulumi.ComponentResource):
         prefix, demo = args.name_prefix, args.settings
 
         self.image_file = ImageFile(
-            f"{name}-image-file", source=demo.image, sha256=demo.image_sha256, cache_dir=args.cache_dir,
+            f"{name}-image-file",
+            ImageFileArgs(source=demo.image, sha256=demo.image_sha256, cache_dir=args.cache_dir),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.image = openstack.images.Image(
@@ -184,12 +185,14 @@ class DemoCloud(pulumi.ComponentResource):
         )
         self.ready = SshReady(
             f"{name}-ready",
-            subject=f"server {server_name}",
-            host=self.floating_ip.address,
-            identity=self.server.id,
-            timeout_seconds=demo.wait_seconds,
-            timeout_setting="demo.waitSeconds",
-            hint=f"See why with `openstack console log show {server_name}` and `openstack port show {server_name}`",
+            SshReadyArgs(
+                subject=f"server {server_name}",
+                host=self.floating_ip.address,
+                identity=self.server.id,
+                timeout_seconds=demo.wait_seconds,
+                timeout_setting="demo.waitSeconds",
+                hint=f"See why with `openstack console log show {server_name}` and `openstack port show {server_name}`",
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.server, *self.rules]),
         )
         self.server_ip = pulumi.Output.all(self.floating_ip.address, self.ready.id).apply(lambda v: v[0])

@@ -14,7 +14,7 @@ from typing import Optional
 import pulumi
 
 from components.remote import BOOT_DIAL_ERROR_LIMIT, NodeConnection, run_script
-from providers.ssh_ready import SshReady
+from providers.ssh_ready import SshReady, SshReadyArgs
 from lab.answers import CINDER_VOLUME_GROUP, EXTERNAL_NIC, StorageDisks
 from lab.cloudinit import EXTERNAL_NIC_PROFILE, external_nic_keyfile
 from lab.config import PrepProfile, RhelSubscription
@@ -77,12 +77,14 @@ class HostPrep(pulumi.ComponentResource):
         # A wall-clock bound on the boot, with an error that names the node and its console.
         self.ssh_ready = SshReady(
             f"{name}-ssh-ready",
-            subject=args.node.name,
-            host=conn.host,
-            identity=args.domain_id,
-            timeout_seconds=args.boot_timeout,
-            timeout_setting="bootTimeout",
-            hint=hint,
+            SshReadyArgs(
+                subject=args.node.name,
+                host=conn.host,
+                identity=args.domain_id,
+                timeout_seconds=args.boot_timeout,
+                timeout_setting="bootTimeout",
+                hint=hint,
+            ),
             opts=after(),
         )
         self.wait = run_script(

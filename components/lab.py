@@ -22,14 +22,14 @@ from components.host_prep import HostPrep, HostPrepArgs
 from components.lab_network import LabNetwork, LabNetworkArgs
 from components.lab_node import LabNode, LabNodeArgs
 from components.lab_storage import LabStorage
-from components.openstack_networking import CloudAuth, OpenStackNetworking, OpenStackNetworkingArgs
+from components.openstack_networking import OpenStackNetworking, OpenStackNetworkingArgs
 from components.packstack import KEYSTONE_PORT, Packstack, PackstackArgs
 from components.remote import NodeConnection
 from lab.answers import PHYSNET, cloud_flavors, lab_answers
 from lab.cloudinit import hosts_file
 from lab.plan import LabPlan
-from providers.host_key_scan import HostKeyScan
-from providers.keystone_ready import KeystoneReady
+from providers.host_key_scan import HostKeyScan, HostKeyScanArgs
+from providers.keystone_ready import CloudAuth, KeystoneReady
 from providers.ssh_keypair import SshKeyPair
 
 TYPE = "openstack-lab:lab:OpenStackLab"
@@ -132,9 +132,7 @@ class OpenStackLab(pulumi.ComponentResource):
             project_domain_name=cloud.project_domain_name,
         )
         ready = KeystoneReady(
-            "keystone-ready",
-            **{f.name: getattr(given, f.name) for f in dataclasses.fields(given)},
-            timeout_seconds=self.plan.config.keystone_timeout,
+            "keystone-ready", given, timeout_seconds=self.plan.config.keystone_timeout,
             opts=pulumi.ResourceOptions(parent=self),
         )
         # Networking waits for Keystone: its provider takes the URL and region KeystoneReady returns.
@@ -258,8 +256,9 @@ class OpenStackLab(pulumi.ComponentResource):
                 host_keys[node.name] = pulumi.Output.from_input(machine.host_key)
             else:
                 host_keys[node.name] = HostKeyScan(
-                    f"{node.name}-host-key", subject=node.name, host=machine.address,
-                    timeout_seconds=plan.config.boot_timeout, opts=pulumi.ResourceOptions(parent=self),
+                    f"{node.name}-host-key",
+                    HostKeyScanArgs(subject=node.name, host=machine.address, timeout_seconds=plan.config.boot_timeout),
+                    opts=pulumi.ResourceOptions(parent=self),
                 ).host_key
             identities[node.name] = f"existing-{node.name}-{machine.address}"
         entries = plan.host_entries

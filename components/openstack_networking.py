@@ -14,18 +14,9 @@ from typing import Optional
 import pulumi
 import pulumi_openstack as openstack
 
+from providers.keystone_ready import CloudAuth
+
 TYPE = "openstack-lab:lab:OpenStackNetworking"
-
-
-@dataclass(frozen=True)
-class CloudAuth:
-    auth_url: pulumi.Input[str]
-    region: pulumi.Input[str]
-    username: str
-    password: pulumi.Input[str]  # secret
-    project_name: str = "admin"
-    user_domain_name: str = "Default"
-    project_domain_name: str = "Default"
 
 
 @dataclass(frozen=True)

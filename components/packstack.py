@@ -17,7 +17,7 @@ import pulumi
 
 from components.remote import NodeConnection, run_script
 from lab.answers import EXTERNAL_BRIDGE, EXTERNAL_NIC
-from providers.keystone_ready import KeystoneReady
+from providers.keystone_ready import CloudAuth, KeystoneReady
 from providers.packstack_answers import PackstackAnswers
 
 TYPE = "openstack-lab:lab:Packstack"
@@ -99,9 +99,11 @@ class Packstack(pulumi.ComponentResource):
             ]
             self.keystone = KeystoneReady(
                 f"{name}-keystone-ready",
-                auth_url=f"http://{args.controller_ip}:{KEYSTONE_PORT}/v3",
-                username="admin",
-                password=self.answers.admin_password,
+                CloudAuth(
+                    auth_url=f"http://{args.controller_ip}:{KEYSTONE_PORT}/v3",
+                    username="admin",
+                    password=self.answers.admin_password,
+                ),
                 timeout_seconds=args.keystone_timeout,
                 # the cloud is ready once its computes take instances too
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.apply, self.discover_hosts]),

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import subprocess
 import time
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider
 
 from providers.polling import NotYet, TimedOut, poll
-from providers.resource import LabResource
+from providers.resource import LabResource, fields_of
 
 KEY_TYPE = "ed25519"
 RETRY_PAUSE_SECONDS = 3.0
@@ -70,10 +71,15 @@ class _HostKeyScanProvider(ResourceProvider):
         return DiffResult(changes=moved, replaces=["host"] if moved else [], stables=["host_key"])
 
 
+@dataclass(frozen=True)
+class HostKeyScanArgs:
+    subject: str  # what messages name: the node
+    host: str
+    timeout_seconds: int  # the bound on the scan's retries
+
+
 class HostKeyScan(LabResource):
     host_key: pulumi.Output[str]
 
-    def __init__(self, name: str, subject: str, host: str, timeout_seconds: int,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        inputs = {"subject": subject, "host": host, "timeout_seconds": timeout_seconds}
-        super().__init__(_HostKeyScanProvider(), name, inputs, opts, outputs=OUTPUTS)
+    def __init__(self, name: str, args: HostKeyScanArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(_HostKeyScanProvider(), name, fields_of(args), opts, outputs=OUTPUTS)

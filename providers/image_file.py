@@ -17,13 +17,14 @@ import os
 import re
 import tempfile
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
-from providers.resource import LabResource
+from providers.resource import LabResource, fields_of
 
 DOWNLOAD_TIMEOUT_SECONDS = 60.0
 CHUNK = 1024 * 1024
@@ -110,18 +111,17 @@ class _ImageFileProvider(ResourceProvider):
         return UpdateResult(outs={**news, **{k: olds.get(k) for k in (*OUTPUTS, "sha256")}})
 
 
+@dataclass(frozen=True)
+class ImageFileArgs:
+    source: str  # a URL or a local path
+    sha256: Optional[str]  # the expected checksum; None: a local file is taken as it is
+    cache_dir: str  # where downloads are kept
+
+
 class ImageFile(LabResource):
     path: pulumi.Output[str]
     sha256: pulumi.Output[str]
     size: pulumi.Output[int]
 
-    def __init__(
-        self,
-        name: str,
-        source: str,
-        sha256: Optional[str],
-        cache_dir: str,
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ) -> None:
-        inputs = {"source": source, "sha256": sha256, "cache_dir": cache_dir}
-        super().__init__(_ImageFileProvider(), name, inputs, opts, outputs=OUTPUTS)
+    def __init__(self, name: str, args: ImageFileArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(_ImageFileProvider(), name, fields_of(args), opts, outputs=OUTPUTS)

@@ -9,6 +9,7 @@ part of every stack's state: do not move or rename the module.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import urllib.error
@@ -19,7 +20,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
 from providers.polling import NotYet, TimedOut, poll
-from providers.resource import LabResource
+from providers.resource import LabResource, fields_of
 
 RETRY_PAUSE_SECONDS = 3.0
 REQUEST_TIMEOUT_SECONDS = 10.0
@@ -27,6 +28,20 @@ REQUEST_TIMEOUT_SECONDS = 10.0
 
 class KeystoneNotReady(Exception):
     pass
+
+
+@dataclasses.dataclass(frozen=True)
+class CloudAuth:
+    """How to log in to a cloud: what KeystoneReady checks, and what the networking provider and
+    clouds.yaml then use."""
+
+    auth_url: pulumi.Input[str]
+    username: str
+    password: pulumi.Input[str]  # secret
+    project_name: str = "admin"
+    user_domain_name: str = "Default"
+    project_domain_name: str = "Default"
+    region: Optional[pulumi.Input[str]] = None  # None: KeystoneReady takes the one its catalog names
 
 
 def normalize_auth_url(url: str) -> str:
@@ -103,7 +118,7 @@ def wait_for_token(props: dict[str, Any], clock=time.monotonic, sleep=time.sleep
         ) from None
 
 
-INPUT_KEYS = ("auth_url", "username", "password", "project_name", "user_domain_name", "project_domain_name", "region")
+INPUT_KEYS = tuple(field.name for field in dataclasses.fields(CloudAuth))
 
 
 def changed_inputs(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
@@ -137,27 +152,7 @@ class KeystoneReady(LabResource):
     auth_url: pulumi.Output[str]
     region: pulumi.Output[str]
 
-    def __init__(
-        self,
-        name: str,
-        auth_url: pulumi.Input[str],
-        username: pulumi.Input[str],
-        password: pulumi.Input[str],
-        project_name: pulumi.Input[str] = "admin",
-        user_domain_name: pulumi.Input[str] = "Default",
-        project_domain_name: pulumi.Input[str] = "Default",
-        region: Optional[pulumi.Input[str]] = None,
-        timeout_seconds: int = 600,
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ) -> None:
-        inputs = {
-            "auth_url": auth_url,
-            "username": username,
-            "password": pulumi.Output.secret(password),
-            "project_name": project_name,
-            "user_domain_name": user_domain_name,
-            "project_domain_name": project_domain_name,
-            "region": region,
-            "timeout_seconds": timeout_seconds,
-        }
+    def __init__(self, name: str, auth: CloudAuth, timeout_seconds: int = 600,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        inputs = {**fields_of(auth), "password": pulumi.Output.secret(auth.password), "timeout_seconds": timeout_seconds}
         super().__init__(KeystoneReadyProvider(), name, inputs, opts)

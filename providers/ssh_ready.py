@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import socket
 import time
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
 from providers.polling import NotYet, TimedOut, poll
-from providers.resource import LabResource
+from providers.resource import LabResource, fields_of
 
 RETRY_PAUSE_SECONDS = 2.0
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -88,29 +89,20 @@ class _SshReadyProvider(ResourceProvider):
         return UpdateResult(outs={**news, **{k: olds.get(k) for k in OUTPUTS}})
 
 
+@dataclass(frozen=True)
+class SshReadyArgs:
+    subject: str  # what the error names: a node, or "server <name>"
+    host: pulumi.Input[str]
+    identity: pulumi.Input[str]  # the machine's domain or server ID: a new one re-runs the wait
+    timeout_seconds: int
+    timeout_setting: str  # the config key that bounds the wait, for the error
+    hint: str  # where to look when it never answers
+    port: int = 22
+
+
 class SshReady(LabResource):
     seconds: pulumi.Output[float]
     banner: pulumi.Output[str]
 
-    def __init__(
-        self,
-        name: str,
-        subject: str,  # what the error names: a node, or "server <name>"
-        host: pulumi.Input[str],
-        identity: pulumi.Input[str],  # the machine's domain or server ID: a new one re-runs the wait
-        timeout_seconds: int,
-        timeout_setting: str,  # the config key that bounds the wait, for the error
-        hint: str,  # where to look when it never answers
-        port: int = 22,
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ) -> None:
-        inputs = {
-            "subject": subject,
-            "host": host,
-            "port": port,
-            "identity": identity,
-            "timeout_seconds": timeout_seconds,
-            "timeout_setting": timeout_setting,
-            "hint": hint,
-        }
-        super().__init__(_SshReadyProvider(), name, inputs, opts, outputs=OUTPUTS)
+    def __init__(self, name: str, args: SshReadyArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(_SshReadyProvider(), name, fields_of(args), opts, outputs=OUTPUTS)
