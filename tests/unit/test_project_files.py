@@ -84,3 +84,14 @@ def test_example_dev_stack_is_valid():
     raw = {k.split(":", 1)[1]: v for k, v in values.items()}
     cfg = parse(raw, "openstack-lab", "dev", path_exists=lambda p: True)
     assert cfg.compute_count == 2 and cfg.packstack_answers["CONFIG_HEAT_INSTALL"] == "y"
+
+
+def test_readme_layout_names_every_module():
+    """The README's Layout section names each Python module of the program by its stem (or file name)."""
+    section = (ROOT / "README.md").read_text().split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", section))
+    modules = [path for folder in ("lab", "lab/config", "components", "providers", "tools", "tests/support")
+               for path in sorted((ROOT / folder).glob("*.py")) if not path.name.startswith("__")]
+    assert len(modules) > 30, "found too few modules: is ROOT right?"
+    missing = [str(p.relative_to(ROOT)) for p in modules if p.stem not in words and p.name not in words]
+    assert not missing, f"README's Layout section does not name: {', '.join(missing)}"
