@@ -136,7 +136,7 @@ class OpenStackLab(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         # Networking waits for Keystone: its provider takes the URL and region KeystoneReady returns.
-        auth = dataclasses.replace(given, auth_url=ready.auth_url, region=ready.region)
+        auth = ready.auth
         networking = self._networking(auth, ready)
         outputs = LabOutputs(
             keystone_url=ready.auth_url,
@@ -185,12 +185,7 @@ class OpenStackLab(pulumi.ComponentResource):
         )
         if packstack.keystone is None:
             return outputs
-        auth = CloudAuth(
-            auth_url=packstack.keystone.auth_url,
-            region=packstack.keystone.region,
-            username="admin",
-            password=packstack.admin_password,
-        )
+        auth = packstack.keystone.auth
         outputs = dataclasses.replace(outputs, clouds_yaml=self._clouds_yaml(auth))
         if not cfg.runs("networking"):
             return outputs

@@ -45,7 +45,10 @@ def first_contact(props: dict[str, Any], clock=time.monotonic, sleep=time.sleep,
     timeout = float(props["timeout_seconds"])
 
     def attempt() -> str:
-        return scan(props["host"], min(10.0, timeout)) or _not_yet()
+        key = scan(props["host"], min(10.0, timeout))
+        if not key:
+            raise NotYet("no host key offered")
+        return key
 
     try:
         return poll(attempt, timeout, RETRY_PAUSE_SECONDS, clock, sleep).value
@@ -53,10 +56,6 @@ def first_contact(props: dict[str, Any], clock=time.monotonic, sleep=time.sleep,
         raise NoHostKey(f"{props['subject']} ({props['host']}) offered no ssh-{KEY_TYPE} host key within "
                         f"{timeout:.0f} s (bootTimeout); check that it is up and its sshd has an {KEY_TYPE} key, "
                         "or pin existingComputes[].hostKey") from None
-
-
-def _not_yet() -> str:
-    raise NotYet("no host key offered")
 
 
 class _HostKeyScanProvider(ResourceProvider):

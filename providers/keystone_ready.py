@@ -154,5 +154,8 @@ class KeystoneReady(LabResource):
 
     def __init__(self, name: str, auth: CloudAuth, timeout_seconds: int = 600,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        inputs = {**fields_of(auth), "password": pulumi.Output.secret(auth.password), "timeout_seconds": timeout_seconds}
+        inputs = {**fields_of(auth), "password": pulumi.Output.secret(auth.password),
+                  "timeout_seconds": timeout_seconds}
         super().__init__(KeystoneReadyProvider(), name, inputs, opts)
+        # What comes after logs in with the URL and region Keystone answered on, and so waits for it.
+        self.auth = dataclasses.replace(auth, auth_url=self.auth_url, region=self.region)

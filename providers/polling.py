@@ -31,7 +31,7 @@ class Answer(Generic[T]):
 def poll(attempt: Callable[[], T], timeout: float, pause: float,
          clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Answer[T]:
     """`attempt()` until it returns, pausing `pause` s after each NotYet; TimedOut once another pause would
-    pass `timeout` s. Any other exception ends the wait at once."""
+    reach `timeout` s. Any other exception ends the wait at once."""
     started = clock()
     deadline = started + timeout
     attempts, last_error = 0, "no attempt made"
