@@ -2,9 +2,9 @@
 
 The answers are a `PackstackAnswers` resource (per-key diff, stable generated
 passwords). The answer file is generated on the controller and edited with the
-lab's answers; Packstack runs only when the answers (node set included) change, and
-skips the computes `EXCLUDE_SERVERS` names on a scale-out (see providers/packstack_answers.py);
-after each run every compute is checked to be mapped into Nova's cell.
+lab's answers; Packstack runs only when the answers (node set included) change, always on
+every server (a scale-out too: see providers/packstack_answers.py); after each run every
+compute is checked to be mapped into Nova's cell.
 Every node then proves that br-ex has the external NIC as its port, and `KeystoneReady`
 waits until Keystone issues a token.
 """
@@ -74,16 +74,14 @@ class Packstack(pulumi.ComponentResource):
                 triggers=[args.domain_id, self.answers.answer_file_sha256],
             )
             # Packstack maps new computes into Nova's cell once, from the controller's post manifest
-            # (packstack/puppet/templates/controller_post.pp:10-12, stable/2025.1); the controller is
-            # never in EXCLUDE_SERVERS, so that runs on a scale-out too. This step makes sure every
-            # compute is mapped (a nova-compute registering after that moment would not be), per run,
-            # and records the finished run's answers (what packstack-answers.sh checks an exclusion against).
+            # (packstack/puppet/templates/controller_post.pp:10-12, stable/2025.1). This step makes sure
+            # every compute is mapped (a nova-compute registering after that moment would not be), per run.
             self.discover_hosts = run_script(
                 f"{name}-discover-hosts",
                 "packstack-discover-hosts.sh",
                 args.controller,
                 pulumi.ResourceOptions(parent=self, depends_on=[self.apply]),
-                environment={**env, "LAB_COMPUTE_HOSTS": args.answers["CONFIG_COMPUTE_HOSTS"]},
+                environment={"LAB_COMPUTE_HOSTS": args.answers["CONFIG_COMPUTE_HOSTS"]},
                 triggers=[args.domain_id, self.answers.answer_file_sha256],
             )
             self.bridge_checks = [

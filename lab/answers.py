@@ -191,9 +191,9 @@ def lab_answers(config: "LabConfig") -> dict[str, str]:
                 "CONFIG_NEUTRON_OVN_BRIDGE_IFACES": bridge_iface,
                 "CONFIG_NEUTRON_OVN_BRIDGES_COMPUTE": EXTERNAL_BRIDGE,
                 "CONFIG_NEUTRON_OVN_EXTERNAL_PHYSNET": PHYSNET,
-                # geneve accepted from the whole management network, not per peer: a compute the
-                # scale-out re-run excludes still takes the new compute's tunnel (see
-                # providers/packstack_answers.py DEFERRED_KEYS: older stacks adopt it with a full run)
+                # geneve accepted from the whole management network (the lab's own), not per peer;
+                # stacks made before the lab wrote it adopt it with their next Packstack run
+                # (providers/packstack_answers.py DEFERRED_KEYS)
                 "CONFIG_NEUTRON_OVN_TUNNEL_SUBNETS": config.management_cidr,
             }
         )

@@ -5,10 +5,11 @@ Each answer is a top-level property, so `pulumi preview` names every changed key
 passwords once and keeps them across updates: a Packstack re-run must use the
 passwords the first run installed.
 
-Scale-out: `check` sees the previous inputs (in preview too) and, when the only change is
-computes added, answers `EXCLUDE_SERVERS` with the old computes, so the re-run leaves them
-alone and `preview` shows `~ CONFIG_COMPUTE_HOSTS` and `+ EXCLUDE_SERVERS` (the servers the
-re-run skips). See `plan_exclusion` for the rule and what Packstack does with the answer.
+Scale-out: Packstack runs on every server, old computes included (no `EXCLUDE_SERVERS`): each run
+makes a new Nova migration key and writes known hosts and migration firewall rules for the computes it
+is given, so only a full run leaves every compute able to migrate to every other (README, "Scale-out
+re-runs"). A stack whose state still holds the exclusion an earlier lab answered sees it removed on its
+next preview; that update re-runs Packstack everywhere (`RETIRED_KEYS`).
 
 Self-contained on purpose: Pulumi pickles the provider with its globals, so it
 reads no Pulumi config and imports nothing of the project.
@@ -62,73 +63,38 @@ PASSWORD_KEYS = (
 ADMIN_PASSWORD_KEY = "CONFIG_KEYSTONE_ADMIN_PW"
 OUTPUT_PROPS = ("passwords", "answer_file", "answer_file_sha256", "admin_password")
 
-# Packstack's "servers to be excluded from the installation" answer. Not a CONFIG_ key and not in
-# `packstack -o`: it is prescript's `exclude-servers` option, CONF_NAME "EXCLUDE_SERVERS"
-# (packstack stable/2025.1 cd0e445, packstack/plugins/prescript_000.py:314-326), and
-# --gen-answer-file writes it like every option into the one [general] section
-# (packstack/installer/run_setup.py:747-762). packstack/modules/common.py:19-41 (filtered_hosts)
-# drops the listed hosts, and puppet_950.py:162 and :215-217 copy and apply manifests only on the
-# hosts it returns: an excluded server gets no prescript, no Puppet run at all.
-EXCLUDE_KEY = "EXCLUDE_SERVERS"
-COMPUTE_KEY = "CONFIG_COMPUTE_HOSTS"
-# Never excluded: the controller applies <ip>_controller_post.pp after every compute manifest
-# (puppet_950.py:252-268, its marker waits for the compute runs, :208-213), and that manifest
-# notifies nova::cell_v2::discover_hosts (packstack/puppet/templates/controller_post.pp:10-12;
-# puppet-nova stable/2025.1 manifests/cell_v2/discover_hosts.pp:18-24), which maps the new compute.
-KEEP_KEYS = ("CONFIG_CONTROLLER_HOST", "CONFIG_NETWORK_HOSTS")
-# Answers a stack made before the lab wrote them adopts only together with a full run (never
-# as the only change, so such a stack's no-change preview stays clean). The tunnel subnets make
-# every node accept geneve/vxlan from the whole management network instead of one iptables rule
-# per peer (neutron_350.py:756-791); without them an excluded compute would drop the new
-# compute's tunnel packets (Packstack's docs on CONFIG_NEUTRON_OVN_TUNNEL_SUBNETS say exactly that,
-# docs/source/packstack.rst:837). A stack lacking them gets no exclusion until a full run set them.
+# Answers earlier lab versions wrote and this one never does. They still count as answers of the
+# previous state, so their removal is a change (`- EXCLUDE_SERVERS` in preview) that re-writes the
+# answer file and re-runs Packstack. EXCLUDE_SERVERS is prescript's `exclude-servers` option
+# (packstack/plugins/prescript_000.py:314-326, default empty), which filtered_hosts drops from every
+# step (packstack/modules/common.py:19-41; puppet_950.py:162 and :215 copy and apply manifests only
+# on the rest). The lab answered it with the old computes on a scale-out; those computes then kept
+# the previous run's migration key, known hosts and firewall (README, "Scale-out re-runs").
+RETIRED_KEYS = ("EXCLUDE_SERVERS",)
+# Answers a stack made before the lab wrote them adopts only together with another change (that
+# re-runs Packstack anyway), never as the only change, so such a stack's no-change preview stays
+# clean. The tunnel subnets (= the management CIDR) make every node accept geneve/vxlan from the
+# whole management network instead of one iptables rule per peer (neutron_350.py:753-791).
 DEFERRED_KEYS = ("CONFIG_NEUTRON_OVN_TUNNEL_SUBNETS", "CONFIG_NEUTRON_OVS_TUNNEL_SUBNETS")
-# pulumi's marker for a value not known during preview (pulumi.runtime.rpc.UNKNOWN)
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
 def _is_answer(key: str) -> bool:
-    return key.startswith("CONFIG_") or key == EXCLUDE_KEY
+    return key.startswith("CONFIG_") or key in RETIRED_KEYS
 
 
 def _answers_of(props: dict[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in props.items() if _is_answer(k) and v is not None}
 
 
-def _hosts(value: str) -> list[str]:
-    return [h.strip() for h in value.split(",") if h.strip()]
-
-
-def plan_exclusion(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
-    """The answers to store given the previous ones (`old`, empty on create): `new`, plus
-    EXCLUDE_SERVERS when the re-run may skip servers.
-
-    - only computes added (the old list a strict subset of the new, nothing else changed apart
-      from an earlier exclusion): exclude the old computes, never the controller/network host;
-    - nothing changed: the earlier exclusion is carried, so a no-change preview stays clean;
-    - anything else (a compute removed, all-in-one to the first compute, any other answer): no
-      exclusion, Packstack runs on every server.
+def answers_to_store(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
+    """The answers to store given the previous ones (`old`, empty on create): `new` without the
+    retired keys (never an input), and without the `DEFERRED_KEYS` `old` lacks while nothing
+    else changes. A retired key in `old` is a change; so is a value unknown during preview.
     """
-    new = {k: v for k, v in new.items() if k != EXCLUDE_KEY}  # the lab's to decide, never an input
-    if not old:
-        return new
-    base = {k: v for k, v in old.items() if k != EXCLUDE_KEY}
-    if any(v == UNKNOWN for v in new.values()):
-        carried = {EXCLUDE_KEY: old[EXCLUDE_KEY]} if EXCLUDE_KEY in old else {}
-        return {**new, **carried}
-    held = [k for k in DEFERRED_KEYS if k in new and k not in base]
+    new = {k: v for k, v in new.items() if k not in RETIRED_KEYS}
+    held = {k for k in DEFERRED_KEYS if k in new and k not in old}
     rest = {k: v for k, v in new.items() if k not in held}
-    changed = {k for k in set(base) | set(rest) if base.get(k) != rest.get(k)}
-    if not changed:
-        return {**rest, EXCLUDE_KEY: old[EXCLUDE_KEY]} if EXCLUDE_KEY in old else rest
-    if changed == {COMPUTE_KEY} and not held:
-        old_computes, new_computes = _hosts(base[COMPUTE_KEY]), _hosts(rest[COMPUTE_KEY])
-        if set(old_computes) < set(new_computes):
-            keep = {h for key in KEEP_KEYS for h in _hosts(rest.get(key, ""))}
-            exclude = [h for h in old_computes if h not in keep]
-            if exclude:
-                return {**rest, EXCLUDE_KEY: ",".join(exclude)}
-    return new
+    return rest if old and rest == old else new
 
 
 def _outputs(answers: dict[str, str], passwords: dict[str, str]) -> dict[str, Any]:
@@ -156,7 +122,7 @@ class PackstackAnswersProvider(ResourceProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         # olds are the previous (checked) inputs, also during preview; empty on create.
         others = {k: v for k, v in news.items() if not _is_answer(k)}
-        return CheckResult({**others, **plan_exclusion(_answers_of(olds or {}), _answers_of(news))}, [])
+        return CheckResult({**others, **answers_to_store(_answers_of(olds or {}), _answers_of(news))}, [])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         passwords = {key: secrets.token_hex(16) for key in PASSWORD_KEYS}

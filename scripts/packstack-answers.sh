@@ -1,13 +1,9 @@
 #!/usr/bin/env bash
 # Generates Packstack's answer file on the controller (once) and applies the lab's
 # edits read from stdin (KEY=VALUE lines, passwords included: never echoed).
-# Every edited key must exist in the generated file, so a typo fails loudly (EXCLUDE_SERVERS
-# does: --gen-answer-file writes every option of every plugin, prescript's included).
-#
-# EXCLUDE_SERVERS (a scale-out: the old computes) stays only when the last finished Packstack
-# run (its answers recorded by packstack-discover-hosts.sh) had the same answers apart from the
-# computes and configured every excluded server; otherwise (no record, a failed run in between,
-# other answers changed) it is emptied, so Packstack runs on every server, and this says why.
+# Every edited key must exist in the generated file, so a typo fails loudly. Keys the lab no
+# longer answers go back to the generated file's values (an earlier lab's EXCLUDE_SERVERS to
+# Packstack's empty default: the next run covers every server).
 # Inputs (environment): LAB_ANSWER_DIR (default /root/openstack-lab).
 set -euo pipefail
 umask 077
@@ -15,7 +11,6 @@ umask 077
 dir=${LAB_ANSWER_DIR:-/root/openstack-lab}
 generated="$dir/answers.generated.txt"
 answers="$dir/answers.txt"
-applied="$dir/answers.applied.txt"
 install -d -m 0700 "$dir"
 edits=$(mktemp "$dir/edits.XXXXXX")
 trap 'rm -f "$edits" "$answers.new"' EXIT
@@ -32,29 +27,6 @@ awk '
   { print }
   END { for (key in want) if (!(key in seen)) { print "unknown answer key: " key > "/dev/stderr"; bad = 1 } exit bad }
 ' "$edits" "$generated" > "$answers.new"
-
-value() { sed -n "s/^$1=//p" "$2" | tail -n 1; }  # an answer's value in an answer file
-others() { grep -vE '^(CONFIG_COMPUTE_HOSTS|EXCLUDE_SERVERS)=' "$1" || true; }
-exclude=$(value EXCLUDE_SERVERS "$answers.new")
-if [ -n "$exclude" ]; then
-  why=""
-  if [ ! -s "$applied" ]; then
-    why="no record of a finished run in $applied"
-  elif ! cmp -s <(others "$applied") <(others "$answers.new"); then
-    why="answers other than the computes differ from the last finished run"
-  else
-    done_hosts=",$(value CONFIG_COMPUTE_HOSTS "$applied"),"
-    for host in ${exclude//,/ }; do
-      case "$done_hosts" in *",$host,"*) ;; *) why="$host was not a compute of the last finished run" ;; esac
-    done
-  fi
-  if [ -n "$why" ]; then
-    echo "not skipping $exclude: $why; Packstack runs on every server"
-    sed -i 's/^EXCLUDE_SERVERS=.*/EXCLUDE_SERVERS=/' "$answers.new"
-  else
-    echo "the Packstack run skips the servers whose configuration does not change (EXCLUDE_SERVERS): $exclude"
-  fi
-fi
 
 if cmp -s "$answers.new" "$answers"; then
   echo "answer file unchanged: $answers"

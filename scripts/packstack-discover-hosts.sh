@@ -5,18 +5,12 @@
 # unmapped and take no instance. This asks each compute its hostname (the name nova-compute
 # registers under), then runs discover_hosts as the nova user, as RDO's install guide does,
 # until every compute is mapped (bounded). Idempotent: discover_hosts maps only unmapped hosts.
-# It runs after every finished Packstack run, so it first records that run's answers
-# (answers.applied.txt): packstack-answers.sh keeps a scale-out's EXCLUDE_SERVERS only against it.
 # Inputs (environment): LAB_COMPUTE_HOSTS (comma-separated addresses: Packstack's compute hosts),
-#   LAB_ANSWER_DIR (default /root/openstack-lab),
 #   LAB_DISCOVER_TIMEOUT (seconds, default 600), LAB_DISCOVER_INTERVAL (seconds, default 10).
 set -euo pipefail
 umask 077
 
 : "${LAB_COMPUTE_HOSTS:?comma-separated compute addresses}"
-dir=${LAB_ANSWER_DIR:-/root/openstack-lab}
-[ -s "$dir/answers.txt" ] || { echo "no answer file at $dir/answers.txt" >&2; exit 1; }
-cmp -s "$dir/answers.txt" "$dir/answers.applied.txt" || cp "$dir/answers.txt" "$dir/answers.applied.txt"
 timeout=${LAB_DISCOVER_TIMEOUT:-600}
 interval=${LAB_DISCOVER_INTERVAL:-10}
 

@@ -75,7 +75,7 @@ def test_users_turn_trimmed_services_back_on():
 
 @pytest.mark.parametrize("agent, twin", [("ovn", "OVN"), ("openvswitch", "OVS")])
 def test_tunnels_are_accepted_from_the_whole_management_network(agent, twin):
-    # A compute a scale-out re-run excludes (EXCLUDE_SERVERS) keeps its iptables rules: with the subnet
-    # they already accept the new compute's geneve/vxlan (Packstack: neutron_350.py, docs on *_TUNNEL_SUBNETS).
+    # One iptables rule for the lab's management network instead of one per peer (Packstack: neutron_350.py:753-791);
+    # stacks hold it since issue 11, so it stays (providers/packstack_answers.py DEFERRED_KEYS).
     answers = lab_answers(cfg(l2Agent=agent, managementCidr="10.1.2.0/24", externalCidr="10.1.3.0/24"))
     assert answers[f"CONFIG_NEUTRON_{twin}_TUNNEL_SUBNETS"] == "10.1.2.0/24"

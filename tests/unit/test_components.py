@@ -198,7 +198,7 @@ def test_every_compute_is_mapped_into_novas_cell_after_each_packstack_run(full):
     assert discover.inputs["triggers"] == full.named("packstack-apply").inputs["triggers"]  # once per run
     assert discover.inputs["connection"]["host"] == full.named("packstack-apply").inputs["connection"]["host"]
     computes = full.named("packstack-answers").inputs["CONFIG_COMPUTE_HOSTS"]
-    assert discover.inputs["environment"] == {"LAB_ANSWER_DIR": "/root/openstack-lab", "LAB_COMPUTE_HOSTS": computes}
+    assert discover.inputs["environment"] == {"LAB_COMPUTE_HOSTS": computes}
     assert full.depends_on(full.named("packstack-keystone-ready"), "packstack-discover-hosts")
 
 

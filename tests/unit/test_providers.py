@@ -2,6 +2,7 @@
 
 KeystoneReady talks to a small Keystone stand-in served on 127.0.0.1 (real HTTP).
 """
+import hashlib
 import json
 import socket
 import threading
@@ -11,11 +12,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from providers.keystone_ready import KeystoneNotReady, KeystoneReadyProvider, changed_inputs, wait_for_token
+from pulumi.runtime.rpc import UNKNOWN
+
 from providers.packstack_answers import (
     ADMIN_PASSWORD_KEY,
-    EXCLUDE_KEY,
     PASSWORD_KEYS,
-    UNKNOWN,
     PackstackAnswersProvider,
     changed_keys,
 )
@@ -80,7 +81,9 @@ def test_answers_read_returns_state_and_delete_is_harmless():
     assert provider.delete(created.id, created.outs) is None
 
 
-# -- PackstackAnswers: scale-out re-runs skip the unchanged computes (EXCLUDE_SERVERS) ----
+# -- PackstackAnswers: a scale-out re-runs Packstack on every server ---------------------------
+# Packstack's prescript option an earlier lab answered with the old computes on a scale-out (issue 17 item 4).
+EXCLUDE = "EXCLUDE_SERVERS"
 TUNNEL = {"CONFIG_NEUTRON_OVN_TUNNEL_SUBNETS": "10.0.0.0/24"}
 LAB = {**ANSWERS, "CONFIG_NETWORK_HOSTS": "10.0.0.10", **TUNNEL}
 
@@ -108,93 +111,101 @@ def scaled_out(provider):
     return checked, provider.update("id", outs, checked).outs
 
 
-def test_adding_a_compute_excludes_the_old_computes():
+def test_adding_a_compute_changes_only_the_computes_and_reruns_packstack():
     provider = PackstackAnswersProvider()
     inputs, outs = stored(provider, LAB)
-    news = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12,10.0.0.13"}
-    checked, keys, changes = scale(inputs, outs, news, provider)
-    assert checked[EXCLUDE_KEY] == "10.0.0.11,10.0.0.12"  # never the new one, never the controller
-    assert keys == ["CONFIG_COMPUTE_HOSTS", EXCLUDE_KEY] and changes is True
+    checked, keys, changes = scale(inputs, outs, THREE, provider)
+    assert keys == ["CONFIG_COMPUTE_HOSTS"] and changes is True
+    assert EXCLUDE not in checked
     outs2 = provider.update("id", outs, checked).outs
     lines = outs2["answer_file"].splitlines()
-    assert "EXCLUDE_SERVERS=10.0.0.11,10.0.0.12" in lines and "CONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12,10.0.0.13" in lines
-    assert lines == sorted(lines)
+    assert "CONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12,10.0.0.13" in lines
+    assert not [l for l in lines if l.startswith(EXCLUDE)]  # Packstack's empty default: every server
+    assert outs2["answer_file_sha256"] != outs["answer_file_sha256"]  # the Packstack run's trigger
 
 
-def test_a_no_change_preview_carries_the_exclusion():
+@pytest.mark.parametrize("before, after", [
+    ("10.0.0.11,10.0.0.12", "10.0.0.11,10.0.0.12,10.0.0.13"),  # computes added
+    ("10.0.0.11,10.0.0.12", "10.0.0.11"),  # one removed
+    ("10.0.0.11,10.0.0.12", "10.0.0.11,10.0.0.13"),  # one removed, one added
+    ("10.0.0.10", "10.0.0.11"),  # all-in-one to the first compute
+    ("10.0.0.10", "10.0.0.10,10.0.0.11"),  # a compute next to the all-in-one controller
+])
+def test_no_compute_change_answers_an_exclusion(before, after):
+    inputs, outs = stored(PackstackAnswersProvider(), {**LAB, "CONFIG_COMPUTE_HOSTS": before})
+    checked, keys, _ = scale(inputs, outs, {**LAB, "CONFIG_COMPUTE_HOSTS": after})
+    assert keys == ["CONFIG_COMPUTE_HOSTS"] and EXCLUDE not in checked
+
+
+def test_after_a_scale_out_a_no_change_preview_is_clean_and_the_next_one_is_the_computes_only():
     provider = PackstackAnswersProvider()
     checked, outs = scaled_out(provider)
-    again, keys, changes = scale(checked, outs, THREE, provider)  # the program never sends EXCLUDE_SERVERS
-    assert again[EXCLUDE_KEY] == "10.0.0.11,10.0.0.12"
+    again, keys, changes = scale(checked, outs, THREE, provider)
+    assert keys == [] and changes is False
+    four = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12,10.0.0.13,10.0.0.14"}
+    grown, keys, _ = scale(checked, outs, four, provider)
+    assert keys == ["CONFIG_COMPUTE_HOSTS"] and EXCLUDE not in grown
+
+
+def test_the_program_cannot_set_the_exclusion():
+    provider = PackstackAnswersProvider()
+    assert EXCLUDE not in provider.check({}, {**LAB, EXCLUDE: "10.0.0.11"}).inputs
+    inputs, _ = stored(provider, LAB)
+    assert EXCLUDE not in provider.check(inputs, {**THREE, EXCLUDE: "10.0.0.11,10.0.0.12"}).inputs
+
+
+def excluded_scale_out(provider):
+    """The state an earlier lab left after its scale-out 2 -> 3: inputs and outputs holding EXCLUDE_SERVERS
+    with the old computes, and the line in the answer file (sorted, as that lab wrote it)."""
+    exclusion = {EXCLUDE: "10.0.0.11,10.0.0.12"}
+    inputs, outs = stored(provider, THREE)
+    text = "".join(sorted([*outs["answer_file"].splitlines(keepends=True), f"{EXCLUDE}=10.0.0.11,10.0.0.12\n"]))
+    outs = {**outs, **exclusion, "answer_file": text,
+            "answer_file_sha256": hashlib.sha256(text.encode()).hexdigest()}
+    return {**inputs, **exclusion}, outs
+
+
+def test_a_stack_that_did_an_excluded_scale_out_drops_it_and_reruns_packstack_everywhere():
+    """Its first preview after the upgrade shows `- EXCLUDE_SERVERS`; the update writes an answer file without it
+    (a new hash: Packstack re-runs, on every server, which repairs migration); afterwards the stack is clean."""
+    provider = PackstackAnswersProvider()
+    inputs, outs = excluded_scale_out(provider)
+    checked, keys, changes = scale(inputs, outs, THREE, provider)
+    assert keys == [EXCLUDE] and changes is True
+    assert EXCLUDE not in checked and checked["CONFIG_COMPUTE_HOSTS"] == THREE["CONFIG_COMPUTE_HOSTS"]
+    repaired = provider.update("id", outs, checked).outs
+    assert EXCLUDE not in repaired and EXCLUDE not in repaired["answer_file"]
+    assert repaired["answer_file_sha256"] != outs["answer_file_sha256"]
+    assert repaired["passwords"] == outs["passwords"]  # the same cloud, re-run
+    assert repaired["answer_file"] == outs["answer_file"].replace(f"{EXCLUDE}=10.0.0.11,10.0.0.12\n", "")
+    _, keys, changes = scale(checked, repaired, THREE, provider)
     assert keys == [] and changes is False
 
 
-def test_a_second_scale_out_excludes_every_compute_before_it():
+def test_an_excluded_stack_changing_another_answer_drops_the_exclusion_too():
     provider = PackstackAnswersProvider()
-    checked, outs = scaled_out(provider)
-    four = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12,10.0.0.13,10.0.0.14"}
-    checked, keys, _ = scale(checked, outs, four, provider)
-    assert checked[EXCLUDE_KEY] == "10.0.0.11,10.0.0.12,10.0.0.13"
-    assert keys == ["CONFIG_COMPUTE_HOSTS", EXCLUDE_KEY]
+    inputs, outs = excluded_scale_out(provider)
+    checked, keys, _ = scale(inputs, outs, {**THREE, "CONFIG_HEAT_INSTALL": "y"}, provider)
+    assert keys == ["CONFIG_HEAT_INSTALL", EXCLUDE] and EXCLUDE not in checked
 
 
-@pytest.mark.parametrize("other", [{"CONFIG_HEAT_INSTALL": "y"}, {"CONFIG_SERVICE_WORKERS": "4"}])
-def test_any_other_change_clears_the_exclusion(other):
-    provider = PackstackAnswersProvider()
-    checked, outs = scaled_out(provider)
-    # later another answer changes: everything re-runs
-    cleared, keys, _ = scale(checked, outs, {**THREE, **other}, provider)
-    assert EXCLUDE_KEY not in cleared
-    assert keys == sorted([*other, EXCLUDE_KEY])
-    assert "EXCLUDE_SERVERS" not in provider.update("id", outs, cleared).outs["answer_file"]
-    # a compute added together with another change: no exclusion either
-    inputs, outs = stored(provider, LAB)
-    both, keys, _ = scale(inputs, outs, {**THREE, **other}, provider)
-    assert EXCLUDE_KEY not in both and EXCLUDE_KEY not in keys
-
-
-def test_all_in_one_to_the_first_compute_excludes_nothing():
-    aio = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.10"}
-    inputs, outs = stored(PackstackAnswersProvider(), aio)
-    checked, keys, _ = scale(inputs, outs, {**aio, "CONFIG_COMPUTE_HOSTS": "10.0.0.11"})
-    assert EXCLUDE_KEY not in checked and keys == ["CONFIG_COMPUTE_HOSTS"]
-
-
-def test_a_second_compute_next_to_the_all_in_one_controller_never_excludes_it():
-    aio = {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.10"}
-    inputs, outs = stored(PackstackAnswersProvider(), aio)
-    checked, keys, _ = scale(inputs, outs, {**aio, "CONFIG_COMPUTE_HOSTS": "10.0.0.10,10.0.0.11"})
-    assert EXCLUDE_KEY not in checked and keys == ["CONFIG_COMPUTE_HOSTS"]
-
-
-def test_removing_a_compute_excludes_nothing():
-    inputs, outs = stored(PackstackAnswersProvider(), LAB)
-    checked, keys, _ = scale(inputs, outs, {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11"})
-    assert EXCLUDE_KEY not in checked and keys == ["CONFIG_COMPUTE_HOSTS"]
-    swapped, _, _ = scale(inputs, outs, {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.13"})
-    assert EXCLUDE_KEY not in swapped  # one removed, one added
-
-
-def test_create_never_excludes_and_the_program_cannot_set_the_key():
-    inputs = PackstackAnswersProvider().check({}, {**LAB, EXCLUDE_KEY: "10.0.0.11"}).inputs
-    assert EXCLUDE_KEY not in inputs
-
-
-def test_a_stack_without_tunnel_subnets_adopts_them_only_with_a_full_run():
-    """Stacks made before the lab wrote the tunnel subnets: a no-change preview stays clean, and their
-    first scale-out is a full run (their computes still filter geneve per peer)."""
+def test_a_stack_without_tunnel_subnets_adopts_them_only_with_another_change():
+    """Stacks made before the lab wrote the tunnel subnets: a no-change preview stays clean; any Packstack
+    run (a scale-out, another answer) brings them along."""
     old = {k: v for k, v in LAB.items() if k not in TUNNEL}
     inputs, outs = stored(PackstackAnswersProvider(), old)
     same, keys, changes = scale(inputs, outs, LAB)
     assert keys == [] and changes is False and not set(TUNNEL) & set(same)
-    grown, keys, _ = scale(inputs, outs, {**LAB, "CONFIG_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12,10.0.0.13"})
-    assert EXCLUDE_KEY not in grown and keys == ["CONFIG_COMPUTE_HOSTS", *TUNNEL]
+    grown, keys, _ = scale(inputs, outs, THREE)
+    assert keys == ["CONFIG_COMPUTE_HOSTS", *TUNNEL] and EXCLUDE not in grown
+    _, keys, _ = scale(inputs, outs, {**LAB, "CONFIG_HEAT_INSTALL": "y"})
+    assert keys == sorted(["CONFIG_HEAT_INSTALL", *TUNNEL])
 
 
-def test_unknown_answers_in_preview_keep_the_old_exclusion():
-    olds = {**LAB, EXCLUDE_KEY: "10.0.0.11"}
-    checked = PackstackAnswersProvider().check(olds, {**LAB, "CONFIG_HEAT_INSTALL": UNKNOWN}).inputs
-    assert checked[EXCLUDE_KEY] == "10.0.0.11"
+def test_an_unknown_answer_in_preview_is_a_change():
+    old = {k: v for k, v in LAB.items() if k not in TUNNEL}
+    checked = PackstackAnswersProvider().check(old, {**LAB, "CONFIG_HEAT_INSTALL": UNKNOWN}).inputs
+    assert checked["CONFIG_HEAT_INSTALL"] == UNKNOWN and set(TUNNEL) <= set(checked)
 
 
 def test_check_keeps_the_non_answer_properties():
