@@ -148,7 +148,8 @@ SCHEMA: dict[str, Key] = {k.name: k for k in (
          "Run a full package update (dnf update) once during host prep, as RDO's documented path does; "
          "false opts out.", SOFTWARE, "software"),
     Key("packstackAnswers", "object", {},
-         "Extra Packstack answers {CONFIG_KEY: value}; every key must be one that `packstack -o` lists.",
+         "Extra Packstack answers {CONFIG_KEY: value}; every key must be one that `packstack -o` lists, "
+         "every value pass Packstack's own validators (checked at preview).",
          SOFTWARE, "software"),
     Key("sshPublicKey", "string", None,
          "Public key installed for root on every node (default a generated key pair).", ACCESS, "access",

@@ -4,8 +4,11 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
+from lab import packstack_validators
 from lab.answers import LAB_MANAGED_ANSWERS, packstack_options
 from lab.config.reader import Reader
+
+SERVICE_WORKERS = "CONFIG_SERVICE_WORKERS"
 
 
 def read(r: Reader) -> dict[str, Any]:
@@ -34,4 +37,19 @@ def _answers(r: Reader, answers: dict[str, Any]) -> dict[str, str]:
             r.problem(where, "expected a string value such as 'y', 'n' or a comma-separated list")
         else:
             clean[key] = ("y" if value else "n") if isinstance(value, bool) else str(value)
+    # Values Packstack's own validators refuse (its message and the fix); the later rules see its defaults instead.
+    for key, message in packstack_validators.problems(clean).items():
+        r.problem(f"packstackAnswers.{key}", message)
+        del clean[key]
+    if SERVICE_WORKERS in clean and not _service_workers_ok(clean[SERVICE_WORKERS]):
+        r.problem(f"packstackAnswers.{SERVICE_WORKERS}",
+                  f"{clean.pop(SERVICE_WORKERS)!r} is no number of workers: Packstack declares no validator for it and "
+                  "Puppet stops on it an hour in (\"cannot be converted to Numeric\"); use a whole number such as 2, "
+                  "or %{::processorcount} for one per CPU")
     return clean
+
+
+def _service_workers_ok(value: str) -> bool:
+    """A count of 1 or more, or a Puppet fact interpolation (Packstack's default is %{::processorcount})."""
+    value = value.strip()
+    return (value.isdigit() and int(value) >= 1) or (value.startswith("%{") and value.endswith("}"))
