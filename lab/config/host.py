@@ -5,23 +5,25 @@ import re
 from typing import Any, Callable
 from urllib.parse import urlparse
 
+from lab import libvirt_ssh
 from lab.config.model import BootSettings
 from lab.config.reader import Reader
 
 
-# libvirt's QEMU driver and its transports (the test driver serves the engine tier's previews).
-LIBVIRT_SCHEMES = ("qemu", "qemu+ssh", "qemu+libssh", "qemu+libssh2", "qemu+tcp", "qemu+tls", "qemu+unix", "qemu+ext",
-                   "test", "test+unix")
+# libvirt's QEMU driver over the transports the libvirt provider implements (terraform-provider-libvirt 0.8.3
+# libvirt/uri/connection_uri.go:71-83: tcp, tls, unix, ssh; not libssh, libssh2 or ext); the test driver serves
+# the engine tier's previews.
+LIBVIRT_SCHEMES = ("qemu", "qemu+ssh", "qemu+tcp", "qemu+tls", "qemu+unix", "test", "test+unix")
 
 
 def libvirt_uri_problem(uri: str) -> str | None:
     parsed = urlparse(uri)
     if not re.match(r"^[a-z][a-z0-9+]*://", uri) or parsed.scheme not in LIBVIRT_SCHEMES:
-        return (f"{uri!r} is not a libvirt QEMU URI; use qemu:///system, or qemu+ssh://user@host/system "
-                f"for another host (schemes: {', '.join(s for s in LIBVIRT_SCHEMES if not s.startswith('test'))})")
+        return (f"{uri!r} is not a libvirt QEMU URI the libvirt provider opens; use qemu:///system, or "
+                f"qemu+ssh://user@host/system for another host (schemes: {', '.join(s for s in LIBVIRT_SCHEMES if not s.startswith('test'))})")
     if parsed.scheme.startswith("qemu") and parsed.path not in ("/system", "/session"):
         return f"{uri!r} names no QEMU daemon: its path must be /system (or /session), e.g. qemu:///system"
-    return None
+    return libvirt_ssh.uri_problem(uri)
 
 
 def read(r: Reader, path_exists: Callable[[str], bool]) -> dict[str, Any]:

@@ -1,11 +1,5 @@
-"""What only test_e2e_multihost.py needs: the LAN between two private libvirtds and a guest made outside the
-stack (the "existing machine").
-
-`Lan` stands in for the LAN two KVM hosts share: in each host's network namespace two Linux bridges with the
-same names on both hosts (as a user's hosts would have, e.g. `labmgmt`, `labext`), and for each kind one veth
-pair across the two namespaces, one end a port of host A's bridge, the other of host B's. Host A also plays
-the LAN's router: its management bridge carries the management gateway address, its external bridge the
-external gateway address. Nothing is routed out of the namespaces: no uplink, every packet stays inside.
+"""What only test_e2e_multihost.py needs: a guest made outside the stack (the "existing machine"). The LAN
+between the two private libvirtds is support.lan.Lan (shared with the engine tier's second host over SSH).
 
 `ExistingGuest` is a QEMU guest defined and started with virsh through a libvirt URI (host B's socket), never
 through the stack: a qcow2 overlay on the e2e image's disk, direct kernel boot like the lab's nodes, a NoCloud
@@ -15,7 +9,6 @@ the host's LAN bridges.
 """
 from __future__ import annotations
 
-import ipaddress
 import subprocess
 import textwrap
 from dataclasses import dataclass
@@ -26,59 +19,7 @@ from xml.sax.saxutils import escape
 import yaml
 
 from e2esupport import log, run
-
-MGMT_BRIDGE = "labmgmt"
-EXT_BRIDGE = "labext"
-# veth ends (the same names in both namespaces: each end lives in its own).
-VETH = {MGMT_BRIDGE: "lanmgmt", EXT_BRIDGE: "lanext"}
-
-
-def ns(netns: str, argv: list[str]) -> list[str]:
-    return ["ip", "netns", "exec", netns, *argv]
-
-
-@dataclass
-class Lan:
-    """Two bridges per host, joined across the hosts' network namespaces (see the module docstring)."""
-
-    netns_a: str
-    netns_b: str
-    management_cidr: str
-    external_cidr: str
-
-    @property
-    def management_gateway(self) -> str:
-        return str(next(ipaddress.ip_network(self.management_cidr).hosts()))
-
-    @property
-    def external_gateway(self) -> str:
-        return str(next(ipaddress.ip_network(self.external_cidr).hosts()))
-
-    def create(self) -> "Lan":
-        for netns in (self.netns_a, self.netns_b):
-            for bridge in (MGMT_BRIDGE, EXT_BRIDGE):
-                # No STP, no forwarding delay: a guest's tap forwards at once.
-                run(ns(netns, ["ip", "link", "add", bridge, "type", "bridge", "stp_state", "0", "forward_delay", "0"]))
-                run(ns(netns, ["ip", "link", "set", bridge, "up"]))
-        for bridge, veth in VETH.items():
-            run(ns(self.netns_a, ["ip", "link", "add", veth, "type", "veth", "peer", "name", veth,
-                                  "netns", self.netns_b]))
-            for netns in (self.netns_a, self.netns_b):
-                run(ns(netns, ["ip", "link", "set", veth, "master", bridge]))
-                run(ns(netns, ["ip", "link", "set", veth, "up"]))
-        for bridge, cidr, gateway in ((MGMT_BRIDGE, self.management_cidr, self.management_gateway),
-                                      (EXT_BRIDGE, self.external_cidr, self.external_gateway)):
-            prefix = ipaddress.ip_network(cidr).prefixlen
-            run(ns(self.netns_a, ["ip", "addr", "add", f"{gateway}/{prefix}", "dev", bridge]))
-        log(f"LAN: {MGMT_BRIDGE} {self.management_cidr} (gateway {self.management_gateway} on A), "
-            f"{EXT_BRIDGE} {self.external_cidr} (gateway {self.external_gateway} on A), "
-            f"veths {list(VETH.values())} between {self.netns_a} and {self.netns_b}")
-        return self
-
-    def ports(self, netns: str, bridge: str) -> list[str]:
-        """The ports of a bridge (`ip -o link show master BRIDGE`)."""
-        out = run(ns(netns, ["ip", "-o", "link", "show", "master", bridge])).stdout
-        return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line]
+from support.lan import EXT_BRIDGE, MGMT_BRIDGE, Lan  # noqa: F401  (test_e2e_multihost imports them from here)
 
 
 # -- the machine the lab does not create --------------------------------------------------------------

@@ -72,6 +72,12 @@ class PrivateLibvirtd:
         """`argv` run inside the instance's network namespace."""
         return ["ip", "netns", "exec", self.netns, *argv]
 
+    def enter(self, argv: list[str]) -> list[str]:
+        """`argv` run in the daemon's own network and mount namespaces: there /run/libvirt is its state dir, so its
+        socket sits at libvirt's default path, as on a real host (support.sshd runs its sshd so)."""
+        pid = (self.state_dir / "libvirtd.pid").read_text().strip()
+        return ["nsenter", f"--target={pid}", "--mount", "--net", "--", *argv]
+
     def virsh(self, *args: str, driver: str = "qemu") -> str:
         proc = subprocess.run(["virsh", "-q", "-c", self.uri(driver), *args], capture_output=True, text=True,
                               timeout=120, stdin=subprocess.DEVNULL)

@@ -335,12 +335,21 @@ def test_ssh_key_halves_must_belong_together():
     ("qemu://host", "path must be /system"),
     ("qemu+ssh://root@host2/", "path must be /system"),
     ("/var/run/libvirt/libvirt-sock", "not a libvirt QEMU URI"),
+    # Transports libvirt has but the libvirt provider does not implement.
+    ("qemu+libssh://root@host2/system", "not a libvirt QEMU URI the libvirt provider opens"),
+    ("qemu+ext:///system?command=/bin/x", "not a libvirt QEMU URI the libvirt provider opens"),
+    # qemu+ssh as the provider reads it (lab/libvirt_ssh.py).
+    ("qemu+ssh://host2/system", "names no user"),
+    ("qemu+ssh://root@host2/system?known_hosts=/k", "reads knownhosts=PATH"),
+    ("qemu+ssh://root@host2/system?knownhosts=~/.ssh/known_hosts", "must be an absolute path"),
+    ("qemu+ssh://root@host2/system?keyfile=id_lab", "must be an absolute path"),
 ])
 def test_libvirt_uri_needs_a_scheme_and_path_libvirt_accepts(uri, fragment):
     assert fragment in problems({"libvirtUri": uri})["libvirtUri"]
 
 
 @pytest.mark.parametrize("uri", ["qemu:///system", "qemu:///session", "qemu+ssh://root@host2/system",
+                                 "qemu+ssh://root@host2:2222/system?keyfile=~/.ssh/id_lab&knownhosts=$HOME/.ssh/lab_hosts",
                                  "qemu+unix:///system?socket=/tmp/x/libvirt-sock", "qemu+tls://host2/system"])
 def test_libvirt_uris_users_have_are_accepted(uri):
     assert ok({"libvirtUri": uri}).libvirt_uri == uri
