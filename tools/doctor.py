@@ -1,4 +1,4 @@
-"""Host preflight (`make doctor`): every check of lab/preflight.py for a stack's config, printed one per
+"""Host preflight (`make doctor`): every check of lab/preflight/ for a stack's config, printed one per
 line, this machine's first, then each libvirt host's (probed over its URI) and each existing machine's,
 before anything is created.
 

@@ -90,7 +90,8 @@ def test_readme_layout_names_every_module():
     """The README's Layout section names each Python module of the program by its stem (or file name)."""
     section = (ROOT / "README.md").read_text().split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", section))
-    modules = [path for folder in ("lab", "lab/config", "components", "providers", "tools", "tests/support")
+    modules = [path for folder in ("lab", "lab/config", "lab/preflight", "lab/preflight/probes", "lab/preflight/rules",
+                                   "components", "providers", "tools", "tools/recovery", "tests/support")
                for path in sorted((ROOT / folder).glob("*.py")) if not path.name.startswith("__")]
     assert len(modules) > 30, "found too few modules: is ROOT right?"
     missing = [str(p.relative_to(ROOT)) for p in modules if p.stem not in words and p.name not in words]

@@ -1,0 +1,53 @@
+"""What preflight knows of the world: the facts the probes gather and the rules read (built by hand in tests)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# An existing machine's SSH port must answer within this.
+SSH_PROBE_TIMEOUT_S = 3
+
+
+@dataclass(frozen=True)
+class MachineFacts:
+    """This machine (where Pulumi runs): gathered by `gather()`, built by hand in tests. Most of it matters
+    only when the first lab host is this machine (its KVM, kernel and networks are then the host's)."""
+
+    commands: frozenset[str]
+    kvm_device_ok: bool  # /dev/kvm exists and is read/writable
+    cpu_virtualization: bool  # vmx or svm among the CPU flags
+    # virt-host-validate's verdict on hardware virtualization ("PASS", "FAIL (...)"); None: not installed.
+    hardware_virt_check: str | None
+    # Directories on the way to the first host's storagePoolPath that others cannot enter (QEMU runs as its own user).
+    closed_dirs: tuple[str, ...] = ()
+    selinux_enforcing: bool = False
+    bridge_nf_call_iptables: bool = False
+    forward_policy_drop: bool = False
+    # IPv4 networks already in use on the host, other than this stack's own: (what, cidr).
+    networks_in_use: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """One lab host as its libvirt URI shows it (`virsh -c URI`); for a host on this machine, memory and
+    disk are this machine's."""
+
+    reachable: bool | None  # libvirtd answered; None: not asked (no virsh here, remote host)
+    error: str = ""  # virsh's last error line when it did not
+    test_driver: bool = False  # libvirt's in-memory test driver: nothing real to size
+    mem_available_mib: int | None = None  # None: unknown
+    mem_total_only: bool = False  # the host reported only its total memory (nodeinfo), not what is free
+    pool_exists: bool | None = None  # the existing pool storagePool; None: not asked (own pool, unreachable)
+    pool_active: bool | None = None
+    disk_free_bytes: int | None = None  # None: unknown
+    disk_path: str = ""  # where disk_free_bytes was measured: a directory, or "pool <name>"
+    # Bridge mode: (bridge, what the host has by that name: "bridge", another interface type, "missing",
+    # or None: could not tell).
+    bridges: tuple[tuple[str, str | None], ...] = ()
+
+
+@dataclass(frozen=True)
+class LabFacts:
+    machine: MachineFacts
+    hosts: tuple[HostFacts, ...]  # one per cfg.lab_hosts entry, in order
+    # One per existing compute: its SSH port answered from here within SSH_PROBE_TIMEOUT_S; None: not probed.
+    existing_ssh: tuple[bool | None, ...] = ()

@@ -1,0 +1,25 @@
+"""Preflight's probes: the only code of preflight that runs commands (command.py: bounded virsh, ip,
+iptables, virt-host-validate), opens sockets (ssh.py) or reads /proc, /sys and the file system (local.py).
+Each probe module turns what it reads into facts (lab/preflight/facts.py): machine.py this machine's,
+host.py one lab host's over its libvirt URI, networks.py the networks in use. `gather` asks them all.
+"""
+from __future__ import annotations
+
+import shutil
+
+from lab.config import LabConfig
+from lab.preflight.facts import LabFacts
+from lab.preflight.probes.host import gather_host
+from lab.preflight.probes.machine import Which, gather_machine
+from lab.preflight.probes.ssh import ssh_answers
+
+
+def gather(cfg: LabConfig, which: Which = shutil.which, existing: bool = True) -> LabFacts:
+    """Every fact the checks read; `existing=False` skips the existing machines' SSH probes (warnings only)."""
+    machine = gather_machine(cfg, which)
+    if cfg.existing_cloud:
+        return LabFacts(machine, ())
+    virsh = "virsh" in machine.commands
+    hosts = tuple(gather_host(cfg, i, virsh) for i in range(len(cfg.lab_hosts)))
+    probes = tuple(ssh_answers(m.address) if existing and m.address else None for m in cfg.existing_computes)
+    return LabFacts(machine, hosts, probes)
