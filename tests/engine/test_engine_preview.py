@@ -11,7 +11,7 @@ import pytest
 
 from support.libvirtd import PrivateLibvirtd, make_qcow2, require_host
 from support.program import copy_program
-from support.pulumi import Stack, Workspace, require_toolchain, urn_name, urn_type
+from support.pulumi import Stack, Workspace, json_docs, require_toolchain, urn_name, urn_type
 
 STACK = "enginetest"
 
@@ -112,3 +112,21 @@ def test_compute_count_change_adds_one_node(lab, fresh):
     assert not {n for n in changed if n.endswith(("-domain", "-disk"))}, changed
     answers = [u for u in after if urn_name(u) == "packstack-answers"]
     assert answers and "packstack-answers" in changed, changed
+
+
+def test_answers_packstack_refuses_stop_preview_before_any_resource(lab):
+    """Packstack's own validators at preview (issue 17 item 1): every refused answer is one error diagnostic
+    with Packstack's message, the key and the fix, and the program declares nothing."""
+    answers = {"CONFIG_NOVA_MANAGE_FLAVORS": "yes", "CONFIG_REDIS_PORT": "70000", "CONFIG_SERVICE_WORKERS": "two"}
+    with lab.config_changed({"packstackAnswers": answers}):
+        proc = lab.preview("--json", check=False)
+    assert proc.returncode != 0
+    doc = next(d for d in json_docs(proc.stdout) if "diagnostics" in d or "steps" in d)
+    errors = "\n".join(d.get("message", "") for d in doc.get("diagnostics", []) if d.get("severity") == "error")
+    assert ("openstack-lab:packstackAnswers.CONFIG_NOVA_MANAGE_FLAVORS: Packstack refuses it: Given value is not member"
+            " of allowed values ['y', 'n']: yes; use one of: y, n") in errors
+    assert ("openstack-lab:packstackAnswers.CONFIG_REDIS_PORT: Packstack refuses it: Given value is outside the range"
+            " of (0, 65535): 70000; use a port number from 0 to 65534") in errors
+    assert "openstack-lab:packstackAnswers.CONFIG_SERVICE_WORKERS: 'two' is no number of workers" in errors
+    assert "3 problem(s) with the configuration" in errors
+    assert not [s for s in doc.get("steps", []) if urn_type(s["urn"]) != "pulumi:pulumi:Stack"], doc.get("steps")
