@@ -19,12 +19,15 @@ help:
 	@echo "make recover   - after an interrupted up: stale lock, orphaned plugins, pending creates, refresh"
 	@echo "make preview | destroy | doctor | ssh-config | test-unit | test-engine | test-e2e | test-api"
 
+# packstack's netifaces has no wheel for Python 3.11: pip builds it (a C compiler and Python's headers).
 $(VENV)/.stamp: requirements.txt
+	bash tools/ensure-packages.sh gcc python3-dev
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
 .venv-packstack/.stamp:
+	bash tools/ensure-packages.sh gcc python3-dev
 	$(PYTHON) -m venv .venv-packstack
 	.venv-packstack/bin/pip install -q --disable-pip-version-check packstack==26.0.0
 	touch $@
