@@ -2,6 +2,7 @@
 
 - `support`          ROOT, IN_CI, require() (skip locally, fail under CI=true), tail()
 - `support.packages` Debian packages through tools/ensure-packages.sh, then a check of the commands used
+- `support.debian_archive` a package of any Debian suite, downloaded through a private apt state and unpacked
 - `support.program`  a copy of the lab program in a work dir (stack files never land in the checkout)
 - `support.pulumi`   the checkout's Pulumi CLI through pulumi.automation's LocalWorkspace: file backend and
                      passphrase in a temp dir, none of the caller's PULUMI_*, optionally inside a netns

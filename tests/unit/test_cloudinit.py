@@ -38,6 +38,17 @@ def test_user_data_installs_login_key_for_root():
     assert doc["ssh_pwauth"] is False
 
 
+def test_user_data_leaves_the_default_user_to_the_image():
+    """Decided (README "Logins"): no `users`/`user` here, so an EL9 image's cloud.cfg creates its cloud-user
+    (locked password, NOPASSWD sudo) with the login key beside root (cloud-init's own merge and modules:
+    test_cloudinit_validation.py::test_el9_default_user_gets_the_login_key_and_passwordless_sudo_as_root_does).
+    The key opens root already, so that account adds nothing for its holder; declaring `users` would change
+    every node's user-data, hence its cloud-init disk, and replace every existing VM."""
+    doc = rendered_user_data()
+    assert "users" not in doc and "user" not in doc
+    assert doc["disable_root"] is False and doc["ssh_pwauth"] is False
+
+
 def test_user_data_installs_only_the_pinned_host_key():
     doc = rendered_user_data()
     # ssh_genkeytypes: [] failed cloud-init's schema (every boot "degraded") and is not read when ssh_keys is given.

@@ -1,26 +1,36 @@
 """The lab's cloud-init documents through cloud-init's own code (the unit tier's honest stand-in for a boot).
 
-cloud-init comes from Debian's `cloud-init` package, downloaded and unpacked (never installed) into
-~/.cache/openstack-lab/cloud-init/<version>/ and run under Debian's /usr/bin/python3 with the package's
-Python dependencies installed as Debian packages (tests/unit/cloudinit_real.py). Per node (a controller
+CentOS Stream 9 boots with cloud-init 24.4. Every check that reads cloud-init's verdict runs once per
+release in cloudinit_real.RELEASES, 22.4 (Debian 12, what the e2e guest boots with) and 25.1 (Debian 13,
+past EL9's 24.4), and its id names the release (`[cloud-init-25.1-controller]`). Each release is Debian's
+`cloud-init` package, downloaded and unpacked (never installed) into ~/.cache/openstack-lab/cloud-init/
+<version>/ and run under Debian's /usr/bin/python3 with the package's Python dependencies installed as
+Debian packages (tests/unit/cloudinit_real.py, tests/unit/cloudinit_driver.py). Per node (a controller
 and a compute with the lab's own names, MACs and addresses, throwaway ed25519 keys):
 
-* user-data: cloud-init's schema validation (library, strict, and the `cloud-init schema` handler) --
-  no error, no deprecation; and no runcmd that can fail on a distro lacking a unit.
-* network-config: rendered by cloud-init's sysconfig (RHEL flavour), NetworkManager and networkd
+* user-data: cloud-init's part type, the schema (library, strict; the `cloud-init schema` handler) and the
+  validation the boot runs, whose every WARNING or deprecation record fails the test (24.x counts them as
+  recoverable errors: `cloud-init status` exits 2 and the lab's boot wait fails the node); no runcmd that
+  can fail on a distro lacking a unit. A canary document with a deprecated key proves those checks fail.
+* network-config: the v2 schema the boot validates (23.x+; 22.4 has none, which its own test asserts),
+  canary included; rendered by cloud-init's sysconfig (RHEL flavour), NetworkManager and networkd
   renderers into a target root each; eth0 must come out static exactly as declared, eth1 up with no
   IPv4/IPv6 address. For NetworkManager the lab's own keyfile (shipped in the user-data's write_files)
   competes with cloud-init's profiles the way NetworkManager chooses: among the autoconnect profiles
   matching the device, the highest autoconnect-priority wins (after the keyfiles are loaded; on first
-  boot scripts/external-nic.sh does the `nmcli connection reload` + `up`).
+  boot scripts/external-nic.sh does the `nmcli connection reload` + `up`). Where the releases differ
+  (networkd and accept-ra), EXPECTED says what each one does and the test asserts exactly that.
+* the login: cloud-init's merge of an EL9 image's cloud.cfg with the user-data, its users_groups module
+  and its ssh module's key placement: which accounts exist and which get the lab's login key.
 """
 from __future__ import annotations
 
 import configparser
 import ipaddress
+import logging
 import shlex
 import uuid
-from pathlib import Path
+from dataclasses import dataclass
 
 import pytest
 import yaml
@@ -76,15 +86,68 @@ def docs() -> dict[str, dict[str, str]]:
     return {node: documents(node) for node in NODES}
 
 
-@pytest.fixture(scope="module")
-def real(docs, tmp_path_factory, request) -> dict:
-    """cloud-init's verdicts and renderings for every node (one driver run for the module)."""
+@dataclass(frozen=True)
+class Expected:
+    """What one release does where the releases differ."""
+    cli_valid: str  # the `cloud-init schema --config-file` line for a valid file
+    network_schema: bool  # validates network-config against its v2 schema (at boot and in the CLI)
+    # networkd renderer, eth1 (no subnets, accept-ra: false): 22.4 writes IPv6AcceptRA only together with
+    # DHCP=ipv6/yes (22.4.2 net/networkd.py parse_subnets), so the unit accepts RAs; 24.x+ writes it from
+    # the interface's accept-ra (25.1 net/networkd.py:209). A 22.4 networkd guest gets IPv6 switched off
+    # on eth1 by scripts/external-nic.sh at prep time.
+    networkd_eth1_accepts_ra: bool
+
+
+EXPECTED = {
+    "22.4": Expected(cli_valid="Valid cloud-config: {path}", network_schema=False, networkd_eth1_accepts_ra=True),
+    "25.1": Expected(cli_valid="Valid schema {path}", network_schema=True, networkd_eth1_accepts_ra=False),
+}
+RELEASES = {r.series: r for r in cloudinit_real.RELEASES}
+assert set(EXPECTED) == set(RELEASES), "every release needs its expectations"
+
+# An EL9 GenericCloud image's /etc/cloud/cloud.cfg, the keys that decide logins: facts of cloud-init's
+# config/cloud.cfg.tmpl rendered for the RHEL family (`is_rhel`: users [default], disable_root true,
+# ssh_pwauth false; default_user cloud-user, locked password, groups adm and systemd-journal,
+# sudo ALL=(ALL) NOPASSWD:ALL, /bin/bash).
+EL9_CLOUD_CFG = yaml.safe_dump({
+    "users": ["default"],
+    "disable_root": True,
+    "ssh_pwauth": False,
+    "system_info": {
+        "distro": "rhel",
+        "default_user": {"name": "cloud-user", "lock_passwd": True, "gecos": "Cloud User",
+                         "groups": ["adm", "systemd-journal"], "sudo": ["ALL=(ALL) NOPASSWD:ALL"],
+                         "shell": "/bin/bash"},
+    },
+})
+EL9_DEFAULT_USER = "cloud-user"
+CANARY = "canary"
+
+
+def canary_documents(docs: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The controller's documents with one deprecated user-data key (apt_update: deprecated in 22.4 and
+    25.1 alike) and one network-config value the v2 schema refuses: the checks below must catch both."""
+    user = yaml.safe_load(docs["controller"]["user_data"])
+    user["apt_update"] = False
+    network = yaml.safe_load(docs["controller"]["network_config"])
+    network["ethernets"]["eth1"]["dhcp4"] = "sometimes"
+    return {"user_data": "#cloud-config\n" + yaml.safe_dump(user, sort_keys=False, width=4096),
+            "network_config": yaml.safe_dump(network, sort_keys=False)}
+
+
+@pytest.fixture(scope="module", params=[r.series for r in cloudinit_real.RELEASES],
+                ids=[r.id for r in cloudinit_real.RELEASES])
+def real(request, docs, tmp_path_factory) -> dict:
+    """One release's verdicts and renderings for every node and the canary (one driver run per release)."""
+    release = RELEASES[request.param]
     try:
-        dist, deb_version = cloudinit_real.ensure()
+        dist, deb_version = cloudinit_real.ensure(release)
     except cloudinit_real.Unavailable as e:
-        require(False, f"cloud-init's code is not available: {e}")
-    result = cloudinit_real.run(dist, docs, tmp_path_factory.mktemp("cloud-init"))
-    line = (f"cloud-init stand-in: Debian cloud-init {deb_version} (cloud-init {result['cloud_init']}, "
+        require(False, f"cloud-init {release.series} ({release.debian}) is not available: {e}")
+    cases = {**docs, CANARY: canary_documents(docs)}
+    workdir = tmp_path_factory.mktemp(release.id)
+    result = cloudinit_real.run(dist, cases, workdir, system_cfg=EL9_CLOUD_CFG)
+    line = (f"cloud-init stand-in: {release.debian} cloud-init {deb_version} (cloud-init {result['cloud_init']}, "
             f"jsonschema {result['jsonschema']}, python {result['python']}) from {dist}")
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
@@ -93,15 +156,63 @@ def real(docs, tmp_path_factory, request) -> dict:
             reporter.write_line("")
             reporter.write_line(line)
     print(line)  # also in the captured output of a failing test
-    result["deb_version"] = deb_version
+    result.update(deb_version=deb_version, release=release, expected=EXPECTED[release.series], workdir=workdir)
     return result
 
 
-# --- small parsers for what the renderers wrote ------------------------------------------------------
+# --- the driver's verdicts --------------------------------------------------------------------------
+
+
+def step(real: dict, case: str, *keys: str) -> dict:
+    """One step of the driver's run for `case` (e.g. "user_data", or "renderers", "networkd"); a step
+    that raised inside cloud-init fails the test with cloud-init's traceback."""
+    out = real["cases"][case]
+    for key in keys:
+        out = out[key]
+    assert "error" not in out, f"cloud-init {real['cloud_init']}, {case} {'/'.join(keys)}:\n{out['error']}"
+    return out
+
+
+def loud(records: list[dict]) -> list[str]:
+    """The records a 24.x boot counts as recoverable errors (WARNING and above, DEPRECATED is 35), and
+    any deprecation logged below that (releases log deprecations older than the distro's boundary at INFO)."""
+    return [f"{r['level']} {r['logger']}: {r['message']}" for r in records
+            if r["levelno"] >= logging.WARNING or "deprecat" in r["message"].lower()]
 
 
 def rendered(real: dict, node: str, renderer: str) -> dict[str, dict]:
-    return real["cases"][node]["renderers"][renderer]["files"]
+    return step(real, node, "renderers", renderer)["files"]
+
+
+def renderer_records(real: dict, node: str, renderer: str) -> list[str]:
+    return loud(step(real, node, "renderers", renderer)["records"])
+
+
+# The driver's steps per document: (strict + CLI, the boot's own call).
+SCHEMA_STEPS = {"user-data": ("user_data", "user_data_boot"), "network-config": ("network_schema", "network_boot")}
+
+
+def schema_problems(real: dict, case: str, document: str) -> list[str]:
+    """Everything cloud-init holds against one document ("user-data" or "network-config") of `case`:
+    the strict schema verdict, the boot's own validation and its records, the schema CLI's answer."""
+    version, problems = real["cloud_init"], []
+    checked_step, boot_step = SCHEMA_STEPS[document]
+    checked = step(real, case, checked_step)
+    if checked.get("part_type", "text/cloud-config") != "text/cloud-config":
+        problems.append(f"cloud-init {version} takes the user-data for {checked['part_type']}")
+    problems += [f"cloud-init {version} schema error: {p}" for p in checked["strict"]["errors"]]
+    problems += [f"cloud-init {version} deprecated: {p}" for p in checked["strict"]["deprecations"]]
+    boot = step(real, case, boot_step)
+    if not boot["validated"]:
+        problems.append(f"cloud-init {version} skipped the boot's {document} validation")
+    problems += [f"cloud-init {version} boot validation logged {r}" for r in loud(boot["records"])]
+    cli, path = checked["cli"], real["workdir"] / case / document
+    if cli["rc"] != 0 or cli["stdout"].strip() != real["expected"].cli_valid.format(path=path) or cli["stderr"]:
+        problems.append(f"cloud-init {version} `cloud-init schema` on the {document}: {cli}")
+    return problems
+
+
+# --- small parsers for what the renderers wrote ------------------------------------------------------
 
 
 def ifcfg(files: dict, name: str) -> dict[str, str]:
@@ -210,23 +321,26 @@ def nm_method(profile: configparser.ConfigParser, family: str) -> str:
 # --- cloud-init itself ------------------------------------------------------------------------------
 
 
-def test_cloud_init_stand_in_is_real_cloud_init(real):
+def test_cloud_init_stand_in_is_the_release_named(real):
+    release = real["release"]
     assert real["cloud_init_path"].startswith(str(cloudinit_real.CACHE)), real["cloud_init_path"]
-    assert real["cloud_init"] and real["jsonschema"], real
+    assert real["cloud_init"].startswith(release.series + "."), \
+        f"{release.debian} ({release.suite}) now ships cloud-init {real['cloud_init']}: update RELEASES and EXPECTED"
+    assert real["jsonschema"], real
 
 
 # --- user-data ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("node", NODES)
-def test_user_data_passes_cloud_init_schema_without_deprecations(real, node):
-    case = real["cases"][node]
-    assert case["header_ok"], "user-data must start with #cloud-config"
-    assert case["schema_errors"] == [], f"cloud-init {real['cloud_init']} schema errors: {case['schema_errors']}"
-    assert case["schema_deprecations"] == [], f"deprecated keys: {case['schema_deprecations']}"
-    assert case["schema_warnings"] == [], case["schema_warnings"]
-    cli = case["cli"]
-    assert cli["rc"] == 0 and "Valid cloud-config" in cli["stdout"], f"cloud-init schema --config-file: {cli}"
+def test_user_data_passes_cloud_init_schema_and_boot_validation(real, node):
+    assert schema_problems(real, node, "user-data") == []
+
+
+def test_a_deprecated_user_data_key_fails_the_check(real):
+    problems = schema_problems(real, CANARY, "user-data")
+    assert any("deprecated" in p and "apt_update" in p for p in problems), problems
+    assert any("boot validation logged" in p and "apt_update" in p for p in problems), problems
 
 
 @pytest.mark.parametrize("node", NODES)
@@ -239,6 +353,27 @@ def test_user_data_has_no_command_that_fails_where_a_unit_is_absent(docs, node):
             text = command if isinstance(command, str) else " ".join(str(part) for part in command)
             guarded = text.rstrip().endswith(("|| true", "|| :", "|| exit 0"))
             assert guarded, f"{key} entry can fail the boot (unguarded): {command!r}"
+
+
+# --- network-config: the v2 schema the boot validates ----------------------------------------------
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_network_config_passes_the_v2_schema_each_release_has(real, node):
+    supported = step(real, node, "network_schema")["supported"]
+    assert supported == real["expected"].network_schema, \
+        f"cloud-init {real['cloud_init']}: network-config schema {'present' if supported else 'absent'}"
+    if supported:
+        assert schema_problems(real, node, "network-config") == []
+
+
+def test_an_invalid_network_config_fails_the_schema_check(real):
+    if not real["expected"].network_schema:
+        assert step(real, CANARY, "network_schema") == {"supported": False, "records": []}
+        return
+    problems = schema_problems(real, CANARY, "network-config")
+    assert any("schema error" in p and "dhcp4" in p for p in problems), problems
+    assert any("boot validation logged" in p for p in problems), problems
 
 
 # --- network-config: sysconfig (RHEL flavour, RHEL 9's cloud-init renderer) ----------------------
@@ -260,7 +395,7 @@ def test_sysconfig_eth0_static_as_declared(real, node):
     assert eth0.get("GATEWAY") == GATEWAY and eth0.get("DEFROUTE") == "yes", eth0
     assert eth0.get("DNS1") == GATEWAY and eth0.get("DOMAIN") == ident.dns_domain, eth0
     assert not any(k.startswith(("IPADDR1", "IPV6ADDR", "DHCPV6C")) for k in eth0), eth0
-    assert real["cases"][node]["renderers"]["sysconfig"]["warnings"] == []
+    assert renderer_records(real, node, "sysconfig") == []
 
 
 @pytest.mark.parametrize("node", NODES)
@@ -292,7 +427,7 @@ def test_networkmanager_eth0_static_as_declared(real, docs, node):
     assert ipv4.get("gateway") == GATEWAY or default_routes == [f"0.0.0.0/0,{GATEWAY}"], ipv4
     assert [d for d in ipv4.get("dns", "").split(";") if d] == [GATEWAY], ipv4
     assert [d for d in ipv4.get("dns-search", "").split(";") if d] == [ident.dns_domain], ipv4
-    assert real["cases"][node]["renderers"]["network-manager"]["warnings"] == []
+    assert renderer_records(real, node, "network-manager") == []
 
 
 @pytest.mark.parametrize("node", NODES)
@@ -353,7 +488,7 @@ def test_networkd_eth0_static_as_declared(real, node):
     assert ("Route", "Destination", "0.0.0.0/0") in routes and ("Route", "Gateway", GATEWAY) in routes, unit
     assert " ".join(values("DNS")).split() == [GATEWAY], unit
     assert " ".join(values("Domains")).split() == [ident.dns_domain], unit
-    assert real["cases"][node]["renderers"]["networkd"]["warnings"] == []
+    assert renderer_records(real, node, "networkd") == []
 
 
 @pytest.mark.parametrize("node", NODES)
@@ -366,19 +501,39 @@ def test_networkd_eth1_up_without_address_or_dhcp(real, node):
 
 
 @pytest.mark.parametrize("node", NODES)
-def test_networkd_eth1_does_not_accept_router_advertisements(real, docs, node):
-    """networkd accepts RAs unless IPv6AcceptRA=no or IPv6 link-local addressing is off."""
+def test_networkd_eth1_router_advertisements_as_each_release_renders_them(real, docs, node):
+    """networkd accepts RAs unless IPv6AcceptRA=no or IPv6 link-local addressing is off. The lab asks for
+    accept-ra: false; what each release makes of it is EXPECTED's networkd_eth1_accepts_ra."""
     ident = identity(node)
+    assert yaml.safe_load(docs[node]["network_config"])["ethernets"]["eth1"]["accept-ra"] is False
     unit = networkd_unit_for(rendered(real, node, "networkd"), ident.external_mac, "eth1")
     accept_ra = [systemd_bool(v) for s, k, v in unit if s == "Network" and k == "IPv6AcceptRA"]
     link_local = [v.lower() for s, k, v in unit if s == "Network" and k == "LinkLocalAddressing"]
     accepts = accept_ra[-1] if accept_ra else not (link_local and link_local[-1] in ("no", "false", "ipv4"))
-    if accepts:
-        declared = yaml.safe_load(docs[node]["network_config"])["ethernets"]["eth1"]
-        if declared.get("accept-ra") is False:
-            # The lab asked for it; cloud-init's networkd renderer writes IPv6AcceptRA only together
-            # with DHCP=ipv6/yes (22.4.2 net/networkd.py parse_subnets). On a networkd guest the lab
-            # switches IPv6 off on eth1 at prep time instead (scripts/external-nic.sh).
-            pytest.xfail(f"cloud-init {real['cloud_init']} networkd renderer drops accept-ra: false "
-                         "on an interface without DHCP")
-        pytest.fail(f"eth1 would accept IPv6 router advertisements under networkd: {unit}")
+    assert accepts == real["expected"].networkd_eth1_accepts_ra, \
+        f"cloud-init {real['cloud_init']}: eth1 {'accepts' if accepts else 'refuses'} RAs under networkd: {unit}"
+
+
+# --- the login: what an EL9 image's cloud.cfg adds to the user-data ----------------------------------
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_el9_default_user_gets_the_login_key_and_passwordless_sudo_as_root_does(real, docs, node):
+    """Kept on purpose (README "Logins"): the user-data declares no `users`, so the image's `users:
+    [default]` stands and cloud-init creates cloud-user (locked password, NOPASSWD sudo) with the lab's
+    login key, beside root. The key already opens root, so cloud-user grants its holder nothing more;
+    declaring `users` instead would change every node's user-data and so replace every existing VM."""
+    login_key = yaml.safe_load(docs[node]["user_data"])["ssh_authorized_keys"]
+    made = step(real, node, "credentials")
+    assert made["distro"] == "rhel" and made["default_user"] == EL9_DEFAULT_USER, made
+    assert sorted(made["created"]["users"]) == [EL9_DEFAULT_USER], made["created"]
+    user = made["created"]["users"][EL9_DEFAULT_USER]
+    assert user.get("sudo") == ["ALL=(ALL) NOPASSWD:ALL"] and user.get("lock_passwd") is True, user
+    assert not {"passwd", "hashed_passwd", "plain_text_passwd"} & set(user), user
+    assert made["merged"]["ssh_pwauth"] is False and made["merged"]["disable_root"] is False, made["merged"]
+    keys = {entry["user"]: entry for entry in made["authorized"]}
+    assert sorted(keys) == sorted(["root", EL9_DEFAULT_USER]), made["authorized"]
+    assert keys[EL9_DEFAULT_USER]["keys"] == login_key, keys
+    # root's key without disable_root's command= prefix ("Please login as the user ..."): the lab logs in as root.
+    assert keys["root"]["keys"] == login_key and keys["root"]["options"] == "", keys["root"]
+    assert loud(made["records"]) == []
