@@ -97,9 +97,13 @@ def answer_lines(tmp_path):
     return (tmp_path / "answers" / "answers.txt").read_text().splitlines()
 
 
+def run_answers(tmp_path, edits):
+    return run("packstack-answers.sh", tmp_path, answers_env(tmp_path), edits, {"packstack": FAKE_PACKSTACK})
+
+
 def test_a_scale_outs_answer_file_excludes_no_server(tmp_path):
-    assert run("packstack-answers.sh", tmp_path, answers_env(tmp_path), TWO, {"packstack": FAKE_PACKSTACK}).returncode == 0
-    result = run("packstack-answers.sh", tmp_path, answers_env(tmp_path), THREE, {"packstack": FAKE_PACKSTACK})
+    assert run_answers(tmp_path, TWO).returncode == 0
+    result = run_answers(tmp_path, THREE)
     assert result.returncode == 0, result.stderr
     assert "CONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12,10.0.0.13" in answer_lines(tmp_path)
     assert [l for l in answer_lines(tmp_path) if l.startswith("EXCLUDE_SERVERS")] == ["EXCLUDE_SERVERS="]
@@ -108,10 +112,9 @@ def test_a_scale_outs_answer_file_excludes_no_server(tmp_path):
 
 def test_an_earlier_labs_exclusion_goes_back_to_packstacks_empty_default(tmp_path):
     # the answer file an earlier lab left after its scale-out: the old computes excluded
-    earlier = run("packstack-answers.sh", tmp_path, answers_env(tmp_path), THREE + "EXCLUDE_SERVERS=10.0.0.11,10.0.0.12\n",
-                  {"packstack": FAKE_PACKSTACK})
+    earlier = run_answers(tmp_path, THREE + "EXCLUDE_SERVERS=10.0.0.11,10.0.0.12\n")
     assert earlier.returncode == 0 and "EXCLUDE_SERVERS=10.0.0.11,10.0.0.12" in answer_lines(tmp_path)
-    result = run("packstack-answers.sh", tmp_path, answers_env(tmp_path), THREE, {"packstack": FAKE_PACKSTACK})
+    result = run_answers(tmp_path, THREE)
     assert result.returncode == 0, result.stderr
     assert [l for l in answer_lines(tmp_path) if l.startswith("EXCLUDE_SERVERS")] == ["EXCLUDE_SERVERS="]
     assert "CONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12,10.0.0.13" in answer_lines(tmp_path)
