@@ -11,6 +11,13 @@ from labtest import require
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 OVERLAY = Path(__file__).resolve().parents[2] / "tests" / "support" / "overlay"  # the test overlay's own scripts
+PACKSTACK_TIER = Path(__file__).resolve().parents[2] / "tests" / "packstack"  # its sandbox and EL9 stand-ins
+
+
+def packstack_tier_scripts():
+    """The Packstack tier's shell: its *.sh and the stand-ins (named as the EL9 tools they stand in for)."""
+    standins = PACKSTACK_TIER / "standins"
+    return [*PACKSTACK_TIER.glob("*.sh"), *(p for p in standins.iterdir() if p.is_file())]
 
 
 def run(name, tmp_path, env=None, stdin="", fakes=None):
@@ -28,14 +35,16 @@ def run(name, tmp_path, env=None, stdin="", fakes=None):
 
 def test_every_script_passes_shellcheck():
     require(shutil.which("shellcheck") is not None, "shellcheck is not installed (make deps installs it)")
-    scripts = sorted(str(p) for p in [*SCRIPTS.glob("*.sh"), *OVERLAY.glob("*.sh")])
-    assert len(scripts) >= 9
+    libraries = list((PACKSTACK_TIER / "standins" / "lib").glob("*.sh"))  # sourced by the stand-ins
+    scripts = sorted(str(p) for p in [*SCRIPTS.glob("*.sh"), *OVERLAY.glob("*.sh"), *packstack_tier_scripts(),
+                                      *libraries])
+    assert len(scripts) >= 9 and len(packstack_tier_scripts()) >= 7
     result = subprocess.run(["shellcheck", "-x", *scripts], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_every_script_is_strict_bash():
-    for script in [*SCRIPTS.glob("*.sh"), *OVERLAY.glob("*.sh")]:
+    for script in [*SCRIPTS.glob("*.sh"), *OVERLAY.glob("*.sh"), *packstack_tier_scripts()]:
         text = script.read_text()
         assert text.startswith("#!/usr/bin/env bash\n"), script.name
         assert "set -euo pipefail" in text, script.name
