@@ -31,7 +31,8 @@ BRIDGES = (("br-mgmt", "bridge"), ("br-ext", "bridge"))
 
 
 def cfg(**raw):
-    return parse(raw, "openstack-lab", "alice", frozenset({"cloudPassword", "sshPrivateKey"}), path_exists=lambda p: True)
+    return parse(raw, "openstack-lab", "alice", frozenset({"cloudPassword", "sshPrivateKey"}),
+                 path_exists=lambda p: True)
 
 
 def facts(*hosts, existing=(), **machine):

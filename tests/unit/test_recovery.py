@@ -143,7 +143,8 @@ class FakeVirsh(libvirt_orphans.Virsh):
 def test_an_orphan_is_removed_by_name_and_only_when_it_exists():
     virsh = FakeVirsh({"lab-controller", "lab-disk"})
     assert libvirt_orphans.remove_orphan(virsh, "qemu:///system", "domain", "lab-controller", "default")
-    assert virsh.calls == [("qemu:///system", "domuuid", "lab-controller"), ("qemu:///system", "destroy", "lab-controller"),
+    assert virsh.calls == [("qemu:///system", "domuuid", "lab-controller"),
+                           ("qemu:///system", "destroy", "lab-controller"),
                            ("qemu:///system", "undefine", "--nvram", "lab-controller")]
     assert not libvirt_orphans.remove_orphan(virsh, "qemu:///system", "network", "lab-management", "default")
     assert libvirt_orphans.remove_orphan(virsh, "qemu:///system", "volume", "lab-disk", "labpool")
@@ -167,8 +168,8 @@ def test_the_state_names_a_provider_uri_and_the_objects_it_holds():
 
 def test_pending_creates_of_other_resources_are_only_reported(capsys):
     deployment = {"pending_operations": [
-        {"type": "creating", "resource": {"urn": "urn:x::command:remote:Command::prep", "type": "command:remote:Command",
-                                          "inputs": {}}},
+        {"type": "creating", "resource": {"urn": "urn:x::command:remote:Command::prep",
+                                          "type": "command:remote:Command", "inputs": {}}},
         {"type": "updating", "resource": {"urn": "urn:x::libvirt:index/domain:Domain::c",
                                           "type": "libvirt:index/domain:Domain", "inputs": {"name": "lab-c"}}},
     ]}

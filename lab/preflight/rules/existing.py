@@ -9,7 +9,7 @@ from lab.preflight.facts import SSH_PROBE_TIMEOUT_S
 
 def existing_ssh(cfg: LabConfig, answers: tuple[bool | None, ...]) -> list[Check]:
     checks = []
-    for k, (machine, answered) in enumerate(zip(cfg.existing_computes, answers)):
+    for k, (machine, answered) in enumerate(zip(cfg.existing_computes, answers, strict=False)):
         if answered is None:
             continue  # not probed
         checks.append(Check(
