@@ -12,6 +12,9 @@ dir=${LAB_ANSWER_DIR:-/root/openstack-lab}
 generated="$dir/answers.generated.txt"
 answers="$dir/answers.txt"
 install -d -m 0700 "$dir"
+# Labs before the full-run scale-out kept a record of the last run here (a copy of the answers,
+# passwords included) that nothing reads any more.
+rm -f "$dir/answers.applied.txt"
 edits=$(mktemp "$dir/edits.XXXXXX")
 trap 'rm -f "$edits" "$answers.new"' EXIT
 cat > "$edits"

@@ -444,3 +444,12 @@ def test_bridge_check_names_the_node_when_br_ex_is_missing(tmp_path):
     result = run("verify-external-bridge.sh", tmp_path, {"LAB_BRIDGE": "br-missing"},
                  fakes={"ovs-vsctl": fake_ovs(""), "ip": fake_ip(), "hostname": "echo controller"})
     assert result.returncode == 1 and "controller: Open vSwitch bridge br-missing does not exist" in result.stderr
+
+
+def test_an_earlier_labs_run_record_is_removed(tmp_path):
+    # labs before the full-run scale-out kept answers.applied.txt, a copy of the answers with passwords
+    record = tmp_path / "answers" / "answers.applied.txt"
+    record.parent.mkdir(mode=0o700)
+    record.write_text("CONFIG_KEYSTONE_ADMIN_PW=old\n")
+    assert run_answers(tmp_path, TWO).returncode == 0
+    assert not record.exists()
