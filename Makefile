@@ -8,16 +8,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ENV := source toolchain/env.sh &&
 PULUMI := $(ENV) pulumi --non-interactive
-TIERS ?= tests/unit tests/engine tests/e2e tests/api
+TIERS ?= tests/unit tests/packstack tests/engine tests/e2e tests/api
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 
-.PHONY: help deps toolchain doctor stack up preview destroy outputs ssh-config test test-go test-unit test-engine test-e2e test-api packstack-options
+.PHONY: help deps toolchain doctor stack up preview destroy outputs ssh-config test test-go test-unit test-packstack test-engine test-e2e test-api packstack-options
 
 help:
 	@echo "make up        - set up, check the host, then pulumi up on stack $(STACK)"
 	@echo "make test      - set up, then run every test tier ($(TIERS))"
 	@echo "make recover   - after an interrupted up: stale lock, orphaned plugins, pending creates, refresh"
-	@echo "make preview | destroy | doctor | ssh-config | test-unit | test-engine | test-e2e | test-api"
+	@echo "make preview | destroy | doctor | ssh-config | test-unit | test-packstack | test-engine | test-e2e | test-api"
 
 # packstack's netifaces has no wheel for Python 3.11: pip builds it (a C compiler and Python's headers).
 $(VENV)/.stamp: requirements.txt
@@ -78,6 +78,10 @@ test-go:
 
 test-unit: deps
 	$(PY) -m pytest -ra tests/unit
+
+# The real Packstack --dry-run on the lab's answers in a namespace sandbox, then the catalog compile (root).
+test-packstack: deps
+	$(PY) -m pytest -ra tests/packstack
 
 test-engine: deps toolchain
 	$(ENV) $(PY) -m pytest -ra tests/engine
