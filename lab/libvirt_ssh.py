@@ -160,8 +160,8 @@ def forwarded(target: SshTarget, timeout: int) -> Iterator[Tunnel]:
     prompt on this terminal nor outlive the block)."""
     if target.keyfile and not os.path.isfile(os.path.expanduser(target.keyfile)):
         raise SshFailure("keyfile", f"keyfile {target.keyfile} does not exist")
-    if target.verify and not os.path.isfile(target.known_hosts_file()):
-        raise SshFailure("host-key", f"known hosts file {target.known_hosts_file()} does not exist")
+    if target.verify and target.known_hosts and not os.path.isfile(target.known_hosts):
+        raise SshFailure("host-key", f"known hosts file {target.known_hosts} does not exist")
     with tempfile.TemporaryDirectory(prefix="osl-libvirt-ssh-") as tmp:
         local = os.path.join(tmp, "libvirt-sock")
         messages = os.path.join(tmp, "ssh.err")
@@ -211,10 +211,11 @@ def fix(kind: str, target: SshTarget, uri_key: str) -> str:
         return (f"{target.login()} refused the login key: add the public half of {key} to {target.user}'s "
                 f"authorized_keys on {target.host}, or set keyfile= in {uri_key} to a key it accepts")
     if kind == "forward":
-        return (f"the SSH login works but sshd on {target.host} did not connect the provider to libvirtd's socket "
-                f"{target.socket}: the provider needs AllowTcpForwarding and AllowStreamLocalForwarding (OpenSSH's "
-                f"defaults) in that sshd_config, and libvirtd's socket there (set socket= in {uri_key} for another "
-                "path, e.g. /var/run/libvirt/virtqemud-sock with modular daemons)")
+        return (f"logged in to {target.login()}, but libvirtd did not answer on its socket {target.socket} there: "
+                f"check that libvirtd runs on {target.host}, that its socket is that path (else set socket= in "
+                f"{uri_key}, e.g. /var/run/libvirt/virtqemud-sock with modular daemons only), and that its sshd "
+                "allows the provider's socket forwarding (AllowTcpForwarding and AllowStreamLocalForwarding, OpenSSH's "
+                "defaults)")
     if kind == "keyfile":
         return f"keyfile= in {uri_key} names a file this machine lacks: give the path of the login key here"
     return (f"sshd at {target.login()} does not answer from here: check the host name and port in {uri_key}, that "

@@ -95,7 +95,7 @@ PLACE, SIZES, ADDRESSING, SOFTWARE, ACCESS, FLOW, CLOUD, DEMO, HOSTS = (
 
 SCHEMA: dict[str, Key] = {k.name: k for k in (
     Key("libvirtUri", "string", "qemu:///system",
-         "libvirt connection URI (qemu:///system, qemu+ssh://host/system, ...).", PLACE, "host"),
+         "libvirt connection URI (qemu:///system, qemu+ssh://root@host/system, ...).", PLACE, "host"),
     Key("storagePool", "string", "default",
          "Existing libvirt storage pool for the stack's volumes (ignored when storagePoolPath is set).", PLACE, "host"),
     Key("storagePoolPath", "string", None,

@@ -32,7 +32,9 @@ class HostFacts:
     disk are this machine's."""
 
     reachable: bool | None  # libvirtd answered; None: not asked (no virsh here, remote host)
-    error: str = ""  # virsh's last error line when it did not
+    error: str = ""  # virsh's last error line when it did not (or ssh's, over qemu+ssh)
+    # qemu+ssh: how the provider's SSH path failed (lab/libvirt_ssh.py: host-key, login, forward, keyfile, connect).
+    ssh_failure: str = ""
     test_driver: bool = False  # libvirt's in-memory test driver: nothing real to size
     mem_available_mib: int | None = None  # None: unknown
     mem_total_only: bool = False  # the host reported only its total memory (nodeinfo), not what is free

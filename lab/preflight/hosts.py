@@ -1,5 +1,5 @@
 """A libvirt host by its URI, as preflight reads it: on this machine or not, libvirt's test driver, its
-socket, the URI the probes use. Pure: only the URI (and, for a session daemon's socket, the environment)."""
+socket. Pure: only the URI (and, for a session daemon's socket, the environment)."""
 from __future__ import annotations
 
 import os
@@ -29,11 +29,3 @@ def libvirt_socket(uri: str) -> str:
         return f"{os.environ.get('XDG_RUNTIME_DIR', f'/run/user/{os.getuid()}')}/libvirt/libvirt-sock"
     return "/run/libvirt/libvirt-sock"
 
-
-def probe_uri(uri: str) -> str:
-    """The URI virsh probes with: an ssh transport gets no_tty=1 (libvirt then runs ssh in batch mode), so a
-    host that would ask for a password or a host key fails at once instead of prompting."""
-    parsed = urlparse(uri)
-    if not parsed.scheme.endswith("+ssh") or "no_tty" in parse_qs(parsed.query):
-        return uri
-    return parsed._replace(query=f"{parsed.query}&no_tty=1" if parsed.query else "no_tty=1").geturl()

@@ -100,9 +100,9 @@ def test_every_child_has_its_component_as_parent(full):
 
 
 def test_libvirt_resources_use_the_configured_uri():
-    run = run_lab({**BASE, "libvirtUri": "qemu+ssh://lab-host/system"})
+    run = run_lab({**BASE, "libvirtUri": "qemu+ssh://root@lab-host/system"})
     provider = run.named("libvirt")
-    assert provider.inputs["uri"] == "qemu+ssh://lab-host/system"
+    assert provider.inputs["uri"] == "qemu+ssh://root@lab-host/system"
     assert provider.urn in run.named("compute1-domain").provider
 
 

@@ -46,16 +46,15 @@ def test_the_program_checks_every_host_and_names_it(monkeypatch):
 
     def gather(config, **kw):
         seen.update(kw)
-        return facts(host(bridges=BRIDGES), HostFacts(reachable=False, error="Connection refused"))
+        return facts(host(bridges=BRIDGES), HostFacts(reachable=False, error="Connection refused", ssh_failure="connect"))
 
     monkeypatch.setattr(probes, "gather", gather)
     try:
         gate.require_host_ready(cfg(**TWO_HOSTS))
     except gate.HostNotReady as err:
         assert err.problems == [f"hosts[1] (b) libvirt: cannot reach libvirtd at hosts[1].uri {HOST_B} (Connection "
-                                "refused): check hosts[1].uri, that libvirtd runs on that host and that this machine "
-                                "logs in there without a prompt (qemu+ssh: key-based SSH as that user, its host key in "
-                                f"~/.ssh/known_hosts); `virsh -c '{HOST_B}' nodeinfo` must work from here"]
+                                "refused): sshd at root@host-b.example does not answer from here: check the host name "
+                                "and port in hosts[1].uri, that sshd runs there and that this machine reaches it"]
     else:
         raise AssertionError("an unreachable second host passed the program's preflight")
     assert seen == {"existing": False}  # the existing machines' SSH probe is the doctor's (a warning)

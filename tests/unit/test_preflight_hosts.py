@@ -1,5 +1,5 @@
-"""A libvirt host by its URI (lab/preflight/hosts.py): on this machine or not, its socket, the URI probed."""
-from lab.preflight.hosts import is_local, is_test_driver, libvirt_socket, probe_uri
+"""A libvirt host by its URI (lab/preflight/hosts.py): on this machine or not, its socket."""
+from lab.preflight.hosts import is_local, is_test_driver, libvirt_socket
 
 
 def test_local_uris_and_their_sockets():
@@ -9,9 +9,3 @@ def test_local_uris_and_their_sockets():
     assert libvirt_socket("qemu:///system") == "/run/libvirt/libvirt-sock"
     assert is_test_driver("test+unix:///default?socket=/s") and not is_test_driver("qemu:///system")
 
-
-def test_ssh_uris_are_probed_without_a_prompt():
-    assert probe_uri("qemu+ssh://root@b/system") == "qemu+ssh://root@b/system?no_tty=1"
-    assert probe_uri("qemu+ssh://root@b/system?keyfile=/k") == "qemu+ssh://root@b/system?keyfile=/k&no_tty=1"
-    assert probe_uri("qemu+ssh://root@b/system?no_tty=0") == "qemu+ssh://root@b/system?no_tty=0"
-    assert probe_uri("qemu:///system") == "qemu:///system"

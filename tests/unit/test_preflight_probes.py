@@ -2,8 +2,9 @@
 run for real on this machine (/proc, a loopback TCP connect, a command that outlives its timeout)."""
 import socket
 import subprocess
+from contextlib import contextmanager
 
-from lab import naming
+from lab import libvirt_ssh, naming
 from lab.preflight.facts import HostFacts
 from lab.preflight.probes import command, gather, local, machine
 from lab.preflight.probes.host import gather_host
@@ -33,9 +34,36 @@ BR_XML = "<interface type='bridge' name='{}'>\n  <bridge stp='off' delay='0'/>\n
 NOT_FOUND = "error: failed to get interface 'br-ext'\nerror: Interface not found: couldn't find interface named 'br-ext'\n"
 
 
-def test_gather_asks_a_remote_host_over_its_uri(monkeypatch):
+# The local end of the provider's SSH path to HOST_B (lab/libvirt_ssh.py), faked below.
+TUNNEL = "qemu+unix:///system?socket=/tmp/osl-libvirt-ssh-x/libvirt-sock"
+
+
+def fake_ssh_path(monkeypatch, fails=None, said=""):
+    """libvirt_ssh.forwarded faked: a tunnel at TUNNEL whose ssh said `said`, or the SshFailure `fails`; no ssh runs."""
+    opened = []
+
+    class Tunnel:
+        uri = TUNNEL
+
+        @staticmethod
+        def messages():
+            return said
+
+    @contextmanager
+    def forwarded(target, timeout):
+        opened.append((target, timeout))
+        if fails is not None:
+            raise fails
+        yield Tunnel
+
+    monkeypatch.setattr(libvirt_ssh, "forwarded", forwarded)
+    return opened
+
+
+def test_gather_asks_a_remote_host_over_the_providers_ssh_path(monkeypatch):
     config = cfg(**TWO_HOSTS)
-    uri = HOST_B + "?no_tty=1"
+    uri = TUNNEL
+    opened = fake_ssh_path(monkeypatch)
     asked = fake_virsh(monkeypatch, {
         (uri, "nodeinfo"): (0, NODEINFO, ""),
         (uri, "nodememstats"): (0, NODEMEMSTATS, ""),
@@ -48,23 +76,32 @@ def test_gather_asks_a_remote_host_over_its_uri(monkeypatch):
                                       pool_exists=True, pool_active=True, disk_free_bytes=400000000000,
                                       disk_path="pool default", bridges=(("br-mgmt", "bridge"), ("br-ext", "missing")))
     assert all(a[0] == uri for a in asked)
+    assert [(target.login(), timeout) for target, timeout in opened] == [("root@host-b.example", 20)]
 
 
 def test_gather_stops_at_a_remote_host_that_does_not_answer(monkeypatch):
-    uri = HOST_B + "?no_tty=1"
-    asked = fake_virsh(monkeypatch, {(uri, "nodeinfo"): (1, "", "error: failed to connect to the hypervisor\n"
-                                                         "error: Cannot recv data: Host key verification failed.: "
-                                                         "Connection reset by peer\n")})
+    # The SSH login fails: ssh's words and their kind, no virsh.
+    asked = fake_virsh(monkeypatch, {})
+    fake_ssh_path(monkeypatch, fails=libvirt_ssh.SshFailure("host-key", "Host key verification failed."))
     got = gather_host(cfg(**TWO_HOSTS), 1, virsh=True)
-    assert got == HostFacts(reachable=False, error="Cannot recv data: Host key verification failed.: "
-                                                             "Connection reset by peer")
-    assert asked == [(uri, "nodeinfo")]
-    fake_virsh(monkeypatch, {})  # a timeout
-    assert gather_host(cfg(**TWO_HOSTS), 1, virsh=True).error == "no answer within 20 s"
+    assert got == HostFacts(reachable=False, error="Host key verification failed.", ssh_failure="host-key")
+    assert asked == []
+    # Logged in, but sshd did not connect the socket: what ssh said, sorted.
+    disconnected = (1, "", "error: failed to connect to the hypervisor\nerror: Cannot recv data: Connection reset by peer\n")
+    asked = fake_virsh(monkeypatch, {(TUNNEL, "nodeinfo"): disconnected})
+    fake_ssh_path(monkeypatch, said="channel 2: open failed: connect failed: open failed")
+    got = gather_host(cfg(**TWO_HOSTS), 1, virsh=True)
+    assert got == HostFacts(reachable=False, error="channel 2: open failed: connect failed: open failed",
+                            ssh_failure="forward")
+    assert asked == [(TUNNEL, "nodeinfo")]
+    fake_virsh(monkeypatch, {})  # a timeout, ssh silent
+    fake_ssh_path(monkeypatch)
+    assert gather_host(cfg(**TWO_HOSTS), 1, virsh=True) == HostFacts(reachable=False, error="no answer within 20 s")
 
 
 def test_gather_falls_back_to_nodeinfo_total_and_to_unknown(monkeypatch):
-    uri = HOST_B + "?no_tty=1"
+    uri = TUNNEL
+    fake_ssh_path(monkeypatch)
     fake_virsh(monkeypatch, {
         (uri, "nodeinfo"): (0, NODEINFO, ""),
         (uri, "nodememstats"): (1, "", "error: this function is not supported by the connection driver"),

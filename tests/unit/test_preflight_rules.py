@@ -81,11 +81,27 @@ def test_remote_libvirt_host_is_checked_over_its_uri_not_with_this_machines_tool
     # This machine's KVM and tools are not the host's; the host's memory is.
     assert set(failed(config, lab_facts)) == {"memory"}
     assert "mkisofs" in failed(config, facts(commands=frozenset()))
-    unreachable = failed(config, facts(HostFacts(reachable=False, error="Cannot recv data: ssh: connect "
-                                                                                   "to host lab-host port 22: refused")))
+    unreachable = failed(config, facts(HostFacts(reachable=False, error="ssh: connect to host lab-host port 22: "
+                                                                        "Connection refused", ssh_failure="connect")))
     assert set(unreachable) == {"libvirt"}
-    assert "libvirtUri qemu+ssh://root@lab-host/system (Cannot recv data: ssh" in unreachable["libvirt"]
-    assert "key-based SSH" in unreachable["libvirt"] and "virsh -c 'qemu+ssh://root@lab-host/system' nodeinfo" in unreachable["libvirt"]
+    assert "libvirtUri qemu+ssh://root@lab-host/system (ssh: connect to host" in unreachable["libvirt"]
+    assert "sshd at root@lab-host does not answer from here: check the host name and port in libvirtUri" \
+        in unreachable["libvirt"]
+
+
+def test_an_ssh_host_not_reached_says_the_fix_of_what_failed():
+    # The provider's SSH path (lab/libvirt_ssh.py): each kind of failure with its own fix, naming the URI's files.
+    uri = "qemu+ssh://root@lab-host/system?keyfile=/home/al/.ssh/id_lab&knownhosts=/home/al/.ssh/lab_hosts"
+    config = cfg(libvirtUri=uri)
+    said = {"host-key": ("Host key verification failed.", "the host key of lab-host is not trusted"),
+            "login": ("root@lab-host: Permission denied (publickey).", "refused the login key"),
+            "forward": ("channel 2: open failed: connect failed: open failed", "libvirtd did not answer on its socket"),
+            "keyfile": ("keyfile /home/al/.ssh/id_lab does not exist", "keyfile= in libvirtUri")}
+    for kind, (error, fix) in said.items():
+        detail = failed(config, facts(HostFacts(reachable=False, error=error, ssh_failure=kind)))["libvirt"]
+        assert detail.startswith(f"cannot reach libvirtd at libvirtUri {uri} ({error}): "), detail
+        assert fix in detail, (kind, detail)
+    assert "/home/al/.ssh/lab_hosts" in failed(config, facts(HostFacts(reachable=False, ssh_failure="host-key")))["libvirt"]
 
 
 def test_every_host_is_checked_and_named():

@@ -6,8 +6,6 @@ import os
 import signal
 import subprocess
 
-from lab.preflight.hosts import probe_uri
-
 # Every external command gather() runs is bounded (a remote host that does not answer costs this once).
 PROBE_TIMEOUT_S = 20
 
@@ -15,8 +13,8 @@ Completed = subprocess.CompletedProcess[str]
 
 
 def probe(argv: list[str]) -> Completed | None:
-    """argv, bounded; in a session of its own, so an ssh under virsh can neither prompt on this terminal nor
-    outlive the timeout."""
+    """argv, bounded; in a session of its own, so nothing under it can prompt on this terminal or outlive the
+    timeout."""
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                 text=True, start_new_session=True)
@@ -35,7 +33,7 @@ def probe(argv: list[str]) -> Completed | None:
 
 
 def virsh(uri: str, *args: str) -> Completed | None:
-    return probe(["virsh", "-c", probe_uri(uri), *args])
+    return probe(["virsh", "-c", uri, *args])
 
 
 def error_of(proc: Completed | None) -> str:

@@ -1,9 +1,12 @@
 """One lab host's facts (HostFacts) over its libvirt URI (`virsh -c URI`, bounded): reachable, memory, its
-pool, its bridges; a host on this machine also from /proc and the file system."""
+pool, its bridges; a host on this machine also from /proc and the file system. A `qemu+ssh://` host is asked
+the way the libvirt provider reaches it (lab/libvirt_ssh.py: its login, its known_hosts, a forwarded socket),
+not through virsh's own ssh, which trusts other files."""
 from __future__ import annotations
 
 import re
 
+from lab import libvirt_ssh
 from lab.config import LabConfig
 from lab.preflight.facts import HostFacts
 from lab.preflight.hosts import (
@@ -18,11 +21,27 @@ from lab.preflight.probes import command, local
 
 def gather_host(cfg: LabConfig, index: int, virsh: bool) -> HostFacts:
     """One lab host over its URI (virsh, bounded); a host on this machine also from /proc and the file system."""
+    target = libvirt_ssh.ssh_target(cfg.lab_hosts[index].uri)
+    if target is None or not virsh:
+        return _gather(cfg, index, virsh, cfg.lab_hosts[index].uri)
+    try:
+        with libvirt_ssh.forwarded(target, command.PROBE_TIMEOUT_S) as tunnel:
+            facts = _gather(cfg, index, virsh, tunnel.uri)
+            said = tunnel.messages()
+    except libvirt_ssh.SshFailure as failure:
+        return HostFacts(reachable=False, error=failure.detail, ssh_failure=failure.kind)
+    if not facts.reachable and said:  # logged in, but sshd did not connect the socket: ssh says why
+        return HostFacts(reachable=False, error=said, ssh_failure=libvirt_ssh.kind_of(said))
+    return facts
+
+
+def _gather(cfg: LabConfig, index: int, virsh: bool, uri: str) -> HostFacts:
+    """The host's facts, its libvirt asked at `uri` (its own, or the local end of the provider's SSH path)."""
     host = cfg.lab_hosts[index]
     here = is_local(host.uri)
     reachable: bool | None
     if virsh:
-        info = command.virsh(host.uri, "nodeinfo")
+        info = command.virsh(uri, "nodeinfo")
         reachable = info is not None and info.returncode == 0
         error = "" if reachable else command.error_of(info)
     elif here:  # without virsh, whether the socket is there for us
@@ -40,12 +59,12 @@ def gather_host(cfg: LabConfig, index: int, virsh: bool) -> HostFacts:
     active: bool | None = None
     available: int | None = None
     if asked and not host.storage_pool_path:
-        exists, active, available = pool_info(host.uri, host.storage_pool)
+        exists, active, available = pool_info(uri, host.storage_pool)
     mem: int | None
     if here:
         mem, total_only = local.mem_available_mib(), False
     else:
-        mem, total_only = remote_memory(host.uri)
+        mem, total_only = remote_memory(uri)
     disk: int | None
     if available is not None:
         disk, disk_path = available, f"pool {host.storage_pool}"
@@ -57,7 +76,7 @@ def gather_host(cfg: LabConfig, index: int, virsh: bool) -> HostFacts:
     bridges: tuple[tuple[str, str | None], ...] = ()
     if cfg.network.mode == "bridge" and (asked or here):
         names = [bridge for _, bridge in needed_bridges(cfg)]
-        bridges = tuple((b, interface_type(host.uri, here, b) if asked else local.sysfs_type(b)) for b in names)
+        bridges = tuple((b, interface_type(uri, here, b) if asked else local.sysfs_type(b)) for b in names)
     return HostFacts(reachable=reachable, error=error, mem_available_mib=mem, mem_total_only=total_only,
                      pool_exists=exists, pool_active=active, disk_free_bytes=disk, disk_path=disk_path, bridges=bridges)
 

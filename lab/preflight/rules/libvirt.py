@@ -2,6 +2,7 @@
 SSH; whether the host's other facts can be judged at all."""
 from __future__ import annotations
 
+from lab import libvirt_ssh
 from lab.preflight.check import Check, HostScope
 from lab.preflight.facts import HostFacts
 
@@ -17,9 +18,11 @@ def libvirt(scope: HostScope, facts: HostFacts) -> Check:
         if scope.local:
             fix = ("install libvirt-daemon-system, start it (systemctl enable --now libvirtd) and add yourself to "
                    "group libvirt (then log in again)")
+        elif (target := libvirt_ssh.ssh_target(uri)) is not None:
+            # Over SSH as the libvirt provider logs in (its keys, its known_hosts), not as virsh's own ssh would.
+            fix = libvirt_ssh.fix(facts.ssh_failure or "forward", target, uri_key)
         else:
-            fix = (f"check {uri_key}, that libvirtd runs on that host and that this machine logs in there without a "
-                   "prompt (qemu+ssh: key-based SSH as that user, its host key in ~/.ssh/known_hosts); "
+            fix = (f"check {uri_key} and that libvirtd runs on that host and listens for this transport; "
                    f"`virsh -c '{uri}' nodeinfo` must work from here")
         return scope.check("libvirt", False, f"cannot reach libvirtd at {uri_key} {uri}{said}: {fix}")
     if facts.test_driver:
