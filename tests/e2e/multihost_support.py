@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape
 import yaml
 
 from e2esupport import log, run
-from support.lan import EXT_BRIDGE, MGMT_BRIDGE, Lan  # noqa: F401  (test_e2e_multihost imports them from here)
+from support.lan import EXT_BRIDGE, MGMT_BRIDGE
 
 
 # -- the machine the lab does not create --------------------------------------------------------------

@@ -1,11 +1,15 @@
 """Issue 11 end to end: one lab across two KVM hosts, an existing machine joined, scale-out previewed, destroy.
 
 Two "hosts" are two private libvirtds (support.libvirtd.PrivateLibvirtd, virtlogd=True), each in its own
-network namespace. `multihost_support.Lan` joins them the way a user's LAN does: in each namespace two Linux
+network namespace. `support.lan.Lan` joins them the way a user's LAN does: in each namespace two Linux
 bridges of the same names (`labmgmt`, `labext`), and for each kind a veth pair across the namespaces; host A
-plays the LAN's router (its `labmgmt` carries the management gateway, its `labext` the external gateway).
-Pulumi and every SSH run in host A's namespace; host B is reached over its unix socket
-(`qemu+unix:///system?socket=...`, the issue's allowed fallback for `qemu+ssh://`).
+plays the LAN's router (its `labmgmt` carries the management gateway, its `labext` the external gateway), host
+B has its own address on its `labmgmt`. Pulumi and every SSH run in host A's namespace. Host A is this
+machine's kind of host (its unix socket); host B is reached as users configure a second host (issue 19 item
+3): `qemu+ssh://root@<B>/system?keyfile=…&knownhosts=…`, a real OpenSSH sshd on B's address
+(support.sshd.PrivateSshd: its own config and keys, in B's network and mount namespaces), login key and host
+key pinned; the preflight probes B over that URI too. (The untrusted-key cases are the engine tier's,
+tests/engine/test_engine_ssh_host.py.)
 
 The stack (network mode `bridge` on `labmgmt`/`labext`, stopAfter answers): the controller on host A, one
 compute (`b-compute1`) on host B, and `extra1`, a guest the test starts on host B with virsh outside the stack
@@ -28,11 +32,13 @@ from typing import Optional
 import pytest
 
 from e2esupport import OVERLAY, LabStack, SshReadyWatcher, answer_file, log, new_keypair, run
-from multihost_support import EXT_BRIDGE, MGMT_BRIDGE, ExistingGuest, Lan
+from multihost_support import ExistingGuest
 from support import require
+from support.lan import EXT_BRIDGE, MGMT_BRIDGE, Lan
 from support.libvirtd import PrivateLibvirtd
 from support.program import copy_program, overlay_env
 from support.pulumi import Workspace, step_type, urn_name
+from support.sshd import PrivateSshd
 
 MANAGEMENT_CIDR = "10.231.0.0/24"
 EXTERNAL_CIDR = "10.231.1.0/24"
@@ -66,8 +72,14 @@ class Hosts:
     a: PrivateLibvirtd
     b: PrivateLibvirtd
     lan: Lan
+    sshd: PrivateSshd  # host B's: the stack reaches B over qemu+ssh through it
     pool_a: Path
     pool_b: Path
+
+    def logins_from_a(self) -> int:
+        """Logins B's sshd accepted from host A (its log): the provider's and the preflight's."""
+        text = self.sshd.log.read_text(errors="replace") if self.sshd.log.exists() else ""
+        return text.count(f"Accepted publickey for root from {self.lan.management_gateway} ")
 
 
 @dataclass
@@ -101,6 +113,7 @@ def hosts(host_ready, base_dir):
     a = PrivateLibvirtd(state_dir=base_dir / "mh-a", virtlogd=True, prefix="osl-mha")
     b = PrivateLibvirtd(state_dir=base_dir / "mh-b", virtlogd=True, prefix="osl-mhb")
     started = []
+    sshd = None
     try:
         for daemon in (a, b):
             try:
@@ -108,10 +121,14 @@ def hosts(host_ready, base_dir):
             except RuntimeError as exc:
                 require(False, f"libvirtd in a netns did not start: {exc}")
             started.append(daemon)
-        log(f"host A: netns {a.netns}, {a.uri()}; host B: netns {b.netns}, {b.uri()}")
         lan = Lan(a.netns, b.netns, MANAGEMENT_CIDR, EXTERNAL_CIDR).create()
-        yield Hosts(a, b, lan, base_dir / "mh-pool-a", base_dir / "mh-pool-b")
+        log(lan.describe())
+        sshd = PrivateSshd(b, lan.host_b_address, base_dir / "mh-b-sshd").start()
+        log(f"host A: netns {a.netns}, {a.uri()}; host B: netns {b.netns}, {sshd.uri()} (test's own view: {b.uri()})")
+        yield Hosts(a, b, lan, sshd, base_dir / "mh-pool-a", base_dir / "mh-pool-b")
     finally:
+        if sshd is not None:
+            sshd.stop()
         for daemon in reversed(started):
             daemon.stop()  # kills every guest left, deletes the netns (and the veths and bridges in it)
 
@@ -152,7 +169,7 @@ def _stack_config(mh: MultiHost, image: dict, hypervisor: str, b_computes: int =
     return {
         "hosts": [
             {"name": "a", "uri": hosts.a.uri(), "computes": 0, "storagePoolPath": str(hosts.pool_a)},
-            {"name": "b", "uri": hosts.b.uri(), "computes": b_computes, "storagePoolPath": str(hosts.pool_b)},
+            {"name": "b", "uri": hosts.sshd.uri(), "computes": b_computes, "storagePoolPath": str(hosts.pool_b)},
         ],
         "network": {"mode": "bridge", "managementBridge": MGMT_BRIDGE, "externalBridge": EXT_BRIDGE,
                     "managementGateway": hosts.lan.management_gateway},
@@ -216,6 +233,7 @@ def test_01_up_across_two_hosts(mh, image, host_ready, base_dir, tier_log, timin
     stack.set_secret("sshPrivateKey", mh.key_file.read_text())  # through stdin, never argv
     _wait_for_existing(mh, timings)
 
+    logins = mh.hosts.logins_from_a()
     start = time.monotonic()
     with SshReadyWatcher(stack, list(EXPECTED.values())[:2]) as watcher:
         stack.up(timeout=2400)
@@ -236,6 +254,8 @@ def test_01_up_across_two_hosts(mh, image, host_ready, base_dir, tier_log, timin
     assert len(ours_b) == 1 and ours_b[0].startswith(f"openstack-lab-{name}") and ours_b[0].endswith("-b-compute1"), \
         f"host B runs {on_b}, want b-compute1 and {EXTRA}"
     assert EXTRA in on_b
+    # Host B's objects came over qemu+ssh: its sshd logged the preflight's and the provider's logins from A.
+    assert mh.hosts.logins_from_a() > logins, f"B's sshd ({mh.hosts.sshd.log}) logged no login from host A during up"
     # Bridge mode makes no libvirt network: each domain's NICs are plain ports of its host's LAN bridges.
     for daemon, label, domain in ((mh.hosts.a, "A", on_a[0]), (mh.hosts.b, "B", ours_b[0])):
         nets = daemon.names("net-list")
