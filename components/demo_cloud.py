@@ -12,7 +12,6 @@ through the networking stage's explicit provider.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -20,7 +19,7 @@ from typing import Optional
 import pulumi
 import pulumi_openstack as openstack
 
-from lab.config import DemoSettings
+from lab.openstack_plan import DemoPlan
 from providers.image_file import ImageFile, ImageFileArgs
 from providers.ssh_ready import SshReady, SshReadyArgs
 
@@ -30,32 +29,19 @@ IMAGE_CACHE = Path.home() / ".cache" / "openstack-lab" / "images"
 USER_SERVER = "demo1"
 
 
-def image_name(prefix: str, source: str) -> str:
-    """<prefix>-<file name without its extension>, e.g. openstack-lab-alice-cirros-0.6.3-x86_64-disk."""
-    stem = source.rstrip("/").rsplit("/", 1)[-1]
-    stem = re.sub(r"\.(img|qcow2|raw)$", "", stem) or "image"
-    return f"{prefix}-{stem}"
-
-
 def login_user(source: str) -> str:
     return "cirros" if "cirros" in source.lower() else "<the image's login user>"
 
 
 @dataclass(frozen=True)
 class DemoCloudArgs:
-    name_prefix: str
-    settings: DemoSettings
+    # Settings, names (the clouds.yaml entry the commands use too), the flavors the cloud already has (only
+    # used, never created), the image's visibility, the key file the user's ssh line names.
+    plan: DemoPlan
     public_key: pulumi.Input[str]  # of the keypair
     private_network_id: pulumi.Input[str]
-    private_network_name: str
-    external_network_name: str  # the floating-IP pool
     # What a server's port and floating IP need first (the private subnet, the router's interface on it).
     network_ready: tuple[pulumi.Resource, ...] = ()
-    # Flavor names the cloud already has (Packstack's); configured flavors with these names are only used.
-    existing_flavors: frozenset[str] = frozenset()
-    image_visibility: str = "public"  # private where the user may not publish (existing cloud)
-    cloud_name: str = ""  # the clouds.yaml entry the commands use (OS_CLOUD)
-    ssh_key_file: str = "<private key of the keypair>"
     cache_dir: str = field(default_factory=lambda: str(IMAGE_CACHE))
 
 
@@ -71,7 +57,7 @@ class DemoCloud(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=provider)
-        prefix, demo = args.name_prefix, args.settings
+        plan, names, demo = args.plan, args.plan.names, args.plan.settings
 
         self.image_file = ImageFile(
             f"{name}-image-file",
@@ -80,17 +66,17 @@ class DemoCloud(pulumi.ComponentResource):
         )
         self.image = openstack.images.Image(
             f"{name}-image",
-            name=image_name(prefix, demo.image),
+            name=plan.image_name,
             local_file_path=self.image_file.path,
             container_format="bare",
             disk_format=demo.disk_format,
-            visibility=args.image_visibility,
+            visibility=plan.image_visibility,
             verify_checksum=True,
             opts=child,
         )
         self.flavors: dict[str, openstack.compute.Flavor] = {}
         for flavor in demo.flavors:
-            if flavor.existing or flavor.name in args.existing_flavors:
+            if flavor.existing or flavor.name in plan.existing_flavors:
                 continue
             self.flavors[flavor.name] = openstack.compute.Flavor(
                 f"{name}-flavor-{flavor.name}",
@@ -102,10 +88,10 @@ class DemoCloud(pulumi.ComponentResource):
                 opts=child,
             )
         self.keypair = openstack.compute.Keypair(
-            f"{name}-keypair", name=f"{prefix}-key", public_key=args.public_key, opts=child
+            f"{name}-keypair", name=names.keypair, public_key=args.public_key, opts=child
         )
         self.security_group = openstack.networking.SecGroup(
-            f"{name}-secgroup", name=f"{prefix}-demo", description="openstack-lab demo: ICMP and SSH in", opts=child
+            f"{name}-secgroup", name=names.security_group, description="openstack-lab demo: ICMP and SSH in", opts=child
         )
         self.rules = [
             openstack.networking.SecGroupRule(
@@ -123,24 +109,23 @@ class DemoCloud(pulumi.ComponentResource):
             for rule, protocol, port in (("icmp", "icmp", None), ("ssh", "tcp", 22))
         ]
 
-        flavor = demo.flavors[0].name
-        os_cloud = f"OS_CLOUD={args.cloud_name} " if args.cloud_name else ""
+        server_flavor = demo.flavors[0].name
         self.server_create = (
-            f"{os_cloud}openstack server create --flavor {flavor} --image {image_name(prefix, demo.image)} "
-            f"--network {args.private_network_name} --key-name {prefix}-key --security-group {prefix}-demo "
+            f"OS_CLOUD={names.cloud} openstack server create --flavor {server_flavor} --image {plan.image_name} "
+            f"--network {names.private_network} --key-name {names.keypair} --security-group {names.security_group} "
             f"--wait {USER_SERVER}"
         )
         self.floating_ip_commands = "\n".join([
-            *( [f"export OS_CLOUD={args.cloud_name}"] if args.cloud_name else []),
-            f"FIP=$(openstack floating ip create -f value -c floating_ip_address {args.external_network_name})",
+            f"export OS_CLOUD={names.cloud}",
+            f"FIP=$(openstack floating ip create -f value -c floating_ip_address {names.external_network})",
             f'openstack server add floating ip {USER_SERVER} "$FIP"',
             'ping -c 3 "$FIP"',
-            f'ssh -i {args.ssh_key_file} {login_user(demo.image)}@"$FIP"',
+            f'ssh -i {plan.ssh_key_file} {login_user(demo.image)}@"$FIP"',
         ]) + "\n"
 
         self.server_ip = None
         if demo.instance:
-            self._server(name, args, child, flavor)
+            self._server(name, args, child, server_flavor)
 
         self.image_id = self.image.id
         self.keypair_name = self.keypair.name
@@ -155,8 +140,8 @@ class DemoCloud(pulumi.ComponentResource):
 
     def _server(self, name: str, args: DemoCloudArgs, child: pulumi.ResourceOptions, flavor: str) -> None:
         """The opt-in demo server: port (with the group), server, floating IP on the port, the wait."""
-        prefix, demo = args.name_prefix, args.settings
-        server_name = f"{prefix}-demo"
+        names, demo = args.plan.names, args.plan.settings
+        server_name = names.demo_server
         after_network = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(args.network_ready)))
         self.port = openstack.networking.Port(
             f"{name}-port",
@@ -178,7 +163,7 @@ class DemoCloud(pulumi.ComponentResource):
         )
         self.floating_ip = openstack.networking.FloatingIp(
             f"{name}-floating-ip",
-            pool=args.external_network_name,
+            pool=names.external_network,
             port_id=self.port.id,
             description=f"openstack-lab demo: {server_name}",
             opts=after_network,

@@ -3,8 +3,9 @@
 Order on a node: SSH answers (SshReady, bounded by bootTimeout) -> cloud-init finished
 (wait-for-boot.sh, bounded by bootTimeout) -> [RHEL subscription]
 -> prep script of the profile [-> storage-lvm.sh on the node with Cinder's/Swift's data disks];
-the external NIC's check, /etc/hosts and root SSH trust from the controller run beside it. Every command is triggered by the node's domain ID, so a
-re-created VM is prepared again while a no-change `pulumi up` re-runs nothing.
+the external NIC's check, /etc/hosts and root SSH trust from the controller run beside it. Every command
+is triggered by the node's domain ID, so a re-created VM is prepared again while a no-change `pulumi up`
+re-runs nothing.
 """
 from __future__ import annotations
 
@@ -170,12 +171,13 @@ class HostPrep(pulumi.ComponentResource):
                 triggers=triggers,
             )
         self.root_key = None
+        self.root_public_key = None
         controller_key = args.controller_key
         if controller_key is None:
             self.root_key = run_script(
                 f"{name}-root-key", "controller-root-key.sh", conn, after(self.prep), triggers=triggers
             )
-            controller_key = self.root_key.stdout.apply(lambda out: out.strip())
+            self.root_public_key = controller_key = self.root_key.stdout.apply(lambda out: out.strip())
         self.trust = run_script(
             f"{name}-trust",
             "trust-controller-key.sh",
@@ -185,7 +187,6 @@ class HostPrep(pulumi.ComponentResource):
             stdin=args.known_hosts,
             triggers=triggers,
         )
-        self.root_public_key = controller_key if self.root_key is not None else None
         self.ready = pulumi.Output.all(
             self.prep.stdout, self.external_nic.stdout, self.hosts.stdout, self.trust.stdout,
             *([self.storage.stdout] if self.storage is not None else []),

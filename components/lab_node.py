@@ -88,8 +88,10 @@ class LabNode(pulumi.ComponentResource):
         libvirt_name, size = args.node.libvirt_name, args.node.size
         self.host_key = SshKeyPair(f"{name}-host-key", comment=f"host key of {ident.fqdn}", opts=child)
 
-        rendered_user_data = pulumi.Output.all(args.authorized_key, self.host_key.private_key, self.host_key.public_key).apply(
-            lambda keys: user_data(ident, keys[0], keys[1], keys[2], list(args.hosts))
+        keys = pulumi.Output.all(args.authorized_key, self.host_key.private_key, self.host_key.public_key)
+        # Typed as the Input it is: mypy solves Output.secret's type variable from an Input, not an Output.
+        rendered_user_data: pulumi.Input[str] = keys.apply(
+            lambda k: user_data(ident, k[0], k[1], k[2], list(args.hosts))
         )
         self.cloud_init = libvirt.CloudInitDisk(
             f"{name}-cloud-init",

@@ -47,14 +47,20 @@ def hosts_file(entries: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+class _KeyfileParser(configparser.ConfigParser):
+    """A NetworkManager keyfile: its keys are case-sensitive (ConfigParser lower-cases them)."""
+
+    def optionxform(self, optionstr: str) -> str:
+        return optionstr
+
+
 def external_nic_keyfile(mac: str = "", interface: str = "") -> str:
     """NetworkManager keyfile that keeps the external NIC (matched by MAC, or by name on a machine the
     lab did not create) up without any address.
 
     It stays right once Packstack makes eth1 a port of br-ex: NetworkManager only keeps the link up.
     """
-    profile = configparser.ConfigParser(interpolation=None)
-    profile.optionxform = str  # keyfile keys are case-sensitive
+    profile = _KeyfileParser(interpolation=None)
     profile["connection"] = {
         "id": EXTERNAL_NIC_PROFILE,
         "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"openstack-lab:{EXTERNAL_NIC_PROFILE}:{mac.lower() or interface}")),

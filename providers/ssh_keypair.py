@@ -39,7 +39,8 @@ class SshKeyPairProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # A new comment means a new key: keys are never edited in place.
         changed = olds.get("comment") != news.get("comment")
-        return DiffResult(changes=changed, replaces=["comment"] if changed else [], stables=["private_key", "public_key"])
+        return DiffResult(changes=changed, replaces=["comment"] if changed else [],
+                          stables=["private_key", "public_key"])
 
 
 class SshKeyPair(LabResource):

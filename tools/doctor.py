@@ -69,7 +69,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(line)
     failed = fatal_problems(checks)
     if failed:
-        print(f"doctor: {len(failed)} problem(s) must be fixed before `pulumi up` (stack {args.stack})", file=sys.stderr)
+        print(f"doctor: {len(failed)} problem(s) must be fixed before `pulumi up` (stack {args.stack})",
+              file=sys.stderr)
         return 1
     hosts = len(cfg.lab_hosts) if not cfg.existing_cloud else 0
     print(f"doctor: this machine and {hosts} libvirt host(s) ready for stack {args.stack}")

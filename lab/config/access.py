@@ -38,8 +38,10 @@ def _is_public_key(line: str) -> bool:
 def _public_of(private_pem: str) -> str | None:
     """`<type> <base64>` of a private key's public half, or None when it cannot be loaded."""
     from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
     data = private_pem.strip().encode() + b"\n"
+    key: PrivateKeyTypes
     try:
         if b"OPENSSH PRIVATE KEY" in data:
             key = serialization.load_ssh_private_key(data, password=None)

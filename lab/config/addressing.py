@@ -24,11 +24,15 @@ def read(r: Reader, stack: str, last_node_index: int) -> dict[str, Any]:
             r.problem("supernet", f"{err}; use a /23 or larger")
     mgmt_cidr, ext_cidr = mgmt_cidr or FALLBACK_CIDRS[0], ext_cidr or FALLBACK_CIDRS[1]
 
+    # No defaults when externalCidr is not a network (a problem names it).
+    default_start: str | None = None
+    default_end: str | None = None
+    default_gateway: str | None = None
     try:
         default_start, default_end = naming.default_pool(ext_cidr)
         default_gateway = naming.host_address(ext_cidr, 1)
     except ValueError:
-        default_start = default_end = default_gateway = None
+        pass
     pool_given = r.get("externalPool")
     r.unknown_fields("externalPool", pool_given, ("start", "end"))
     start, end = pool_given.get("start", default_start), pool_given.get("end", default_end)
@@ -37,12 +41,14 @@ def read(r: Reader, stack: str, last_node_index: int) -> dict[str, Any]:
         "management_cidr": mgmt_cidr,
         "external_cidr": ext_cidr,
         "external_gateway": r.get("externalGateway") or default_gateway,
-        "external_pool": AddressPool(str(start) if start else None, str(end) if end else None),
+        "external_pool": (str(start) if start else None, str(end) if end else None),
         "private_cidr": r.get("privateCidr"),
         "dns_servers": r.get("dnsServers"),
     }
     _check(r, fields, last_node_index)
+    # An absent gateway or pool address is left only with a problem reported, so the config is never used.
     fields["external_gateway"] = fields["external_gateway"] or ""
+    fields["external_pool"] = AddressPool(*(address or "" for address in fields["external_pool"]))
     fields["dns_servers"] = tuple(str(s) for s in fields["dns_servers"])
     return fields
 
@@ -72,8 +78,9 @@ def _check(r: Reader, cfg: dict[str, Any], last_node_index: int) -> None:
 
 def _check_external(r: Reader, ext: Any, cfg: dict[str, Any]) -> None:
     gateway = r.address("externalGateway", cfg["external_gateway"])
-    start = r.address("externalPool.start", cfg["external_pool"].start)
-    end = r.address("externalPool.end", cfg["external_pool"].end)
+    pool_start, pool_end = cfg["external_pool"]
+    start = r.address("externalPool.start", pool_start)
+    end = r.address("externalPool.end", pool_end)
 
     def usable(a: Any) -> bool:
         return a in ext and a not in (ext.network_address, ext.broadcast_address)

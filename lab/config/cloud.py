@@ -35,7 +35,8 @@ def read(r: Reader) -> Optional[ExistingCloud]:
             r.problem("cloudPassword", "is set but cloud.authUrl is not; set cloud.authUrl or remove it")
         return None
     if "password" in given:
-        r.problem("cloud.password", "never store it in the cloud object; use `pulumi config set --secret cloudPassword`")
+        r.problem("cloud.password",
+                  "never store it in the cloud object; use `pulumi config set --secret cloudPassword`")
     r.unknown_fields("cloud", {k: v for k, v in given.items() if k != "password"}, FIELDS)
     auth_url = str(given.get("authUrl", ""))
     if not re.match(r"^https?://[^/\s]+", auth_url):
@@ -44,7 +45,8 @@ def read(r: Reader) -> Optional[ExistingCloud]:
         r.problem("cloudPassword", "existing-cloud mode needs the password: `pulumi config set --secret cloudPassword`")
     stop_after = r.get("stopAfter")
     if stop_after not in CLOUD_STAGES:
-        r.problem("stopAfter", f"existing-cloud mode declares only networking and demo: use {' or '.join(CLOUD_STAGES)}")
+        r.problem("stopAfter",
+                  f"existing-cloud mode declares only networking and demo: use {' or '.join(CLOUD_STAGES)}")
     for key in LAB_ONLY_KEYS:
         if _set_by_user(key, r.raw.get(key)):
             r.problem(key, "has no effect with cloud.authUrl (existing-cloud mode builds no machines): remove it")

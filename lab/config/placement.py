@@ -180,7 +180,8 @@ def check_addresses(r: Reader, management_cidr: str, gateway: str, lab_addresses
 
 
 def _network_of(cidr: Optional[str]) -> Optional[ipaddress.IPv4Network]:
+    """managementCidr as a network, None when it is not an IPv4 one (Reader.network names that problem)."""
     try:
-        return ipaddress.ip_network(cidr) if cidr else None
+        return ipaddress.IPv4Network(cidr) if cidr else None
     except ValueError:
         return None

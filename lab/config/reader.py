@@ -41,7 +41,8 @@ class Reader:
         self.secret_keys = secret_keys
         self.problems: list[ConfigProblem] = []
         for name in sorted(set(raw) - set(SCHEMA)):
-            self.problem(name, RETIRED.get(name, "unknown key; see README's configuration table for the keys the lab reads"))
+            self.problem(name, RETIRED.get(
+                name, "unknown key; see README's configuration table for the keys the lab reads"))
 
     def problem(self, key: str, message: str) -> None:
         self.problems.append(ConfigProblem(key, message))
@@ -150,7 +151,8 @@ class Reader:
             self.problem(key, f"{value!r} is not an IPv4 address")
             return None
 
-    def objects(self, key: str, items: list[Any], allowed: tuple[str, ...], also: str = "") -> Iterator[tuple[str, dict]]:
+    def objects(self, key: str, items: list[Any], allowed: tuple[str, ...],
+                also: str = "") -> Iterator[tuple[str, dict]]:
         """Each object of a list-valued key with its path (`key[i]`): one problem per item that is not an
         object (`also`: what else the key takes) and per field the lab does not read."""
         for i, spec in enumerate(items):
