@@ -8,6 +8,8 @@
                      passphrase in a temp dir, none of the caller's PULUMI_*, optionally inside a netns
 - `support.libvirtd` a private libvirtd in its own mount + network namespace (libvirtd.sh; also used by the
                      toolchain's plugin smoke test)
+- `support.lan`      the LAN two private libvirtds share (bridges, veths, host A the router)
+- `support.sshd`     a real OpenSSH sshd on a private libvirtd's host, for qemu+ssh:// (own config and keys)
 - overlay/           the test overlay (OPENSTACK_LAB_TEST_OVERLAY, see overlay/README.md); support.program.overlay_env
 
 Tier-specific helpers live in the tier's own `<tier>support.py` (apisupport, e2esupport); tests/engine
