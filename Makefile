@@ -11,19 +11,21 @@ PULUMI := $(ENV) pulumi --non-interactive
 TIERS ?= tests/unit tests/packstack tests/engine tests/e2e tests/api
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 
-.PHONY: help deps toolchain doctor stack up preview destroy outputs ssh-config test test-go test-unit test-packstack test-engine test-e2e test-api packstack-options
+.PHONY: help deps toolchain doctor stack up preview destroy outputs ssh-config lint lint-python lint-shell lint-go
+.PHONY: test test-go test-unit test-packstack test-engine test-e2e test-api packstack-options
 
 help:
 	@echo "make up        - set up, check the host, then pulumi up on stack $(STACK)"
 	@echo "make test      - set up, then run every test tier ($(TIERS))"
+	@echo "make lint      - ruff, mypy, shellcheck and go vet (lint-python | lint-shell | lint-go)"
 	@echo "make recover   - after an interrupted up: stale lock, orphaned plugins, pending creates, refresh"
 	@echo "make preview | destroy | doctor | ssh-config | test-unit | test-packstack | test-engine | test-e2e | test-api"
 
 # packstack's netifaces has no wheel for Python 3.11: pip builds it (a C compiler and Python's headers).
-$(VENV)/.stamp: requirements.txt
+$(VENV)/.stamp: requirements.txt requirements-dev.txt
 	bash tools/ensure-packages.sh gcc python3-dev
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	touch $@
 
 .venv-packstack/.stamp:
@@ -68,6 +70,21 @@ ssh-config: toolchain
 	$(PULUMI) stack output --stack $(STACK) knownHosts > .lab/$(STACK)/known_hosts
 	($(PULUMI) stack output --stack $(STACK) --show-secrets sshPrivateKey > .lab/$(STACK)/id_ed25519) \
 	  || echo "no generated key: the stack uses your configured sshPrivateKey"
+
+# The checks of the code itself, before any test (settings: pyproject.toml; also .pre-commit-config.yaml).
+lint: lint-python lint-shell lint-go
+
+lint-python: $(VENV)/.stamp
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+lint-shell:
+	bash tools/ensure-packages.sh shellcheck
+	bash tools/lint-shell.sh
+
+# Offline, from the module cache the toolchain build fills.
+lint-go: toolchain
+	bash toolchain/vet.sh
 
 test: deps toolchain test-go
 	$(ENV) $(PY) -m pytest -ra $(TIERS)
