@@ -19,14 +19,14 @@ def test_doctor_prints_every_check_and_fails_on_a_fatal_one(tmp_path):
 
 
 def test_doctor_groups_the_checks_by_host():
-    from tools.doctor import report  # noqa: PLC0415
+    from tools.doctor import report
 
     config = cfg(**TWO_HOSTS)
     lines = report(config, run_checks(config, facts(host(bridges=BRIDGES), host(bridges=BRIDGES, mem_available_mib=1))))
     assert lines[0] == "-- this machine:"
     assert "-- hosts[0] (a) qemu:///system:" in lines and f"-- hosts[1] (b) {HOST_B}:" in lines
     b = lines[lines.index(f"-- hosts[1] (b) {HOST_B}:"):]
-    assert b[1].startswith("[ok  ] libvirt:") and any(l.startswith("[FAIL] memory: 1 MiB available") for l in b)
+    assert b[1].startswith("[ok  ] libvirt:") and any(line.startswith("[FAIL] memory: 1 MiB available") for line in b)
 
 
 def test_the_program_refuses_a_host_that_is_not_ready(monkeypatch):
@@ -46,7 +46,8 @@ def test_the_program_checks_every_host_and_names_it(monkeypatch):
 
     def gather(config, **kw):
         seen.update(kw)
-        return facts(host(bridges=BRIDGES), HostFacts(reachable=False, error="Connection refused", ssh_failure="connect"))
+        unreachable = HostFacts(reachable=False, error="Connection refused", ssh_failure="connect")
+        return facts(host(bridges=BRIDGES), unreachable)
 
     monkeypatch.setattr(probes, "gather", gather)
     try:

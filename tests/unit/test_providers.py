@@ -120,7 +120,7 @@ def test_adding_a_compute_changes_only_the_computes_and_reruns_packstack():
     outs2 = provider.update("id", outs, checked).outs
     lines = outs2["answer_file"].splitlines()
     assert "CONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12,10.0.0.13" in lines
-    assert not [l for l in lines if l.startswith(EXCLUDE)]  # Packstack's empty default: every server
+    assert not [line for line in lines if line.startswith(EXCLUDE)]  # Packstack's empty default: every server
     assert outs2["answer_file_sha256"] != outs["answer_file_sha256"]  # the Packstack run's trigger
 
 
@@ -243,7 +243,7 @@ class FakeKeystone(BaseHTTPRequestHandler):
     failures_before_ready = 0
     calls = 0
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         cls = type(self)
         cls.calls += 1
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
