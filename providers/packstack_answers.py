@@ -148,7 +148,7 @@ class PackstackAnswers(LabResource):
     def __init__(
         self,
         name: str,
-        answers: pulumi.Input[dict],
+        answers: dict[str, str],  # each answer a top-level property: a plain dict, not an Output
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         super().__init__(PackstackAnswersProvider(), name, answers, opts, outputs=OUTPUT_PROPS,
