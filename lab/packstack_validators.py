@@ -153,9 +153,12 @@ def validator(name: str) -> Callable[..., Any]:
 def _plugin_function(module: str, function: str) -> Callable[..., Any]:
     """A plugin's own function, compiled from the installed plugin file alone (importing the plugin would run
     basedefs); it may use only _PLUGIN_GLOBALS and builtins."""
-    source_file = importlib.util.find_spec(module).origin
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise LookupError(f"Packstack's module {module} is not installed")
+    source_file = spec.origin
     tree = ast.parse(Path(source_file).read_text(), source_file)
-    found = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == function]
+    found: list[ast.stmt] = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == function]
     if len(found) != 1:
         raise LookupError(f"{source_file} defines no function {function}")
     local = {a.arg for a in ast.walk(found[0]) if isinstance(a, ast.arg)}
@@ -163,7 +166,8 @@ def _plugin_function(module: str, function: str) -> Callable[..., Any]:
     used = {n.id for n in ast.walk(found[0]) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     unknown = used - local - set(_PLUGIN_GLOBALS) - set(dir(builtins))
     if unknown:
-        raise LookupError(f"{module}.{function} uses {sorted(unknown)}, which lab/packstack_validators.py does not give it")
+        raise LookupError(f"{module}.{function} uses {sorted(unknown)}, "
+                          "which lab/packstack_validators.py does not give it")
     namespace = {"__name__": module, **_PLUGIN_GLOBALS}
-    exec(compile(ast.Module(body=found, type_ignores=[]), source_file, "exec"), namespace)  # noqa: S102
+    exec(compile(ast.Module(body=found, type_ignores=[]), source_file, "exec"), namespace)
     return namespace[function]

@@ -43,7 +43,8 @@ _REFUSED_EVENTS = {"os.mkdir", "os.symlink", "os.link", "os.rename", "os.remove"
 def refuse_side_effects(event: str, args: tuple) -> None:
     """sys.addaudithook's hook: raise on anything that would change this machine or reach another."""
     if event in _REFUSED_EVENTS:
-        raise RuntimeError(f"refused {event}{args!r}: reading Packstack's options must not touch this machine or the net")
+        raise RuntimeError(f"refused {event}{args!r}: "
+                           "reading Packstack's options must not touch this machine or the net")
     if event == "open" and _writes(*args):
         raise RuntimeError(f"refused writing {args[0]!r}: reading Packstack's options must not touch this machine")
 
@@ -79,7 +80,7 @@ def _stand_in_basedefs() -> types.ModuleType:
     def missing(name: str) -> Any:
         raise AttributeError(f"the stand-in basedefs has no {name}: add it to tools/packstack_declarations.py")
 
-    module.__getattr__ = missing  # type: ignore[attr-defined]
+    module.__dict__["__getattr__"] = missing  # a module's own __getattr__ (PEP 562) lives in its namespace
     return module
 
 
@@ -89,7 +90,10 @@ def _name(fn: Any) -> str:
 
 def _plugin_order(name: str) -> int:
     """Packstack loads plugins by the number their file name ends in (run_setup.py plugin_compare)."""
-    return int(re.search(r"_(\d\d\d)$", name).group(1))
+    order = re.search(r"_(\d\d\d)$", name)
+    if order is None:
+        raise ValueError(f"Packstack plugin {name} has no _NNN order suffix")
+    return int(order.group(1))
 
 
 def declarations() -> dict[str, dict[str, Any]]:
