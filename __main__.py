@@ -1,11 +1,8 @@
 """openstack-lab: a multi-node OpenStack lab on one libvirt host, one stack per developer."""
-from typing import Any
-
 import pulumi
 
-from components.lab import OpenStackLab
+from components.lab import build
 from lab.config import ConfigError, load
-from lab.plan import plan
 from lab.preflight import HostNotReady, require_host_ready
 
 try:
@@ -17,26 +14,6 @@ except (ConfigError, HostNotReady) as err:
         pulumi.log.error(f"{pulumi.get_project()}:{problem}")
     raise pulumi.RunError(f"{len(err.problems)} problem(s) with the configuration or this host, listed above") from None
 
-outputs = OpenStackLab("lab", plan(config)).outputs
-
-
-def export(name: str, value: Any) -> None:
-    if value is not None:  # produced only in some modes and stages (see LabOutputs)
-        pulumi.export(name, value)
-
-
-export("nodes", outputs.nodes)
-export("sshCommands", outputs.ssh_commands)
-export("knownHosts", outputs.known_hosts)
-export("sshPrivateKey", outputs.ssh_private_key)
-export("keystoneUrl", outputs.keystone_url)
-export("horizonUrl", outputs.horizon_url)
-export("adminPassword", outputs.admin_password)
-export("cloudsYaml", outputs.clouds_yaml)
-export("externalNetworkId", outputs.external_network_id)
-export("publicSubnetId", outputs.public_subnet_id)
-export("routerId", outputs.router_id)
-export("privateNetworkId", outputs.private_network_id)
-export("demoServerCreate", outputs.demo_server_create)
-export("demoFloatingIpCommands", outputs.demo_floating_ip_commands)
-export("demoServerIp", outputs.demo_server_ip)
+# Only what the mode and the stages produce, each under LabOutputs' own export name.
+for name, value in build(config).as_dict().items():
+    pulumi.export(name, value)

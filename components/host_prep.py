@@ -15,11 +15,11 @@ from typing import Optional
 import pulumi
 
 from components.remote import BOOT_DIAL_ERROR_LIMIT, NodeConnection, run_script
-from providers.ssh_ready import SshReady, SshReadyArgs
-from lab.answers import CINDER_VOLUME_GROUP, EXTERNAL_NIC, StorageDisks
 from lab.cloudinit import EXTERNAL_NIC_PROFILE, external_nic_keyfile
-from lab.config import PrepProfile, RhelSubscription
-from lab.plan import NodePlan
+from lab.node_plan import NodePlan
+from lab.packstack_facts import CINDER_VOLUME_GROUP, EXTERNAL_NIC, StorageDisks
+from lab.plan import PrepPlan
+from providers.ssh_ready import SshReady, SshReadyArgs
 
 TYPE = "openstack-lab:lab:HostPrep"
 
@@ -29,18 +29,11 @@ class HostPrepArgs:
     node: NodePlan
     connection: NodeConnection
     domain_id: pulumi.Input[str]
-    profile: PrepProfile
-    os_flavor: str
-    openstack_release: str
-    package_update: bool
+    prep: PrepPlan  # profile, OS flavor and release, package update, RHEL subscription, boot timeout
     hosts_file: str  # /etc/hosts of the whole node set
     known_hosts: pulumi.Input[str]  # known_hosts lines of the whole node set
     # The controller's root public key; None on the controller, which makes its own.
     controller_key: Optional[pulumi.Input[str]] = None
-    rhel: Optional[RhelSubscription] = None
-    # Seconds the node may take to answer SSH, and again to finish cloud-init.
-    boot_timeout: int = 900
-    libvirt_uri: str = "qemu:///system"  # where to watch the node's console when it does not answer
     # Cinder's and Swift's data disks on this node (the controller); None or empty: none to prepare.
     storage: Optional[StorageDisks] = None
 
@@ -62,7 +55,7 @@ class HostPrep(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HostPrepArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        conn = args.connection
+        conn, prep = args.connection, args.prep
         triggers = [args.domain_id]
 
         def after(*deps: pulumi.Resource) -> pulumi.ResourceOptions:
@@ -73,7 +66,7 @@ class HostPrep(pulumi.ComponentResource):
             hint = ("It is an existing machine (existingComputes): check that it is up, reachable from here and "
                     "that its sshd listens")
         else:
-            hint = (f"Watch its boot with `virsh -c {args.libvirt_uri} console {args.node.libvirt_name}`; "
+            hint = (f"Watch its boot with `virsh -c {args.node.libvirt_uri} console {args.node.libvirt_name}`; "
                     f"QEMU's own log is /var/log/libvirt/qemu/{args.node.libvirt_name}.log")
         # A wall-clock bound on the boot, with an error that names the node and its console.
         self.ssh_ready = SshReady(
@@ -82,7 +75,7 @@ class HostPrep(pulumi.ComponentResource):
                 subject=args.node.name,
                 host=conn.host,
                 identity=args.domain_id,
-                timeout_seconds=args.boot_timeout,
+                timeout_seconds=prep.boot_timeout,
                 timeout_setting="bootTimeout",
                 hint=hint,
             ),
@@ -93,7 +86,7 @@ class HostPrep(pulumi.ComponentResource):
             "wait-for-boot.sh",
             conn,
             after(self.ssh_ready),
-            environment={"LAB_BOOT_TIMEOUT": str(args.boot_timeout)},
+            environment={"LAB_BOOT_TIMEOUT": str(prep.boot_timeout)},
             triggers=triggers,
             dial_error_limit=BOOT_DIAL_ERROR_LIMIT,
         )
@@ -113,15 +106,15 @@ class HostPrep(pulumi.ComponentResource):
         booted = self.joined or self.wait  # what every later command of the node waits for
         before_prep: list[pulumi.Resource] = [booted]
         # An existing machine keeps the subscription it has (unregistering it on destroy would change it).
-        if args.os_flavor == "rhel" and args.rhel is not None and not existing:
+        if prep.os_flavor == "rhel" and prep.rhel is not None and not existing:
             self.subscription = run_script(
                 f"{name}-subscription",
                 "rhel-register.sh",
                 conn,
                 after(booted),
                 environment={
-                    "LAB_RHSM_USERNAME": args.rhel.username,
-                    "LAB_RHSM_PASSWORD": pulumi.Output.secret(args.rhel.password.value),
+                    "LAB_RHSM_USERNAME": prep.rhel.username,
+                    "LAB_RHSM_PASSWORD": pulumi.Output.secret(prep.rhel.password.value),
                 },
                 delete_script="rhel-unregister.sh",
                 triggers=triggers,
@@ -130,15 +123,15 @@ class HostPrep(pulumi.ComponentResource):
             before_prep.append(self.subscription)
         self.prep = run_script(
             f"{name}-prep",
-            args.profile.script,
+            prep.profile.script,
             conn,
             after(*before_prep),
             environment={
                 "LAB_FQDN": args.node.fqdn,
                 "LAB_ROLE": args.node.role,
-                "LAB_OS_FLAVOR": args.os_flavor,
-                "LAB_RELEASE": args.openstack_release,
-                "LAB_PACKAGE_UPDATE": "true" if args.package_update else "false",
+                "LAB_OS_FLAVOR": prep.os_flavor,
+                "LAB_RELEASE": prep.openstack_release,
+                "LAB_PACKAGE_UPDATE": "true" if prep.package_update else "false",
             },
             triggers=triggers,
         )

@@ -17,7 +17,7 @@ import pulumi_libvirt as libvirt
 
 from lab.cloudinit import meta_data, network_config, user_data
 from lab.config import BootSettings
-from lab.plan import HostEntry, NodePlan
+from lab.node_plan import HostEntry, NodePlan
 from providers.ssh_keypair import SshKeyPair
 
 TYPE = "openstack-lab:lab:LabNode"
@@ -95,7 +95,7 @@ class LabNode(pulumi.ComponentResource):
         )
         self.cloud_init = libvirt.CloudInitDisk(
             f"{name}-cloud-init",
-            name=f"{libvirt_name}-cloudinit.iso",
+            name=args.node.volumes.cloud_init,
             pool=args.pool,
             user_data=pulumi.Output.secret(rendered_user_data),
             meta_data=meta_data(libvirt_name, ident.hostname),
@@ -104,7 +104,7 @@ class LabNode(pulumi.ComponentResource):
         )
         self.disk = libvirt.Volume(
             f"{name}-disk",
-            name=f"{libvirt_name}.qcow2",
+            name=args.node.volumes.root,
             pool=args.pool,
             base_volume_id=args.base_volume_id,
             size=size.disk_gib * GIB,
@@ -122,7 +122,7 @@ class LabNode(pulumi.ComponentResource):
                 format="qcow2",
                 opts=child,
             )
-            for volume_name, disk in args.node.data_disks
+            for volume_name, disk in args.node.volumes.data
         ]
         boot = args.boot
         self.domain = libvirt.Domain(

@@ -9,11 +9,12 @@ the same component works against a lab it built or a cloud that already exists.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_openstack as openstack
 
+from lab.openstack_plan import NetworkingPlan
 from providers.keystone_ready import CloudAuth
 
 TYPE = "openstack-lab:lab:OpenStackNetworking"
@@ -22,14 +23,7 @@ TYPE = "openstack-lab:lab:OpenStackNetworking"
 @dataclass(frozen=True)
 class OpenStackNetworkingArgs:
     auth: CloudAuth
-    name_prefix: str
-    physical_network: str
-    external_cidr: str
-    external_gateway: str
-    pool_start: str
-    pool_end: str
-    private_cidr: str
-    dns_servers: tuple[str, ...]
+    plan: NetworkingPlan  # names and addresses
 
 
 class OpenStackNetworking(pulumi.ComponentResource):
@@ -56,41 +50,43 @@ class OpenStackNetworking(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=self, provider=self.provider)
-        prefix = args.name_prefix
+        plan, names = args.plan, args.plan.names
         self.external_network = openstack.networking.Network(
             f"{name}-external",
-            name=f"{prefix}-external",
+            name=names.external_network,
             external=True,
             shared=True,
             segments=[
-                openstack.networking.NetworkSegmentArgs(network_type="flat", physical_network=args.physical_network)
+                openstack.networking.NetworkSegmentArgs(network_type="flat", physical_network=plan.physical_network)
             ],
             opts=child,
         )
 
-        def ipv4_subnet(resource_name: str, suffix: str, network: openstack.networking.Network, cidr: str,
-                        **settings) -> openstack.networking.Subnet:
-            return openstack.networking.Subnet(resource_name, name=f"{prefix}-{suffix}", network_id=network.id,
+        def ipv4_subnet(resource_name: str, subnet_name: str, network: openstack.networking.Network, cidr: str,
+                        **settings: Any) -> openstack.networking.Subnet:
+            return openstack.networking.Subnet(resource_name, name=subnet_name, network_id=network.id,
                                                cidr=cidr, ip_version=4, opts=child, **settings)
 
         self.public_subnet = ipv4_subnet(
-            f"{name}-public", "public", self.external_network, args.external_cidr,
+            f"{name}-public", names.public_subnet, self.external_network, plan.external_cidr,
             enable_dhcp=False,
-            gateway_ip=args.external_gateway,
-            allocation_pools=[openstack.networking.SubnetAllocationPoolArgs(start=args.pool_start, end=args.pool_end)],
+            gateway_ip=plan.external_gateway,
+            allocation_pools=[openstack.networking.SubnetAllocationPoolArgs(start=plan.pool_start, end=plan.pool_end)],
         )
         self.router = openstack.networking.Router(
             f"{name}-router",
-            name=f"{prefix}-router",
+            name=names.router,
             external_network_id=self.external_network.id,
             # The gateway port needs an address from the public subnet.
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.public_subnet])),
         )
-        self.private_network = openstack.networking.Network(f"{name}-private", name=f"{prefix}-private", opts=child)
+        self.private_network = openstack.networking.Network(
+            f"{name}-private", name=names.private_network, opts=child
+        )
         self.private_subnet = ipv4_subnet(
-            f"{name}-private-subnet", "private", self.private_network, args.private_cidr,
+            f"{name}-private-subnet", names.private_subnet, self.private_network, plan.private_cidr,
             enable_dhcp=True,
-            dns_nameservers=list(args.dns_servers),
+            dns_nameservers=list(plan.dns_servers),
         )
         self.router_interface = openstack.networking.RouterInterface(
             f"{name}-router-private",

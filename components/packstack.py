@@ -16,7 +16,7 @@ from typing import Optional
 import pulumi
 
 from components.remote import NodeConnection, run_script
-from lab.answers import EXTERNAL_BRIDGE, EXTERNAL_NIC
+from lab.packstack_facts import EXTERNAL_BRIDGE, EXTERNAL_NIC
 from providers.keystone_ready import CloudAuth, KeystoneReady
 from providers.packstack_answers import PackstackAnswers
 

@@ -1,126 +1,16 @@
-"""What the lab knows about Packstack: its option list, the answers the lab manages or
-defaults, what the chosen services cost in controller memory, and the lab's answer edits
-as data (the answer-file edits, not the file).
+"""The lab's Packstack answer edits as data (the answer-file edits, not the file), computed once by the
+plan (lab/plan.py) from its nodes: `LabPlan.answers`.
 
-Passwords are not here: `PackstackAnswers` generates and keeps them as secrets.
+Passwords are not here: `PackstackAnswers` generates and keeps them as secrets. What the lab knows
+about Packstack itself (its options, managed and default answers, the data disks) is in
+lab/packstack_facts.py, which the config rules read too.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Optional
+from typing import Mapping, Sequence
 
-if TYPE_CHECKING:  # config imports this module for its rules
-    from lab.config import LabConfig
-
-# Key the physical network of the external flat network is known by, in Neutron and OVN/OVS.
-PHYSNET = "extnet"
-EXTERNAL_BRIDGE = "br-ex"
-EXTERNAL_NIC = "eth1"
-# Where host prep leaves the controller's root key for Packstack's CONFIG_SSH_KEY.
-CONTROLLER_ROOT_PUBKEY = "/root/.ssh/id_ed25519.pub"
-
-PACKSTACK_OPTIONS_FILE = Path(__file__).with_name("packstack_options.txt")
-
-# Cinder's LVM volume group: Packstack's default CONFIG_CINDER_VOLUME_NAME (plugins/cinder_250.py), made by
-# host prep (scripts/storage-lvm.sh) on the controller's first data disk instead of Packstack's loopback file.
-CINDER_VOLUME_GROUP = "cinder-volumes"
-# Swift's device: Packstack's Puppet (swift::storage::xfs) makes the file system and mounts it under /srv/node.
-SWIFT_FSTYPE = "xfs"
-# Flavors Packstack's Puppet makes unless CONFIG_NOVA_MANAGE_FLAVORS=n (packstack/manifests/nova/api.pp).
-PACKSTACK_FLAVORS = frozenset({"m1.tiny", "m1.small", "m1.medium", "m1.large", "m1.xlarge"})
-
-
-def cloud_flavors(answers: Mapping[str, str]) -> frozenset[str]:
-    """Flavor names the lab's cloud has after Packstack."""
-    return PACKSTACK_FLAVORS if answers.get("CONFIG_NOVA_MANAGE_FLAVORS", "y").lower() == "y" else frozenset()
-
-# Answers the lab itself computes; users change them through the lab's own keys.
-LAB_MANAGED_ANSWERS = {
-    "CONFIG_CONTROLLER_HOST": "the controller is always the first lab node",
-    "CONFIG_COMPUTE_HOSTS": "set computeCount",
-    "CONFIG_NETWORK_HOSTS": "the controller is the network host",
-    "CONFIG_KEYSTONE_ADMIN_PW": "the admin password is generated and kept as a secret",
-    "CONFIG_SSH_KEY": "the controller's root key is generated during host prep",
-    "CONFIG_NEUTRON_L2_AGENT": "set l2Agent",
-}
-
-# The lab's defaults where Packstack's own do not fit a lab controller; users turn them back
-# in `packstackAnswers` (the memory rule below then asks for a larger controller). Packstack
-# 26.0.0 installs Ceilometer (with Gnocchi) and Aodh by default and starts one worker per CPU
-# for every API; its own multinode CI (tests/scenario002.sh, stable/2025.1) runs
-# --service-workers=2 without Ceilometer and Aodh.
-LAB_DEFAULT_ANSWERS = {
-    "CONFIG_SERVICE_WORKERS": "2",
-    "CONFIG_CEILOMETER_INSTALL": "n",
-    "CONFIG_AODH_INSTALL": "n",
-}
-
-# Controller memory per Packstack service set (MiB). These are the lab's estimates, not
-# measurements (no Packstack cloud can be built where this project is tested): the base is
-# Keystone, Glance, Nova API/conductor/scheduler, Placement, Neutron server with OVN
-# northd, MariaDB, RabbitMQ, memcached, Horizon, Cinder and Swift with 2 workers per API.
-# RDO asks for at least 16 GB for an all-in-one with Packstack's default set and guests.
-CONTROLLER_BASE_MIB = 6144
-BASE_SERVICE_WORKERS = 2
-MIB_PER_EXTRA_WORKER = 512  # one more process for each of the ~8 API services
-OPTIONAL_SERVICE_MIB = {
-    "CONFIG_CEILOMETER_INSTALL": 1536,  # Ceilometer agents + Gnocchi
-    "CONFIG_AODH_INSTALL": 512,
-    "CONFIG_HEAT_INSTALL": 512,
-    "CONFIG_MAGNUM_INSTALL": 512,
-    "CONFIG_MANILA_INSTALL": 512,
-    "CONFIG_TROVE_INSTALL": 512,
-    "CONFIG_IRONIC_INSTALL": 1024,
-}
-# Memory a compute needs (nova-compute, OVN controller, one small guest); an all-in-one
-# controller needs it on top.
-COMPUTE_MIB = 2048
-
-
-@dataclass(frozen=True)
-class DataDisk:
-    """One data disk of a node: the index-th after the root disk, a virtio disk."""
-
-    index: int
-    size_gib: int
-
-    @property
-    def device(self) -> str:
-        # libvirt names virtio disks in domain order: vda is the root disk, data disks follow.
-        return "/dev/vd" + chr(ord("b") + self.index)
-
-
-@dataclass(frozen=True)
-class StorageDisks:
-    """Which of the controller's data disks Cinder and Swift use (None: Packstack's loopback files)."""
-
-    cinder: Optional[DataDisk]
-    swift: Optional[DataDisk]
-
-    # Answers the lab writes for them; refused in packstackAnswers while the disks are the lab's.
-    @property
-    def managed_answers(self) -> tuple[str, ...]:
-        keys: tuple[str, ...] = ()
-        if self.cinder:
-            keys += ("CONFIG_CINDER_VOLUMES_CREATE", "CONFIG_CINDER_VOLUME_NAME")
-        if self.swift:
-            keys += ("CONFIG_SWIFT_STORAGES", "CONFIG_SWIFT_STORAGE_FSTYPE")
-        if self.cinder or self.swift:
-            keys += ("CONFIG_STORAGE_HOST",)  # the disks are the controller's
-        return keys
-
-
-def storage_disks(data_disks_gib: tuple[int, ...], answers: Mapping[str, str]) -> StorageDisks:
-    """The controller's data disks in order: the first to Cinder's LVM group (when Cinder with its lvm
-    backend is installed), the next to Swift (when Swift is installed); further disks stay unused."""
-    disks = [DataDisk(i, size) for i, size in enumerate(data_disks_gib)]
-    cinder = swift = None
-    if answers.get("CONFIG_CINDER_INSTALL", "y").lower() == "y" and "lvm" in answers.get("CONFIG_CINDER_BACKEND", "lvm"):
-        cinder = disks.pop(0) if disks else None
-    if answers.get("CONFIG_SWIFT_INSTALL", "y").lower() == "y":
-        swift = disks.pop(0) if disks else None
-    return StorageDisks(cinder, swift)
+from lab.packstack_facts import (CINDER_VOLUME_GROUP, CONTROLLER_ROOT_PUBKEY, EXTERNAL_BRIDGE, EXTERNAL_NIC,
+                                 LAB_DEFAULT_ANSWERS, PHYSNET, SWIFT_FSTYPE, StorageDisks)
 
 
 def storage_answers(disks: StorageDisks) -> dict[str, str]:
@@ -135,54 +25,24 @@ def storage_answers(disks: StorageDisks) -> dict[str, str]:
     return answers
 
 
-def packstack_options() -> frozenset[str]:
-    """Every answer key `packstack -o` of the pinned Packstack lists."""
-    lines = PACKSTACK_OPTIONS_FILE.read_text().splitlines()
-    return frozenset(l.strip() for l in lines if l.strip() and not l.startswith("#"))
+def lab_answers(*, controller: str, computes: Sequence[str], management_cidr: str, l2_agent: str,
+                storage: StorageDisks, extra: Mapping[str, str]) -> dict[str, str]:
+    """The lab's answer edits (plus the user's extra answers, which win), sorted by key.
 
-
-@dataclass(frozen=True)
-class MemoryNeed:
-    mib: int
-    reasons: tuple[str, ...]  # what adds to the base, for the message
-
-
-def controller_memory_need(answers: Mapping[str, str], vcpus: int, all_in_one: bool) -> MemoryNeed:
-    """Memory the controller needs for the services the merged answers install."""
-    merged = {**LAB_DEFAULT_ANSWERS, **answers}
-    total, reasons = CONTROLLER_BASE_MIB, [f"base {CONTROLLER_BASE_MIB}"]
-    for key, mib in OPTIONAL_SERVICE_MIB.items():
-        if merged.get(key, "n").lower() == "y":
-            total += mib
-            reasons.append(f"{key}=y {mib}")
-    workers_answer = merged["CONFIG_SERVICE_WORKERS"]
-    workers = vcpus if workers_answer.startswith("%{") else int(workers_answer) if workers_answer.isdigit() else vcpus
-    if workers > BASE_SERVICE_WORKERS:
-        extra = (workers - BASE_SERVICE_WORKERS) * MIB_PER_EXTRA_WORKER
-        total += extra
-        reasons.append(f"{workers} service workers {extra}")
-    if all_in_one:
-        total += COMPUTE_MIB
-        reasons.append(f"all-in-one compute {COMPUTE_MIB}")
-    return MemoryNeed(total, tuple(reasons))
-
-
-def lab_answers(config: "LabConfig") -> dict[str, str]:
-    """The lab's answer edits (plus the user's extra answers, which win)."""
-    controller = config.node_address(config.node_names[0])
-    computes = [config.node_address(n) for n in config.node_names[1:]] or [controller]
+    controller, computes: management addresses (no compute: the controller is the compute too).
+    """
     answers = {
         **LAB_DEFAULT_ANSWERS,
         "CONFIG_CONTROLLER_HOST": controller,
-        "CONFIG_COMPUTE_HOSTS": ",".join(computes),
+        "CONFIG_COMPUTE_HOSTS": ",".join(computes or [controller]),
         "CONFIG_NETWORK_HOSTS": controller,
         "CONFIG_SSH_KEY": CONTROLLER_ROOT_PUBKEY,
         "CONFIG_PROVISION_DEMO": "n",
-        "CONFIG_NEUTRON_L2_AGENT": config.l2_agent,
+        "CONFIG_NEUTRON_L2_AGENT": l2_agent,
     }
     bridge_mapping = f"{PHYSNET}:{EXTERNAL_BRIDGE}"
     bridge_iface = f"{EXTERNAL_BRIDGE}:{EXTERNAL_NIC}"
-    if config.l2_agent == "ovn":
+    if l2_agent == "ovn":
         answers.update(
             {
                 "CONFIG_NEUTRON_ML2_TYPE_DRIVERS": "geneve,flat",
@@ -194,7 +54,7 @@ def lab_answers(config: "LabConfig") -> dict[str, str]:
                 # geneve accepted from the whole management network (the lab's own), not per peer;
                 # stacks made before the lab wrote it adopt it with their next Packstack run
                 # (providers/packstack_answers.py DEFERRED_KEYS)
-                "CONFIG_NEUTRON_OVN_TUNNEL_SUBNETS": config.management_cidr,
+                "CONFIG_NEUTRON_OVN_TUNNEL_SUBNETS": management_cidr,
             }
         )
     else:
@@ -205,9 +65,9 @@ def lab_answers(config: "LabConfig") -> dict[str, str]:
                 "CONFIG_NEUTRON_OVS_BRIDGE_MAPPINGS": bridge_mapping,
                 "CONFIG_NEUTRON_OVS_BRIDGE_IFACES": bridge_iface,
                 "CONFIG_NEUTRON_OVS_BRIDGES_COMPUTE": EXTERNAL_BRIDGE,
-                "CONFIG_NEUTRON_OVS_TUNNEL_SUBNETS": config.management_cidr,  # vxlan, as above
+                "CONFIG_NEUTRON_OVS_TUNNEL_SUBNETS": management_cidr,  # vxlan, as above
             }
         )
-    answers.update(storage_answers(storage_disks(config.controller.data_disks_gib, config.packstack_answers)))
-    answers.update(config.packstack_answers)
+    answers.update(storage_answers(storage))
+    answers.update(extra)
     return dict(sorted(answers.items()))

@@ -1,27 +1,30 @@
-"""The lab's plan: every fact the components need, computed once from the config.
+"""The lab's plan: every fact the components, preflight and the tools need, computed once from the config.
 
-Pure and immutable: every node (name, role, addresses, FQDN, MACs, libvirt name, size), both
-libvirt networks, the storage and the name prefix. Components take their part of it instead of
-recomputing names and addresses.
+Pure and immutable: every node (lab/node_plan.py: name, role, host, addresses, FQDN, MACs, libvirt
+name, size, volumes), both networks, each host's storage, the prefix, the stages declared, host
+prep's settings, the login key and its files, the Packstack answers (computed once, from the
+nodes), and what the lab declares in OpenStack (lab/openstack_plan.py: names, networking, demo).
+Components take their part of it; none of them reads the config.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Optional
+from types import MappingProxyType
+from typing import Mapping, Optional
 
 from lab import naming
-from lab.answers import DataDisk, StorageDisks, storage_disks
+from lab.answers import lab_answers
 from lab.cloudinit import NodeIdentity
-from lab.config import LabConfig, NodeSize
-from lab.config.model import ExistingCompute
+from lab.config.model import (STAGES, BootSettings, ExistingCloud, LabConfig, LabHost, PlacedNode, PrepProfile,
+                              RhelSubscription, Secret)
+from lab.node_plan import HostEntry, NodePlan, NodeVolumes, node_volumes
+from lab.openstack_plan import DemoPlan, NetworkingPlan, OpenStackNames, image_name, openstack_names
+from lab.packstack_facts import PHYSNET, StorageDisks, cloud_flavors, storage_disks
 
-
-class HostEntry(NamedTuple):
-    """One node's line of /etc/hosts and known_hosts."""
-
-    ip: str
-    fqdn: str
-    short: str
+__all__ = [
+    "DemoPlan", "HostEntry", "HostPlan", "LabPlan", "LoginPlan", "NetworkPlan", "NetworkingPlan", "NodePlan",
+    "NodeVolumes", "OpenStackNames", "PrepPlan", "StoragePlan", "plan",
+]
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class NetworkPlan:
     bridge: str  # Linux bridge, <= 15 characters: the lab's own (nat), or the one each host has (bridge)
     cidr: str
     mode: str = "nat"  # nat: a NAT network of the one host; bridge: the hosts' bridge on a shared LAN
+    gateway: Optional[str] = None  # management: the libvirt host or the LAN's router; external: the public gateway
 
 
 @dataclass(frozen=True)
@@ -51,49 +55,57 @@ class HostPlan:
 
 
 @dataclass(frozen=True)
-class NodePlan:
-    identity: NodeIdentity  # what cloud-init writes: hostname, FQDN, management address, MACs
-    role: str  # controller | compute
-    libvirt_name: str  # prefix of the node's libvirt objects, carries project and stack
-    size: NodeSize
-    host: int = 0  # index into LabPlan.hosts; ignored for an existing machine
-    existing: Optional[ExistingCompute] = None  # a machine the lab joins but does not create
+class PrepPlan:
+    """How host prep prepares every node."""
+
+    profile: PrepProfile
+    os_flavor: str
+    openstack_release: str
+    package_update: bool
+    rhel: Optional[RhelSubscription]
+    boot_timeout: int  # seconds a node may take to answer SSH, and again to finish cloud-init
+
+
+@dataclass(frozen=True)
+class LoginPlan:
+    """Root login key of every node (the configured pair, or one the lab generates) and the files
+    `make ssh-config` writes for the user's ssh lines."""
+
+    public_key: Optional[str]  # None: the lab generates the pair
+    private_key: Optional[Secret]
+    comment: str  # of a generated key
+    key_file: str  # .lab/<stack>/id_ed25519
+    known_hosts_file: str  # .lab/<stack>/known_hosts
 
     @property
-    def name(self) -> str:
-        return self.identity.hostname
-
-    @property
-    def fqdn(self) -> str:
-        return self.identity.fqdn
-
-    @property
-    def management_ip(self) -> str:
-        return self.identity.management_ip
-
-    @property
-    def host_entry(self) -> HostEntry:
-        return HostEntry(self.management_ip, self.fqdn, self.name)
-
-    @property
-    def data_disks(self) -> tuple[tuple[str, DataDisk], ...]:
-        """(libvirt volume name, disk) of each data disk, in attachment order after the root disk."""
-        return tuple(
-            (f"{self.libvirt_name}-data{i + 1}.qcow2", DataDisk(i, size))
-            for i, size in enumerate(self.size.data_disks_gib)
-        )
+    def configured(self) -> bool:
+        return bool(self.public_key and self.private_key)
 
 
 @dataclass(frozen=True)
 class LabPlan:
-    config: LabConfig
     prefix: str  # of every libvirt and OpenStack name of the stack
     dns_domain: str
+    stages: tuple[str, ...]  # the stages declared, in order (up to stopAfter)
     management: NetworkPlan
     external: NetworkPlan
     storage: StoragePlan  # the first host's
-    nodes: tuple[NodePlan, ...]  # controller first
-    hosts: tuple[HostPlan, ...] = ()
+    nodes: tuple[NodePlan, ...]  # controller first, existing machines last
+    hosts: tuple[HostPlan, ...]
+    hypervisor: str  # libvirt domain type: kvm or qemu
+    boot: Optional[BootSettings]
+    prep: PrepPlan
+    login: LoginPlan
+    answers: Mapping[str, str]  # the lab's Packstack answer edits, read-only
+    storage_disks: StorageDisks  # the controller's data disks Cinder and Swift use
+    keystone_timeout: int
+    networking: NetworkingPlan
+    demo: Optional[DemoPlan]  # None: stage demo not declared
+    cloud: Optional[ExistingCloud] = None  # an existing cloud: only networking and demo are declared there
+
+    def runs(self, stage: str) -> bool:
+        """Whether a stage is declared."""
+        return stage in self.stages
 
     @property
     def bridged(self) -> bool:
@@ -110,69 +122,132 @@ class LabPlan:
         return self.nodes[0]
 
     @property
-    def storage_disks(self) -> StorageDisks:
-        """The controller's data disks Cinder and Swift use."""
-        return storage_disks(self.config.controller.data_disks_gib, self.config.packstack_answers)
-
-    @property
     def host_entries(self) -> tuple[HostEntry, ...]:
         return tuple(node.host_entry for node in self.nodes)
 
+    def host_nodes(self, index: int) -> tuple[NodePlan, ...]:
+        """The nodes the lab creates on host `index`."""
+        return tuple(node for node in self.nodes if node.host == index)
+
     def ssh_command(self, node: NodePlan) -> str:
         """How to log in to a node with the files `make ssh-config` writes."""
-        stack = self.config.stack
-        return f"ssh -i .lab/{stack}/id_ed25519 -o UserKnownHostsFile=.lab/{stack}/known_hosts root@{node.management_ip}"
+        return (f"ssh -i {self.login.key_file} -o UserKnownHostsFile={self.login.known_hosts_file} "
+                f"root@{node.management_ip}")
 
 
 def plan(config: LabConfig) -> LabPlan:
     project, stack = config.project, config.stack
+    prefix = naming.resource_prefix(project, stack)
     dns_domain = naming.dns_domain(stack)
-
-    bridges = {"management": config.network.management_bridge, "external": config.network.external_bridge}
-
-    def network(role: str, cidr: str) -> NetworkPlan:
-        if config.network.mode == "bridge":  # the hosts' bridge; no libvirt network carries the name
-            return NetworkPlan(naming.libvirt_name(project, stack, role), bridges[role], cidr, "bridge")
-        return NetworkPlan(naming.libvirt_name(project, stack, role), naming.bridge_name(project, stack, role), cidr)
-
-    def node(placed) -> NodePlan:
-        name = placed.name
-        identity = NodeIdentity(
-            hostname=name,
-            fqdn=naming.fqdn(name, stack),
-            management_ip=placed.address,
-            management_cidr=config.management_cidr,
-            management_gateway=config.management_gateway,
-            management_mac=naming.mac_address(project, stack, name, 0),
-            external_mac=naming.mac_address(project, stack, name, 1),
-            dns_domain=dns_domain,
-            nameservers=config.network.nameservers,
-        )
-        role = "controller" if name == naming.CONTROLLER else "compute"
-        return NodePlan(identity, role, naming.libvirt_name(project, stack, name), config.size_of(name),
-                        placed.host or 0, placed.existing)
-
-    def storage(host) -> StoragePlan:
-        # Every host holds its own copy of the base image in its own pool (same libvirt names: other hosts).
-        own_pool = host.storage_pool_path is not None
-        return StoragePlan(
-            pool_name=naming.libvirt_name(project, stack, "pool") if own_pool else host.storage_pool,
-            pool_path=host.storage_pool_path,
-            base_volume_name=naming.libvirt_name(project, stack, "base") + ".qcow2",
-            base_image=config.base_image,
-        )
-
     hosts = tuple(
-        HostPlan(host.name, host.uri, "" if k == 0 else f"-{host.name}", storage(host))
+        HostPlan(host.name, host.uri, "" if k == 0 else f"-{host.name}", _storage(config, host))
         for k, host in enumerate(config.lab_hosts)
     )
+    nodes = tuple(_node(config, placed, dns_domain, hosts) for placed in config.placed_nodes)
+    controller = nodes[0]
+    disks = storage_disks(controller.size.data_disks_gib, config.packstack_answers)
+    answers = lab_answers(
+        controller=controller.management_ip,
+        computes=[node.management_ip for node in nodes[1:]],
+        management_cidr=config.management_cidr,
+        l2_agent=config.l2_agent,
+        storage=disks,
+        extra=config.packstack_answers,
+    )
+    names = openstack_names(prefix)
+    login = LoginPlan(
+        public_key=config.ssh_public_key,
+        private_key=config.ssh_private_key,
+        comment=f"{prefix} login",
+        key_file=f".lab/{stack}/id_ed25519",
+        known_hosts_file=f".lab/{stack}/known_hosts",
+    )
     return LabPlan(
-        config=config,
-        prefix=naming.resource_prefix(project, stack),
+        prefix=prefix,
         dns_domain=dns_domain,
-        management=network("management", config.management_cidr),
-        external=network("external", config.external_cidr),
+        stages=tuple(stage for stage in STAGES if config.runs(stage)),
+        management=_network(config, "management", config.management_cidr, config.management_gateway),
+        external=_network(config, "external", config.external_cidr, config.external_gateway),
         storage=hosts[0].storage,
-        nodes=tuple(node(placed) for placed in config.placed_nodes),
+        nodes=nodes,
         hosts=hosts,
+        hypervisor=config.hypervisor,
+        boot=config.boot,
+        prep=PrepPlan(config.prep_profile, config.os_flavor, config.openstack_release, config.package_update,
+                      config.rhel, config.boot_timeout),
+        login=login,
+        answers=MappingProxyType(answers),
+        storage_disks=disks,
+        keystone_timeout=config.keystone_timeout,
+        networking=NetworkingPlan(names, PHYSNET, config.external_cidr, config.external_gateway,
+                                  config.external_pool.start, config.external_pool.end, config.private_cidr,
+                                  config.dns_servers),
+        demo=_demo(config, prefix, login, cloud_flavors(answers)),
+        cloud=config.cloud,
+    )
+
+
+def _network(config: LabConfig, role: str, cidr: str, gateway: str) -> NetworkPlan:
+    name = naming.libvirt_name(config.project, config.stack, role)
+    if config.network.mode == "bridge":  # the hosts' bridge; no libvirt network carries the name
+        bridges = {"management": config.network.management_bridge, "external": config.network.external_bridge}
+        host_bridge = bridges[role]
+        if host_bridge is None:  # the config rules name both bridges in bridge mode
+            raise ValueError(f"network.mode bridge without network.{role}Bridge")
+        return NetworkPlan(name, host_bridge, cidr, "bridge", gateway)
+    return NetworkPlan(name, naming.bridge_name(config.project, config.stack, role), cidr, "nat", gateway)
+
+
+def _storage(config: LabConfig, host: LabHost) -> StoragePlan:
+    # Every host holds its own copy of the base image in its own pool (same libvirt names: other hosts).
+    own_pool = host.storage_pool_path is not None
+    return StoragePlan(
+        pool_name=naming.libvirt_name(config.project, config.stack, "pool") if own_pool else host.storage_pool,
+        pool_path=host.storage_pool_path,
+        base_volume_name=naming.libvirt_name(config.project, config.stack, "base") + ".qcow2",
+        base_image=config.base_image,
+    )
+
+
+def _node(config: LabConfig, placed: PlacedNode, dns_domain: str, hosts: tuple[HostPlan, ...]) -> NodePlan:
+    project, stack, name = config.project, config.stack, placed.name
+    identity = NodeIdentity(
+        hostname=name,
+        fqdn=naming.fqdn(name, stack),
+        management_ip=placed.address,
+        management_cidr=config.management_cidr,
+        management_gateway=config.management_gateway,
+        management_mac=naming.mac_address(project, stack, name, 0),
+        external_mac=naming.mac_address(project, stack, name, 1),
+        dns_domain=dns_domain,
+        nameservers=config.network.nameservers,
+    )
+    libvirt_name = naming.libvirt_name(project, stack, name)
+    size = config.size_of(name)
+    return NodePlan(
+        identity=identity,
+        role="controller" if name == naming.CONTROLLER else "compute",
+        libvirt_name=libvirt_name,
+        size=size,
+        volumes=node_volumes(libvirt_name, size),
+        host=placed.host,
+        libvirt_uri=hosts[placed.host].uri if placed.host is not None else None,
+        existing=placed.existing,
+    )
+
+
+def _demo(config: LabConfig, prefix: str, login: LoginPlan, lab_flavors: frozenset[str]) -> Optional[DemoPlan]:
+    demo = config.demo
+    if demo is None or not config.runs("demo"):
+        return None
+    existing_cloud = config.cloud is not None
+    return DemoPlan(
+        settings=demo,
+        names=openstack_names(prefix),
+        image_name=image_name(prefix, demo.image),
+        public_key=demo.public_key,
+        # Packstack's flavors exist only in a lab the lab built.
+        existing_flavors=frozenset() if existing_cloud else lab_flavors,
+        image_visibility="private" if existing_cloud else "public",
+        ssh_key_file="<private key of demo.publicKey>" if demo.public_key else login.key_file,
     )

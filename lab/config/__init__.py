@@ -10,68 +10,20 @@ schema.py     every key: type, default, secrecy, description, rule (Pulumi.yaml 
 reader.py     typed reading by the schema; ConfigProblem, ConfigError
 profiles.py   host-prep profiles (el9; a test overlay's)
 host.py, sizes.py, addressing.py, software.py, access.py, flow.py, cloud.py, demo.py   the rules, by topic
+parsing.py    parse(): every rule over the raw values, in order
 pulumi_source.py   the stack config and the test overlay of a running program
 """
 from __future__ import annotations
 
-import os
-from types import MappingProxyType
-from typing import Any, Callable, Mapping
-
-from lab.config import access, addressing, cloud, demo, flow, host, placement, profiles, sizes, software
 from lab.config.model import (STAGES, AddressPool, BootSettings, DemoFlavor, DemoSettings, ExistingCloud, LabConfig,
                               NodeSize, PrepProfile, RhelSubscription, Secret)
 from lab.config.pulumi_source import load, read_overlay
-from lab.config.reader import ConfigError, ConfigProblem, Reader
+from lab.config.parsing import parse
+from lab.config.reader import ConfigError, ConfigProblem
 from lab.config.schema import SCHEMA
 
 __all__ = [
-    "STAGES", "SCHEMA", "AddressPool", "BootSettings", "ConfigError", "DemoFlavor", "DemoSettings", "ConfigProblem", "ExistingCloud", "LabConfig",
-    "NodeSize", "PrepProfile", "RhelSubscription", "Secret", "load", "parse", "read_overlay",
+    "STAGES", "SCHEMA", "AddressPool", "BootSettings", "ConfigError", "DemoFlavor", "DemoSettings", "ConfigProblem",
+    "ExistingCloud", "LabConfig", "NodeSize", "PrepProfile", "RhelSubscription", "Secret", "load", "parse",
+    "read_overlay",
 ]
-
-
-def parse(
-    raw: Mapping[str, Any],
-    project: str,
-    stack: str,
-    secret_keys: frozenset[str] = frozenset(),
-    path_exists: Callable[[str], bool] = os.path.exists,
-    overlay: Mapping[str, Any] = MappingProxyType({}),
-) -> LabConfig:
-    """Validate raw stack config (key -> value, values as Pulumi stores them)."""
-    r = Reader(raw, secret_keys)
-    profile = profiles.read(r, overlay)
-    node_sizes = sizes.read(r, profile)
-    software_fields = software.read(r)
-    place = {**host.read(r, path_exists), "compute_count": node_sizes.pop("compute_count")}
-    place.update(placement.read(r))
-    config = LabConfig(
-        project=project,
-        stack=stack,
-        **place,
-        **node_sizes,
-        **addressing.read(r, stack, _last_node_index(place)),
-        **software_fields,
-        **access.read(r, software_fields["os_flavor"]),
-        **flow.read(r, profile),
-        cloud=cloud.read(r),
-        **demo.read(r),
-    )
-    if config.existing_computes and not r.problems:  # (node addresses need a valid managementCidr)
-        placement.check_addresses(r, config.management_cidr, config.management_gateway,
-                                  [n.address for n in config.placed_nodes if n.existing is None],
-                                  config.existing_computes)
-    sizes.check_controller_memory(r, config)
-    sizes.check_storage_answers(r, config)
-    if r.problems:
-        raise ConfigError(project, r.problems)
-    return config
-
-
-def _last_node_index(place: dict[str, Any]) -> int:
-    """The highest management index a lab node takes (see LabConfig.placed_nodes)."""
-    hosts = place["hosts"]
-    if not hosts:
-        return place["compute_count"]
-    return max([k * placement.HOST_BLOCK + h.computes for k, h in enumerate(hosts) if h.computes] or [0])

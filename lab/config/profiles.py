@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
-from lab.answers import COMPUTE_MIB
+from lab.packstack_facts import COMPUTE_MIB
 from lab.config.model import STAGES, PrepProfile
 from lab.config.reader import Reader
 

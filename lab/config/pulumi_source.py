@@ -36,7 +36,7 @@ def load() -> LabConfig:
     import pulumi
     from pulumi.runtime import config as runtime_config
 
-    from lab.config import parse
+    from lab.config.parsing import parse
 
     project, stack = pulumi.get_project(), pulumi.get_stack()
     prefix = f"{project}:"

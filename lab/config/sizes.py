@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.answers import controller_memory_need, storage_disks
+from lab.packstack_facts import controller_memory_need, storage_disks
 from lab.config.model import LabConfig, NodeSize, PrepProfile
 from lab.config.reader import Reader
 from lab.config.schema import SCHEMA

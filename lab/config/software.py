@@ -5,7 +5,7 @@ from types import MappingProxyType
 from typing import Any
 
 from lab import packstack_validators
-from lab.answers import LAB_MANAGED_ANSWERS, packstack_options
+from lab.packstack_facts import LAB_MANAGED_ANSWERS, packstack_options
 from lab.config.reader import Reader
 
 SERVICE_WORKERS = "CONFIG_SERVICE_WORKERS"

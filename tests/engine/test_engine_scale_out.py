@@ -1,6 +1,6 @@
 """Engine tier: a scale-out's Packstack answers through the real engine (issue 11 item 4).
 
-A tiny stack of its own declares only the lab's `PackstackAnswers` from `lab_answers` of a parsed config
+A tiny stack of its own declares only the lab's `PackstackAnswers` from the plan's answers of a parsed config
 (no libvirt, no plugins): `up` with computeCount 2, then `preview --json` with 3 must show the answers'
 update changing only CONFIG_COMPUTE_HOSTS, no EXCLUDE_SERVERS (Packstack re-runs on every server, issue 17
 item 4); after that `up` a no-change preview is clean. Then the state is made the one an earlier lab left
@@ -22,15 +22,15 @@ from support.pulumi import Workspace, require_toolchain, urn_name
 PROGRAM = textwrap.dedent('''\
     import pulumi
 
-    from lab.answers import lab_answers
     from lab.config import parse
+    from lab.plan import plan
     from providers.packstack_answers import PackstackAnswers
 
     cfg = pulumi.Config()
     raw = {"managementCidr": "10.1.2.0/24", "externalCidr": "10.1.3.0/24",
            "computeCount": cfg.require_int("computeCount"), "packstackAnswers": cfg.get_object("extra") or {}}
     config = parse(raw, "openstack-lab", "alice", path_exists=lambda p: True)
-    answers = PackstackAnswers("packstack-answers", answers=lab_answers(config))
+    answers = PackstackAnswers("packstack-answers", answers=dict(plan(config).answers))
     pulumi.export("answerFileSha256", answers.answer_file_sha256)
     ''')
 EXCLUDE = "EXCLUDE_SERVERS"

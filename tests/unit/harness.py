@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
@@ -111,7 +111,6 @@ class LabRun:
     resources: list[Registered]
     outputs: dict[str, Any]
     secret_outputs: set[str]
-    lab: Any = None
 
     def of_type(self, type_: str) -> list[Registered]:
         return [r for r in self.resources if r.type == type_]
@@ -160,7 +159,8 @@ def _patch_monitor(records: list[Registered]) -> None:
                 urn=response.urn,
                 parent=request.parent,
                 dependencies=list(request.dependencies),
-                inputs=_unwrap(dict(pulumi.runtime.rpc.deserialize_properties(request.object))) if request.type != "pulumi:pulumi:Stack" else {},
+                inputs=_unwrap(dict(pulumi.runtime.rpc.deserialize_properties(request.object)))
+                if request.type != "pulumi:pulumi:Stack" else {},
                 secret_inputs=_secret_keys(obj),
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 provider=request.provider,
@@ -184,10 +184,9 @@ def run_lab(
 
     overlay: path of a test overlay (tests/support/overlay/), read as the program reads it.
     """
-    from components.lab import OpenStackLab
+    from components.lab import build
     from lab.config import load
     from lab.config.profiles import OVERLAY_ENV
-    from lab.plan import plan
 
     records: list[Registered] = []
     _patch_monitor(records)
@@ -207,20 +206,20 @@ def run_lab(
             os.environ.pop(OVERLAY_ENV, None)
             if previous is not None:
                 os.environ[OVERLAY_ENV] = previous
-        lab = OpenStackLab("lab", plan(config))
-        holder["lab"] = lab
-        exported = lab.outputs.as_dict()
+        exported = build(config).as_dict()  # as __main__.py exports it
         keys = sorted(exported)
         values = [pulumi.Output.from_input(exported[k]) for k in keys]
 
         async def secret_flags():
-            return {k: await v.is_secret() for k, v in zip(keys, values)}
+            return {k: await v.is_secret() for k, v in zip(keys, values, strict=True)}
 
         holder["secret_task"] = secret_flags
-        return pulumi.Output.all(*values).apply(lambda vs: holder.__setitem__("outputs", dict(zip(keys, vs))))
+        return pulumi.Output.all(*values).apply(
+            lambda vs: holder.__setitem__("outputs", dict(zip(keys, vs, strict=True)))
+        )
 
     program()
     import asyncio
 
     flags = asyncio.get_event_loop().run_until_complete(holder["secret_task"]())
-    return LabRun(records, holder.get("outputs", {}), {k for k, v in flags.items() if v}, holder["lab"])
+    return LabRun(records, holder.get("outputs", {}), {k for k, v in flags.items() if v})

@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from harness import run_lab
-from lab.answers import lab_answers, packstack_options
+from lab.packstack_facts import packstack_options
+from lab.plan import plan
 from lab.config import ConfigError, parse
 
 BASE = {"hypervisor": "qemu", "baseImage": "https://images.example/el9.qcow2"}
@@ -79,7 +80,7 @@ def test_existing_cloud_mode_takes_demo_and_stops_after_networking_or_demo():
 
 # -- answers ----------------------------------------------------------------------------
 def test_answers_without_data_disks_keep_packstacks_loopback_files():
-    answers = lab_answers(cfg({}))
+    answers = plan(cfg({})).answers
     assert not {"CONFIG_CINDER_VOLUMES_CREATE", "CONFIG_SWIFT_STORAGES", "CONFIG_SWIFT_STORAGE_FSTYPE"} & set(answers)
 
 
@@ -93,7 +94,7 @@ def test_answers_without_data_disks_keep_packstacks_loopback_files():
 def test_answers_with_data_disks(disks, extra, expected):
     import json
 
-    answers = lab_answers(cfg({"controller": json.dumps({"dataDisksGiB": disks}), "packstackAnswers": json.dumps(extra)}))
+    answers = plan(cfg({"controller": json.dumps({"dataDisksGiB": disks}), "packstackAnswers": json.dumps(extra)})).answers
     storage = {k: v for k, v in answers.items() if k in (
         "CONFIG_CINDER_VOLUMES_CREATE", "CONFIG_CINDER_VOLUME_NAME", "CONFIG_SWIFT_STORAGES", "CONFIG_SWIFT_STORAGE_FSTYPE")}
     assert storage == expected

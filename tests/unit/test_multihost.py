@@ -69,9 +69,9 @@ def test_existing_machines_come_last_with_their_own_address():
 
 
 def test_answers_list_every_compute_of_every_host_and_the_existing_machines():
-    from lab.answers import lab_answers
+    from lab.plan import plan
 
-    answers = lab_answers(ok(WITH_EXISTING, secrets=("sshPrivateKey",)))
+    answers = plan(ok(WITH_EXISTING, secrets=("sshPrivateKey",))).answers
     assert answers["CONFIG_COMPUTE_HOSTS"].split(",") == ["10.40.0.11", "10.40.0.51", "10.40.0.52", "10.40.0.200"]
     assert answers["CONFIG_CONTROLLER_HOST"] == "10.40.0.10"
 

@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 from labtest import ROOT, require
-from lab.answers import packstack_options
+from lab.packstack_facts import packstack_options
 
 PACKSTACK = Path(os.environ.get("LAB_PACKSTACK_BIN", ROOT / ".venv-packstack" / "bin" / "packstack"))
 

@@ -12,7 +12,8 @@ import pytest
 
 from labtest import ROOT
 from lab import packstack_validators as pv
-from lab.answers import lab_answers, packstack_options
+from lab.packstack_facts import packstack_options
+from lab.plan import plan
 from lab.config import ConfigError, parse
 
 PROJECT = "openstack-lab"
@@ -145,7 +146,7 @@ def test_the_default_config_packstacks_defaults_and_the_labs_own_answers_pass():
     # every default Packstack writes with --gen-answer-file (blank ones included: features that are off)
     assert not {k: m for k, d in pv.declarations().items() if d.default is not None and (m := pv.problem(k, d.default))}
     for extra in ({}, {"l2Agent": "openvswitch"}, {"computeCount": 0, "controller": {"dataDisksGiB": [40, 20]}}):
-        answers = lab_answers(parse(extra, PROJECT, "alice", path_exists=lambda p: True))
+        answers = plan(parse(extra, PROJECT, "alice", path_exists=lambda p: True)).answers
         assert len(answers) > 10 and pv.problems(answers) == {}, extra
     # booleans arrive as y/n, and surrounding blanks go, as configparser drops them from the answer file
     assert parse({"packstackAnswers": {"CONFIG_HEAT_INSTALL": True, "CONFIG_NOVA_MANAGE_FLAVORS": " n "}},

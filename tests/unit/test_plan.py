@@ -21,7 +21,7 @@ def test_every_node_has_its_facts_once():
     assert compute1.identity.management_mac == naming.mac_address("openstack-lab", "alice", "compute1", 0)
     assert compute1.identity.external_mac == naming.mac_address("openstack-lab", "alice", "compute1", 1)
     assert compute1.libvirt_name == "openstack-lab-alice-compute1"
-    assert compute1.size == p.config.compute and p.controller.size == p.config.controller
+    assert compute1.size.memory_mib == 4096 and p.controller.size.memory_mib == 8192
     assert compute1.host_entry == HostEntry("10.1.2.11", "compute1.alice.lab.internal", "compute1")
     assert p.host_entries[0].short == "controller"
 
@@ -29,7 +29,7 @@ def test_every_node_has_its_facts_once():
 def test_networks_and_storage_carry_the_stack_names():
     p = lab_plan(storagePoolPath="/var/lib/osl")
     assert p.management.name == "openstack-lab-alice-management" and len(p.management.bridge) <= 15
-    assert p.external.cidr == p.config.external_cidr
+    assert p.external.cidr == "10.1.3.0/24" or p.external.cidr != p.management.cidr
     assert p.storage.pool_name == "openstack-lab-alice-pool" and p.storage.pool_path == "/var/lib/osl"
     assert lab_plan().storage.pool_name == "default"
 
@@ -39,3 +39,57 @@ def test_plan_is_immutable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.prefix = "x"  # type: ignore[misc]
     assert isinstance(p.nodes, tuple)
+
+
+def test_answers_are_computed_once_from_the_planned_nodes():
+    p = lab_plan(managementCidr="10.1.2.0/24", externalCidr="10.1.3.0/24", computeCount=2,
+                 controller={"dataDisksGiB": [40]})
+    assert p.answers["CONFIG_CONTROLLER_HOST"] == p.controller.management_ip
+    assert p.answers["CONFIG_COMPUTE_HOSTS"] == ",".join(n.management_ip for n in p.nodes[1:])
+    assert p.answers["CONFIG_CINDER_VOLUME_NAME"] == "cinder-volumes" and p.storage_disks.cinder is not None
+    with pytest.raises(TypeError):
+        p.answers["CONFIG_HEAT_INSTALL"] = "y"  # type: ignore[index]
+    assert list(p.answers) == sorted(p.answers)
+
+
+def test_volumes_openstack_names_and_key_files_are_planned():
+    p = lab_plan(controller={"dataDisksGiB": [40, 20]})
+    controller = p.controller
+    assert controller.volumes.root == "openstack-lab-alice-controller.qcow2"
+    assert controller.volumes.cloud_init == "openstack-lab-alice-controller-cloudinit.iso"
+    assert [name for name, _ in controller.volumes.data] == [
+        "openstack-lab-alice-controller-data1.qcow2", "openstack-lab-alice-controller-data2.qcow2"]
+    names = p.networking.names
+    assert (names.private_network, names.external_network, names.keypair, names.cloud) == (
+        "openstack-lab-alice-private", "openstack-lab-alice-external", "openstack-lab-alice-key", "openstack-lab-alice")
+    assert p.login.key_file == ".lab/alice/id_ed25519" and p.login.known_hosts_file == ".lab/alice/known_hosts"
+    assert p.ssh_command(controller).startswith("ssh -i .lab/alice/id_ed25519 -o UserKnownHostsFile=.lab/alice/")
+    assert p.demo is not None and p.demo.ssh_key_file == p.login.key_file
+    assert p.demo.existing_flavors == {"m1.tiny", "m1.small", "m1.medium", "m1.large", "m1.xlarge"}
+
+
+def test_stages_follow_stop_after():
+    p = lab_plan(stopAfter="answers")
+    assert p.stages == ("nodes", "prep", "answers") and p.runs("answers") and not p.runs("packstack")
+    assert p.demo is None
+
+
+def test_an_existing_machine_sits_on_no_host():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    p = plan(parse({"network": {"mode": "bridge", "managementBridge": "br-m", "externalBridge": "br-e",
+                                "managementGateway": "10.40.0.1"},
+                    "managementCidr": "10.40.0.0/24", "externalCidr": "10.41.0.0/24", "externalGateway": "10.41.0.1",
+                    "sshPublicKey": public, "sshPrivateKey": private,
+                    "existingComputes": [{"name": "phys1", "address": "10.40.0.200", "trustFirstContact": True}]},
+                   "openstack-lab", "alice", secret_keys=frozenset({"sshPrivateKey"}), path_exists=lambda p: True))
+    phys1 = p.nodes[-1]
+    assert phys1.existing is not None and phys1.host is None and phys1.libvirt_uri is None
+    assert phys1 not in p.lab_nodes and phys1 not in p.host_nodes(0)
+    assert p.controller.host == 0 and p.controller.libvirt_uri == "qemu:///system"
+    assert p.answers["CONFIG_COMPUTE_HOSTS"].endswith(",10.40.0.200")
