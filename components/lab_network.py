@@ -11,7 +11,7 @@ every host already has on a shared LAN (see LabNodeArgs), which gives the gatewa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_libvirt as libvirt
@@ -35,7 +35,7 @@ class LabNetwork(pulumi.ComponentResource):
     def __init__(self, name: str, args: LabNetworkArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        def nat_network(role: str, plan: NetworkPlan, **extra) -> libvirt.Network:
+        def nat_network(role: str, plan: NetworkPlan, **extra: Any) -> libvirt.Network:
             # No DHCP on either: nodes get static addresses (eth0) or none (eth1).
             return libvirt.Network(
                 f"{name}-{role}", name=plan.name, bridge=plan.bridge, mode="nat", addresses=[plan.cidr],

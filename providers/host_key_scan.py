@@ -13,7 +13,7 @@ from __future__ import annotations
 import subprocess
 import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider
@@ -41,7 +41,9 @@ def keyscan(host: str, timeout: float) -> Optional[str]:
     return None
 
 
-def first_contact(props: dict[str, Any], clock=time.monotonic, sleep=time.sleep, scan=keyscan) -> str:
+def first_contact(props: dict[str, Any], clock: Callable[[], float] = time.monotonic,
+                  sleep: Callable[[float], None] = time.sleep,
+                  scan: Callable[[str, float], Optional[str]] = keyscan) -> str:
     timeout = float(props["timeout_seconds"])
 
     def attempt() -> str:

@@ -19,7 +19,7 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
@@ -53,7 +53,7 @@ def cached_path(source: str, sha256: str, cache_dir: str) -> Path:
     return Path(cache_dir) / f"{sha256[:16]}-{name}"
 
 
-def fetch(props: dict[str, Any], opener=urllib.request.urlopen) -> dict[str, Any]:
+def fetch(props: dict[str, Any], opener: Callable[..., Any] = urllib.request.urlopen) -> dict[str, Any]:
     """The verified file: {path, sha256, size, downloaded}."""
     source, want = props["source"], props.get("sha256") or None
     if not is_url(source):

@@ -14,7 +14,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
@@ -88,7 +88,8 @@ def _region_from_catalog(catalog: list[dict[str, Any]], wanted: Optional[str]) -
     return "RegionOne"
 
 
-def wait_for_token(props: dict[str, Any], clock=time.monotonic, sleep=time.sleep) -> dict[str, str]:
+def wait_for_token(props: dict[str, Any], clock: Callable[[], float] = time.monotonic,
+                   sleep: Callable[[float], None] = time.sleep) -> dict[str, str]:
     """Poll Keystone until it issues a token; return auth URL and region."""
     timeout = float(props.get("timeout_seconds") or 600)
     auth_url = normalize_auth_url(props["auth_url"])

@@ -16,7 +16,7 @@ from __future__ import annotations
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
@@ -51,7 +51,9 @@ def ssh_banner(host: str, port: int, timeout: float = CONNECT_TIMEOUT_SECONDS) -
     return line
 
 
-def wait_for_ssh(props: dict[str, Any], clock=time.monotonic, sleep=time.sleep, probe=ssh_banner) -> dict[str, Any]:
+def wait_for_ssh(props: dict[str, Any], clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep,
+                 probe: Callable[[str, int], str] = ssh_banner) -> dict[str, Any]:
     timeout = float(props["timeout_seconds"])
 
     def attempt() -> str:

@@ -15,7 +15,7 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lab.config import ConfigError, parse, read_overlay  # noqa: E402
+from lab.config import ConfigError, LabConfig, parse, read_overlay  # noqa: E402
 from lab.preflight import Check, fatal_problems, gather, run_checks  # noqa: E402
 
 
@@ -34,7 +34,7 @@ def stack_config(stack: str) -> dict:
     }
 
 
-def report(cfg, checks: list[Check]) -> list[str]:
+def report(cfg: LabConfig, checks: list[Check]) -> list[str]:
     """The checks as lines: this machine's, then a heading and the checks of each host and existing machine."""
     lines, heading = [], None
     for check in checks:
