@@ -5,21 +5,21 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from lab import naming
 from lab.config import LabConfig
+from lab.plan import plan
 from lab.preflight.probes import command
 
 
 def networks_in_use(cfg: LabConfig, virsh: bool) -> tuple[tuple[str, str], ...]:
     """Other libvirt networks' addresses and the host's routes, without this stack's own: (what, cidr)."""
-    own_prefix = naming.resource_prefix(cfg.project, cfg.stack) + "-"
-    own_bridges = {naming.bridge_name(cfg.project, cfg.stack, role) for role in ("management", "external")}
+    lab = plan(cfg)
+    own_prefix, own_bridges, uri = lab.prefix + "-", {lab.management.bridge, lab.external.bridge}, lab.hosts[0].uri
     used = []
-    listing = command.probe(["virsh", "-c", cfg.libvirt_uri, "net-list", "--all", "--name"]) if virsh else None
+    listing = command.probe(["virsh", "-c", uri, "net-list", "--all", "--name"]) if virsh else None
     for name in (listing.stdout.split() if listing and listing.returncode == 0 else []):
         if name.startswith(own_prefix):
             continue
-        xml = command.probe(["virsh", "-c", cfg.libvirt_uri, "net-dumpxml", name])
+        xml = command.probe(["virsh", "-c", uri, "net-dumpxml", name])
         for ip in re.finditer(r"<ip\b[^>]*>", xml.stdout if xml and xml.returncode == 0 else ""):
             address = re.search(r"address='([0-9.]+)'", ip.group(0))
             prefix = re.search(r"prefix='(\d+)'", ip.group(0)) or re.search(r"netmask='([0-9.]+)'", ip.group(0))
