@@ -18,7 +18,6 @@ from components.demo_cloud import DemoCloud, DemoCloudArgs
 from components.lab_stages import declare_nodes, declare_packstack, declare_prep, login_key
 from components.openstack_networking import OpenStackNetworking, OpenStackNetworkingArgs
 from components.outputs import LabOutputs
-from components.packstack import KEYSTONE_PORT
 from components.remote import NodeConnection
 from lab.client_files import clouds_yaml
 from lab.config import LabConfig
@@ -102,12 +101,11 @@ class OpenStackLab(pulumi.ComponentResource):
         if not plan.runs("answers"):
             return outputs
         packstack = declare_packstack(plan, built, preps, connections, self)
-        controller_ip = plan.controller.management_ip
         outputs = dataclasses.replace(
             outputs,
             admin_password=pulumi.Output.secret(packstack.admin_password),
-            horizon_url=f"http://{controller_ip}/dashboard",
-            keystone_url=f"http://{controller_ip}:{KEYSTONE_PORT}/v3",
+            horizon_url=plan.horizon_url,
+            keystone_url=plan.keystone_url,
         )
         if packstack.keystone is None:
             return outputs

@@ -142,7 +142,7 @@ def declare_packstack(plan: LabPlan, built: NodesStage, preps: dict[str, HostPre
         "packstack",
         PackstackArgs(
             controller=connections[controller.name],
-            controller_ip=controller.management_ip,
+            keystone_url=plan.keystone_url,
             domain_id=built.identities[controller.name],
             answers=dict(plan.answers),
             apply=plan.runs("packstack"),

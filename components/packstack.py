@@ -22,13 +22,12 @@ from providers.packstack_answers import PackstackAnswers
 
 TYPE = "openstack-lab:lab:Packstack"
 ANSWER_DIR = "/root/openstack-lab"
-KEYSTONE_PORT = 5000
 
 
 @dataclass(frozen=True)
 class PackstackArgs:
     controller: NodeConnection
-    controller_ip: str
+    keystone_url: str  # where KeystoneReady asks for a token after the run
     domain_id: pulumi.Input[str]
     answers: dict[str, str]
     apply: bool  # False: stop after the answer file (stopAfter: answers)
@@ -98,7 +97,7 @@ class Packstack(pulumi.ComponentResource):
             self.keystone = KeystoneReady(
                 f"{name}-keystone-ready",
                 CloudAuth(
-                    auth_url=f"http://{args.controller_ip}:{KEYSTONE_PORT}/v3",
+                    auth_url=args.keystone_url,
                     username="admin",
                     password=self.answers.admin_password,
                 ),

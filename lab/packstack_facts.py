@@ -15,6 +15,8 @@ from typing import Mapping, Optional
 PHYSNET = "extnet"
 EXTERNAL_BRIDGE = "br-ex"
 EXTERNAL_NIC = "eth1"
+# Keystone's public endpoint as Packstack sets it up on the controller (http: CONFIG_HORIZON_SSL and TLS are off).
+KEYSTONE_PORT = 5000
 # Where host prep leaves the controller's root key for Packstack's CONFIG_SSH_KEY.
 CONTROLLER_ROOT_PUBKEY = "/root/.ssh/id_ed25519.pub"
 

@@ -19,7 +19,7 @@ from lab.config.model import (STAGES, BootSettings, ExistingCloud, LabConfig, La
                               RhelSubscription, Secret)
 from lab.node_plan import HostEntry, NodePlan, NodeVolumes, node_volumes
 from lab.openstack_plan import DemoPlan, NetworkingPlan, OpenStackNames, image_name, openstack_names
-from lab.packstack_facts import PHYSNET, StorageDisks, cloud_flavors, storage_disks
+from lab.packstack_facts import KEYSTONE_PORT, PHYSNET, StorageDisks, cloud_flavors, storage_disks
 
 __all__ = [
     "DemoPlan", "HostEntry", "HostPlan", "LabPlan", "LoginPlan", "NetworkPlan", "NetworkingPlan", "NodePlan",
@@ -98,6 +98,8 @@ class LabPlan:
     login: LoginPlan
     answers: Mapping[str, str]  # the lab's Packstack answer edits, read-only
     storage_disks: StorageDisks  # the controller's data disks Cinder and Swift use
+    keystone_url: str  # the lab's Keystone on the controller (Packstack's endpoint)
+    horizon_url: str
     keystone_timeout: int
     networking: NetworkingPlan
     demo: Optional[DemoPlan]  # None: stage demo not declared
@@ -178,6 +180,8 @@ def plan(config: LabConfig) -> LabPlan:
         login=login,
         answers=MappingProxyType(answers),
         storage_disks=disks,
+        keystone_url=f"http://{controller.management_ip}:{KEYSTONE_PORT}/v3",
+        horizon_url=f"http://{controller.management_ip}/dashboard",
         keystone_timeout=config.keystone_timeout,
         networking=NetworkingPlan(names, PHYSNET, config.external_cidr, config.external_gateway,
                                   config.external_pool.start, config.external_pool.end, config.private_cidr,
