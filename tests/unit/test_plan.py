@@ -29,7 +29,9 @@ def test_every_node_has_its_facts_once():
 def test_networks_and_storage_carry_the_stack_names():
     p = lab_plan(storagePoolPath="/var/lib/osl")
     assert p.management.name == "openstack-lab-alice-management" and len(p.management.bridge) <= 15
-    assert p.external.cidr == "10.1.3.0/24" or p.external.cidr != p.management.cidr
+    assert (p.management.cidr, p.external.cidr) == naming.derived_cidrs("alice", "10.208.0.0/12")
+    assert p.external.gateway == naming.host_address(p.external.cidr, 1)
+    assert p.management.gateway == naming.host_address(p.management.cidr, 1)
     assert p.storage.pool_name == "openstack-lab-alice-pool" and p.storage.pool_path == "/var/lib/osl"
     assert lab_plan().storage.pool_name == "default"
 
