@@ -65,8 +65,3 @@ class NodePlan:
     @property
     def host_entry(self) -> HostEntry:
         return HostEntry(self.management_ip, self.fqdn, self.name)
-
-    @property
-    def data_disks(self) -> tuple[tuple[str, DataDisk], ...]:
-        """(libvirt volume name, disk) of each data disk, in attachment order after the root disk."""
-        return self.volumes.data
