@@ -186,7 +186,7 @@ def plan(config: LabConfig) -> LabPlan:
         networking=NetworkingPlan(names, PHYSNET, config.external_cidr, config.external_gateway,
                                   config.external_pool.start, config.external_pool.end, config.private_cidr,
                                   config.dns_servers),
-        demo=_demo(config, prefix, login, cloud_flavors(answers)),
+        demo=_demo(config, prefix, names, login, cloud_flavors(answers)),
         cloud=config.cloud,
     )
 
@@ -240,14 +240,15 @@ def _node(config: LabConfig, placed: PlacedNode, dns_domain: str, hosts: tuple[H
     )
 
 
-def _demo(config: LabConfig, prefix: str, login: LoginPlan, lab_flavors: frozenset[str]) -> Optional[DemoPlan]:
+def _demo(config: LabConfig, prefix: str, names: OpenStackNames, login: LoginPlan,
+          lab_flavors: frozenset[str]) -> Optional[DemoPlan]:
     demo = config.demo
     if demo is None or not config.runs("demo"):
         return None
     existing_cloud = config.cloud is not None
     return DemoPlan(
         settings=demo,
-        names=openstack_names(prefix),
+        names=names,
         image_name=image_name(prefix, demo.image),
         public_key=demo.public_key,
         # Packstack's flavors exist only in a lab the lab built.
