@@ -45,7 +45,8 @@ _KINDS = (
     ("host-key", ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED", "host key is known for",
                   "No matching host key")),
     ("login", ("Permission denied", "Too many authentication failures")),
-    ("forward", ("open failed", "administratively prohibited", "forwarding failed", "Could not request local forwarding")),
+    ("forward", ("open failed", "administratively prohibited", "forwarding failed",
+                 "Could not request local forwarding")),
 )
 
 
@@ -103,7 +104,8 @@ def uri_problem(uri: str) -> Optional[str]:
 
 def tunnel_argv(target: SshTarget, local_socket: str, timeout: int) -> list[str]:
     """OpenSSH's ssh, set up as the provider logs in, forwarding `local_socket` to the host's libvirtd socket."""
-    argv = ["ssh", "-N", "-T", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}", "-o", "ExitOnForwardFailure=yes",
+    argv = ["ssh", "-N", "-T", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}",
+            "-o", "ExitOnForwardFailure=yes",
             "-o", "LogLevel=ERROR", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "UpdateHostKeys=no",
             "-o", f"HostKeyAlgorithms={','.join(HOST_KEY_ALGORITHMS)}"]
     if target.verify:
@@ -203,7 +205,7 @@ def fix(kind: str, target: SshTarget, uri_key: str) -> str:
     if kind == "host-key":
         return (f"the host key of {target.host} is not trusted: the libvirt provider checks it against {known} "
                 f"({'knownhosts= of ' + uri_key if target.known_hosts else 'no knownhosts= in ' + uri_key}); check "
-                f"the host's fingerprint there (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then add its ed25519 "
+                "the host's fingerprint there (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then add its ed25519 "
                 f"key to that file (ssh-keyscan -t ed25519 {target.host} >> {known}) or point knownhosts= at a file "
                 "that has it")
     if kind == "login":

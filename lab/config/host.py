@@ -19,8 +19,9 @@ LIBVIRT_SCHEMES = ("qemu", "qemu+ssh", "qemu+tcp", "qemu+tls", "qemu+unix", "tes
 def libvirt_uri_problem(uri: str) -> str | None:
     parsed = urlparse(uri)
     if not re.match(r"^[a-z][a-z0-9+]*://", uri) or parsed.scheme not in LIBVIRT_SCHEMES:
+        schemes = ", ".join(s for s in LIBVIRT_SCHEMES if not s.startswith("test"))
         return (f"{uri!r} is not a libvirt QEMU URI the libvirt provider opens; use qemu:///system, or "
-                f"qemu+ssh://user@host/system for another host (schemes: {', '.join(s for s in LIBVIRT_SCHEMES if not s.startswith('test'))})")
+                f"qemu+ssh://user@host/system for another host (schemes: {schemes})")
     if parsed.scheme.startswith("qemu") and parsed.path not in ("/system", "/session"):
         return f"{uri!r} names no QEMU daemon: its path must be /system (or /session), e.g. qemu:///system"
     return libvirt_ssh.uri_problem(uri)
@@ -40,7 +41,8 @@ def read(r: Reader, path_exists: Callable[[str], bool]) -> dict[str, Any]:
     base_image = r.get("baseImage")
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", base_image):
         if not re.match(r"^https?://[^/\s]+/", base_image):
-            r.problem("baseImage", f"{base_image!r}: libvirt downloads only http(s) URLs; give one, or a local qcow2 path")
+            r.problem("baseImage",
+                      f"{base_image!r}: libvirt downloads only http(s) URLs; give one, or a local qcow2 path")
     elif not path_exists(base_image):
         r.problem("baseImage", f"file {base_image} does not exist; give an existing qcow2 path or an http(s) URL")
 

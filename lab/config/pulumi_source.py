@@ -21,7 +21,8 @@ def read_overlay(environ: Mapping[str, str] = os.environ, project: str = "openst
     try:
         overlay = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(project, [ConfigProblem(OVERLAY_ENV, f"cannot read the test overlay {path}: {err}")]) from None
+        problem = ConfigProblem(OVERLAY_ENV, f"cannot read the test overlay {path}: {err}")
+        raise ConfigError(project, [problem]) from None
     if not isinstance(overlay, dict):
         raise ConfigError(project, [ConfigProblem(OVERLAY_ENV, f"{path} is not a YAML mapping")])
     base = Path(path).resolve().parent
