@@ -315,7 +315,8 @@ def test_neighbours_whose_names_differ_in_case_and_punctuation(stacks, lab, empt
     while True:  # two random tags whose hashed CIDRs collide would be refused by preflight: draw again
         tag = secrets.token_hex(3)
         names = (f"e2eAlice.Lab{tag}", f"e2ealice-lab{tag}")
-        if not set(naming.derived_cidrs(names[0], "10.208.0.0/12")) & set(naming.derived_cidrs(names[1], "10.208.0.0/12")):
+        cidrs = [set(naming.derived_cidrs(name, "10.208.0.0/12")) for name in names[:2]]
+        if not cidrs[0] & cidrs[1]:
             break
     assert naming.slug(names[0]) == naming.slug(names[1])
     config = {"computeCount": 0, "stopAfter": "nodes", "baseImage": empty_disk, "boot": None,
@@ -326,7 +327,7 @@ def test_neighbours_whose_names_differ_in_case_and_punctuation(stacks, lab, empt
         for future in [pool.submit(s.up, timeout=WAIT) for s in pair]:
             future.result()
     invs = [_inventory(lab, s) for s in pair]
-    for stack, inv in zip(pair, invs):
+    for stack, inv in zip(pair, invs, strict=True):
         log(f"{stack.name}: {({k: sorted(v) for k, v in inv.items()})}")
         assert len(inv["domains"]) == 1 and len(inv["networks"]) == 2 and len(inv["pools"]) == 1, inv
         assert len(inv["bridges"]) == 2 and len(inv["cidrs"]) == 2 and len(inv["macs"]) == 2, inv
@@ -344,7 +345,7 @@ def test_neighbours_whose_names_differ_in_case_and_punctuation(stacks, lab, empt
     present = {line.split(":")[1].strip().split("@")[0] for line in links.splitlines() if line.strip()}
     for inv in invs:
         assert inv["bridges"] <= present, f"bridges {sorted(inv['bridges'] - present)} missing in the netns"
-    for stack, inv in zip(pair, invs):
+    for stack, inv in zip(pair, invs, strict=True):
         stack.destroy(timeout=WAIT)
         stacks.forget(stack)
         left = {kind: sorted(names & inv[kind]) for kind, names in _libvirt_names(lab, baseline).items()

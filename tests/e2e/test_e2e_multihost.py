@@ -404,7 +404,8 @@ def test_06_scale_out_on_b_previews_creates_on_b_only(mh, scale_out, mh_step):
     not_new = [urn_name(s["urn"]) for s in creates if not urn_name(s["urn"]).startswith("b-compute2")]
     assert not not_new, f"creates beyond b-compute2: {not_new}"
     created_types = {step_type(s) for s in creates}
-    for t in ("libvirt:index/domain:Domain", "libvirt:index/volume:Volume", "libvirt:index/cloudInitDisk:CloudInitDisk"):
+    for t in ("libvirt:index/domain:Domain", "libvirt:index/volume:Volume",
+              "libvirt:index/cloudInitDisk:CloudInitDisk"):
         assert t in created_types, f"b-compute2 gets no {t}"
     libvirt_steps = [s for s in steps if step_type(s).startswith(("libvirt:", "pulumi:providers:libvirt"))]
     # Host A's libvirt objects (provider `libvirt`) are not touched at all; on host B (`libvirt-b`) only creates

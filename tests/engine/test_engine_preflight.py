@@ -35,8 +35,8 @@ def daemon():
     base = Path(tempfile.mkdtemp(prefix="osl-engine-preflight-", dir="/tmp"))
     os.chmod(base, 0o755)
     with PrivateLibvirtd(prefix="osl-engine") as lv:
-        for argv in (["ip", "link", "add", BRIDGE, "type", "bridge"], ["ip", "link", "add", NOT_A_BRIDGE, "type", "veth",
-                                                                       "peer", "name", f"{NOT_A_BRIDGE}p"]):
+        for argv in (["ip", "link", "add", BRIDGE, "type", "bridge"],
+                     ["ip", "link", "add", NOT_A_BRIDGE, "type", "veth", "peer", "name", f"{NOT_A_BRIDGE}p"]):
             subprocess.run(lv.ns(argv), check=True, capture_output=True, timeout=30)
         (base / "pool").mkdir()
         lv.virsh("pool-define-as", POOL, "dir", "--target", str(base / "pool"))

@@ -36,7 +36,8 @@ class Unavailable(Exception):
 
 
 def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=APT_TIMEOUT_S, **kw)
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          timeout=APT_TIMEOUT_S, **kw)
 
 
 def host_codename() -> str:
@@ -147,7 +148,8 @@ class Suite:
         got = _run(["apt-get", *self.apt_options(), "-q", "download", f"{package}={version}"], cwd=into)
         debs = sorted(into.glob(f"{package}_*.deb"))
         if got.returncode != 0 or not debs:
-            raise Unavailable(f"apt-get download {package}={version} ({self.suite}) failed: {got.stderr.strip()[-400:]}")
+            raise Unavailable(
+                f"apt-get download {package}={version} ({self.suite}) failed: {got.stderr.strip()[-400:]}")
         return debs[0]
 
 
@@ -162,7 +164,7 @@ def _locked(path: Path):
         except BlockingIOError:
             if time.monotonic() > deadline:
                 handle.close()
-                raise Unavailable(f"waited {LOCK_WAIT_S} s for {path} (another download of the same suite)")
+                raise Unavailable(f"waited {LOCK_WAIT_S} s for {path} (another download of the same suite)") from None
             time.sleep(1)
 
 

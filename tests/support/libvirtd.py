@@ -48,7 +48,8 @@ class PrivateLibvirtd:
         return f"{driver}+unix://{path}?socket={self.socket}"
 
     def start(self) -> "PrivateLibvirtd":
-        argv = ["bash", str(SCRIPT), "start", self.netns, str(self.state_dir)] + (["--virtlogd"] if self.virtlogd else [])
+        argv = ["bash", str(SCRIPT), "start", self.netns, str(self.state_dir)]
+        argv += ["--virtlogd"] if self.virtlogd else []
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
         self.running = True
         if proc.returncode != 0:

@@ -44,7 +44,8 @@ def test_demo_is_off_and_ssh_key_is_the_controllers_root_key():
 
 
 def test_extra_answers_are_included():
-    answers = plan(cfg(packstackAnswers={"CONFIG_HEAT_INSTALL": "y", "CONFIG_NEUTRON_ML2_TYPE_DRIVERS": "geneve,flat,vlan"})).answers
+    extra = {"CONFIG_HEAT_INSTALL": "y", "CONFIG_NEUTRON_ML2_TYPE_DRIVERS": "geneve,flat,vlan"}
+    answers = plan(cfg(packstackAnswers=extra)).answers
     assert answers["CONFIG_HEAT_INSTALL"] == "y"
     assert answers["CONFIG_NEUTRON_ML2_TYPE_DRIVERS"] == "geneve,flat,vlan"
 

@@ -20,8 +20,8 @@ HOSTS = [("10.1.2.10", "controller.alice.lab.internal", "controller"), ("10.1.2.
 
 
 def rendered_user_data():
-    text = user_data(NODE, "ssh-ed25519 AAAAlogin me", "-----BEGIN OPENSSH PRIVATE KEY-----\nhk\n-----END OPENSSH PRIVATE KEY-----",
-                     "ssh-ed25519 AAAAhost host", HOSTS)
+    host_key = "-----BEGIN OPENSSH PRIVATE KEY-----\nhk\n-----END OPENSSH PRIVATE KEY-----"
+    text = user_data(NODE, "ssh-ed25519 AAAAlogin me", host_key, "ssh-ed25519 AAAAhost host", HOSTS)
     assert text.startswith("#cloud-config\n")
     return yaml.safe_load(text)
 

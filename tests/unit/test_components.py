@@ -61,7 +61,8 @@ def test_kvm_domains_pass_the_host_cpu_through():
 
 
 def test_direct_kernel_boot_settings_reach_the_domain():
-    run = run_lab({**BASE, "boot": {"kernel": "/img/vmlinuz", "initrd": "/img/initrd", "cmdline": "root=/dev/vda rw quiet"}})
+    boot = {"kernel": "/img/vmlinuz", "initrd": "/img/initrd", "cmdline": "root=/dev/vda rw quiet"}
+    run = run_lab({**BASE, "boot": boot})
     domain = run.named("controller-domain")
     assert domain.inputs["kernel"] == "/img/vmlinuz" and domain.inputs["initrd"] == "/img/initrd"
     assert domain.inputs["cmdlines"] == [{"root": "/dev/vda"}, {"_": "quiet rw"}]
@@ -193,7 +194,8 @@ def test_every_node_checks_br_ex_after_packstack(full):
 
 def test_every_compute_is_mapped_into_novas_cell_after_each_packstack_run(full):
     discover = full.named("packstack-discover-hosts")
-    assert "nova-manage cell_v2 discover_hosts --verbose" in discover.inputs["create"]  # scripts/packstack-discover-hosts.sh
+    # scripts/packstack-discover-hosts.sh
+    assert "nova-manage cell_v2 discover_hosts --verbose" in discover.inputs["create"]
     assert full.depends_on(discover, "packstack-apply")
     assert discover.inputs["triggers"] == full.named("packstack-apply").inputs["triggers"]  # once per run
     assert discover.inputs["connection"]["host"] == full.named("packstack-apply").inputs["connection"]["host"]
@@ -309,7 +311,8 @@ def test_stop_after_ends_the_chain(stop_after, present, absent):
 
 
 def test_existing_cloud_mode_declares_only_networking():
-    run = run_lab({"cloud": {"authUrl": "http://127.0.0.1:15000/v3"}, "cloudPassword": "pw"}, secrets=("cloudPassword",))
+    run = run_lab({"cloud": {"authUrl": "http://127.0.0.1:15000/v3"}, "cloudPassword": "pw"},
+                  secrets=("cloudPassword",))
     assert not run.of_type(DOMAIN) and not run.of_type(COMMAND) and not run.of_type("pulumi:providers:libvirt")
     assert run.named("keystone-ready").inputs["auth_url"] == "http://127.0.0.1:15000/v3"
     assert run.depends_on(run.named("networking-cloud"), "keystone-ready")

@@ -1,6 +1,7 @@
 """The config model: defaults, and one clear problem per bad input, naming the key."""
 import dataclasses
 import json
+from types import MappingProxyType
 
 import pytest
 
@@ -13,13 +14,13 @@ PROJECT = "openstack-lab"
 DEBIAN_TEST = read_overlay({OVERLAY_ENV: str(ROOT / "tests/support/overlay/debian-test.yaml")})
 
 
-def problems(raw, stack="alice", secrets=(), exists=lambda p: True, overlay={}):
+def problems(raw, stack="alice", secrets=(), exists=lambda p: True, overlay=MappingProxyType({})):
     with pytest.raises(ConfigError) as info:
         parse(raw, PROJECT, stack, frozenset(secrets), path_exists=exists, overlay=overlay)
     return {p.key: p.message for p in info.value.problems}
 
 
-def ok(raw, stack="alice", secrets=(), overlay={}):
+def ok(raw, stack="alice", secrets=(), overlay=MappingProxyType({})):
     return parse(raw, PROJECT, stack, frozenset(secrets), path_exists=lambda p: True, overlay=overlay)
 
 
@@ -95,7 +96,8 @@ def test_gateway_inside_pool_is_rejected():
 
 
 def test_reversed_pool_is_rejected():
-    found = problems({"externalCidr": "172.24.4.0/24", "externalPool": {"start": "172.24.4.200", "end": "172.24.4.100"}})
+    found = problems({"externalCidr": "172.24.4.0/24",
+                      "externalPool": {"start": "172.24.4.200", "end": "172.24.4.100"}})
     assert "swap" in found["externalPool"]
 
 
@@ -145,7 +147,8 @@ def test_turning_services_back_on_raises_the_controller_memory_need():
     assert "8192 MiB is below the 9216 MiB" in message
     assert "CONFIG_CEILOMETER_INSTALL=y 1536" in message and "CONFIG_AODH_INSTALL=y 512" in message
     assert "4 service workers 1024" in message and "raise controller.memoryMiB to at least 9216" in message
-    ok({"packstackAnswers": {"CONFIG_CEILOMETER_INSTALL": "y", "CONFIG_AODH_INSTALL": "y", "CONFIG_SERVICE_WORKERS": "4"},
+    ok({"packstackAnswers": {"CONFIG_CEILOMETER_INSTALL": "y", "CONFIG_AODH_INSTALL": "y",
+                             "CONFIG_SERVICE_WORKERS": "4"},
         "controller": {"memoryMiB": 9216}})
 
 
@@ -317,7 +320,8 @@ def _pair():
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
                                 serialization.NoEncryption()).decode()
-    return key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode(), private
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return public.decode(), private
 
 
 def test_ssh_key_halves_must_belong_together():

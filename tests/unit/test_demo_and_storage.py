@@ -94,9 +94,11 @@ def test_answers_without_data_disks_keep_packstacks_loopback_files():
 def test_answers_with_data_disks(disks, extra, expected):
     import json
 
-    answers = plan(cfg({"controller": json.dumps({"dataDisksGiB": disks}), "packstackAnswers": json.dumps(extra)})).answers
+    raw = {"controller": json.dumps({"dataDisksGiB": disks}), "packstackAnswers": json.dumps(extra)}
+    answers = plan(cfg(raw)).answers
     storage = {k: v for k, v in answers.items() if k in (
-        "CONFIG_CINDER_VOLUMES_CREATE", "CONFIG_CINDER_VOLUME_NAME", "CONFIG_SWIFT_STORAGES", "CONFIG_SWIFT_STORAGE_FSTYPE")}
+        "CONFIG_CINDER_VOLUMES_CREATE", "CONFIG_CINDER_VOLUME_NAME", "CONFIG_SWIFT_STORAGES",
+        "CONFIG_SWIFT_STORAGE_FSTYPE")}
     assert storage == expected
     assert set(answers) <= packstack_options()  # every key is one the pinned `packstack -o` lists
 
@@ -328,5 +330,6 @@ def test_instance_ready_gives_up_at_its_deadline_naming_the_server():
     with pytest.raises(NotAnswering) as err:
         wait_for_ssh(props, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
     message = str(err.value)
-    assert "server openstack-lab-alice-demo did not answer SSH" in message and "within 30 s (demo.waitSeconds" in message
+    assert "server openstack-lab-alice-demo did not answer SSH" in message
+    assert "within 30 s (demo.waitSeconds" in message
     assert "openstack console log show openstack-lab-alice-demo" in message

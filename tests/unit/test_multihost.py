@@ -147,7 +147,8 @@ def test_each_bad_existing_machine_field_is_named(machine, key, words):
 
 
 def test_the_management_network_must_hold_every_hosts_block():
-    found = problems({**TWO_HOSTS, "managementCidr": "10.40.0.0/27", "network": dict(BRIDGE, managementGateway="10.40.0.1")})
+    found = problems({**TWO_HOSTS, "managementCidr": "10.40.0.0/27",
+                      "network": dict(BRIDGE, managementGateway="10.40.0.1")})
     assert "no room" in found["managementCidr"]
 
 

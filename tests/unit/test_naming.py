@@ -36,7 +36,8 @@ def test_macs_differ_per_stack_node_and_nic():
 def test_libvirt_names_carry_project_and_stack():
     assert naming.libvirt_name("openstack-lab", "alice-dev", "compute1") == "openstack-lab-alice-dev-compute1"
     # A name that is not already a clean label keeps a tag of its exact spelling.
-    assert re.fullmatch(r"openstack-lab-alice-dev-[0-9a-f]{6}-compute1", naming.libvirt_name("openstack-lab", "Alice_Dev", "compute1"))
+    name = naming.libvirt_name("openstack-lab", "Alice_Dev", "compute1")
+    assert re.fullmatch(r"openstack-lab-alice-dev-[0-9a-f]{6}-compute1", name)
 
 
 def test_stacks_differing_in_case_or_punctuation_never_share_a_name():

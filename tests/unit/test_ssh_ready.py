@@ -4,7 +4,6 @@ import threading
 
 import pytest
 
-from providers import ssh_ready
 from providers.ssh_ready import NotAnswering, _SshReadyProvider, ssh_banner, wait_for_ssh
 
 PROPS = {"subject": "compute2", "host": "10.1.2.12", "port": 22, "identity": "uuid-1", "timeout_seconds": 60,
