@@ -1,7 +1,7 @@
 """The stack `make verify` checks, read through the Pulumi CLI of the toolchain (`source toolchain/env.sh`):
-its config (parsed and planned as the program does), its outputs, and the two secrets it needs — `cloudsYaml`
-and, when the lab generated it, `sshPrivateKey` — read from the CLI's stdout into memory (never argv, never
-printed; a failing command's stdout is never shown)."""
+its config (with its secrets, parsed and planned as the program does), its outputs, and the two secret outputs
+it needs — `cloudsYaml` and, when the lab generated it, `sshPrivateKey` — all read from the CLI's stdout into
+memory (never argv, never printed: the printer redacts each; a failing command's stdout is never shown)."""
 from __future__ import annotations
 
 import json
@@ -19,7 +19,6 @@ from lab.plan import LabPlan, plan
 from tools.verify.expectations import BootKit, Expectations
 
 Run = Callable[..., subprocess.CompletedProcess]
-SECRET_PLACEHOLDER = "<secret>"  # a secret config value the checks do not need (as tools/doctor.py does)
 
 
 class StackError(Exception):
@@ -33,10 +32,12 @@ class StackFacts:
     outputs: Mapping[str, Any]  # non-secret outputs; secret ones read "[secret]"
     clouds_yaml: str = field(repr=False)
     private_key: Optional[str] = field(default=None, repr=False)  # the demo key, when the stack holds it
+    config_secrets: tuple[str, ...] = field(default=(), repr=False)  # the values of the config's secrets
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.private_key,) if s)
+        """Every secret the run holds besides the clouds.yaml password: never to be shown."""
+        return tuple(s for s in (self.private_key, *self.config_secrets) if s)
 
 
 class StackReader:
@@ -61,24 +62,26 @@ class StackReader:
         except (OSError, KeyError, TypeError, yaml.YAMLError) as err:
             raise StackError(f"cannot read the project name from {self.cwd / 'Pulumi.yaml'}: {err}") from None
 
-    def config(self) -> LabConfig:
+    def config(self) -> tuple[LabConfig, tuple[str, ...]]:
+        """The stack's config parsed as the program parses it (secret values included: the config rules check
+        them), and those secret values, for redaction."""
         project = self.project()
-        entries = json.loads(self._pulumi("config", "--json"))
+        entries = json.loads(self._pulumi("config", "--json", "--show-secrets"))
         raw: dict[str, Any] = {}
-        secret_keys = set()
+        secret_keys, secret_values = set(), []
         for key, entry in entries.items():
             if not key.startswith(f"{project}:"):
                 continue
             name = key.split(":", 1)[1]
+            raw[name] = entry.get("value")
             if entry.get("secret"):
                 secret_keys.add(name)
-                raw[name] = SECRET_PLACEHOLDER
-            else:
-                raw[name] = entry.get("value")
+                secret_values.append(str(entry.get("value") or ""))
         try:
-            return parse(raw, project, self.stack, frozenset(secret_keys), overlay=read_overlay(project=project))
+            config = parse(raw, project, self.stack, frozenset(secret_keys), overlay=read_overlay(project=project))
         except ConfigError as err:
             raise StackError(f"the stack's config does not parse: {err}") from None
+        return config, tuple(v for v in secret_values if v)
 
     def outputs(self) -> dict[str, Any]:
         return dict(json.loads(self._pulumi("stack", "output", "--json")))
@@ -86,28 +89,25 @@ class StackReader:
     def secret_output(self, name: str) -> str:
         return str(json.loads(self._pulumi("stack", "output", "--json", "--show-secrets", name)))
 
-    def secret_config(self, name: str) -> str:
-        return self._pulumi("config", "get", name).rstrip("\n")
-
     def read(self, key_needed: bool = True) -> StackFacts:
-        config = self.config()
+        config, config_secrets = self.config()
         outputs = self.outputs()
         if "cloudsYaml" not in outputs:
             raise StackError(f"stack {self.stack} has no cloudsYaml output yet: run `make up` (stopAfter must "
                              "reach packstack, or networking on an existing cloud)")
         clouds_yaml = self.secret_output("cloudsYaml")
         return StackFacts(config, plan(config), outputs, clouds_yaml,
-                          self._demo_key(config, outputs) if key_needed else None)
+                          self._demo_key(config, outputs) if key_needed else None, config_secrets)
 
     def _demo_key(self, config: LabConfig, outputs: Mapping[str, Any]) -> Optional[str]:
         """The private half of the demo keypair when the stack holds it (generated, or the configured login
         pair); None when demo.publicKey is the user's own key."""
-        if config.demo is None or config.demo.public_key:
+        if not config.runs("demo") or config.demo is None or config.demo.public_key:
             return None
         if "sshPrivateKey" in outputs:
             return self.secret_output("sshPrivateKey")
         if config.ssh_private_key is not None:
-            return self.secret_config("sshPrivateKey")
+            return config.ssh_private_key.value
         return None
 
 
