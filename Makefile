@@ -19,6 +19,7 @@ help:
 	@echo "make test      - set up, then run every test tier ($(TIERS))"
 	@echo "make lint      - ruff, mypy, shellcheck and go vet (lint-python | lint-shell | lint-go)"
 	@echo "make recover   - after an interrupted up: stale lock, orphaned plugins, pending creates, refresh"
+	@echo "make verify    - does the cloud work? a smoke of stack $(STACK) through its cloudsYaml (tools/verify/)"
 	@echo "make preview | destroy | doctor | ssh-config | test-unit | test-packstack | test-engine | test-e2e | test-api"
 
 # packstack's netifaces has no wheel for Python 3.11: pip builds it (a C compiler and Python's headers).
@@ -60,6 +61,13 @@ destroy: toolchain
 .PHONY: recover
 recover: toolchain
 	$(ENV) $(PYTHON) tools/recover.py --stack $(STACK)
+
+# Smoke of the stack's cloud with the OpenStack SDK (tools/verify/): one timed line per check, exit 1 on a
+# failure; everything it makes (<prefix>-verify-*) is removed, also on Ctrl-C. VERIFY_SSH_KEY=<file>: the private
+# key of your own demo.publicKey (the stack's own key is read from the stack).
+.PHONY: verify
+verify: deps toolchain
+	$(ENV) $(PY) -m tools.verify --stack $(STACK)
 
 outputs: toolchain
 	$(PULUMI) stack output --stack $(STACK)
