@@ -54,7 +54,8 @@ FAKE_PACKSTACK = r'''
 case "$1" in
   --gen-answer-file=*)
     echo "generated" >> "$PACKSTACK_CALLS"
-    printf '[general]\n# comment\nCONFIG_CONTROLLER_HOST=127.0.0.1\nCONFIG_COMPUTE_HOSTS=127.0.0.1\nEXCLUDE_SERVERS=\nCONFIG_KEYSTONE_ADMIN_PW=random1\nCONFIG_PROVISION_DEMO=y\n' > "${1#--gen-answer-file=}";;
+    printf '%s\n' '[general]' '# comment' CONFIG_CONTROLLER_HOST=127.0.0.1 CONFIG_COMPUTE_HOSTS=127.0.0.1 \
+      EXCLUDE_SERVERS= CONFIG_KEYSTONE_ADMIN_PW=random1 CONFIG_PROVISION_DEMO=y > "${1#--gen-answer-file=}";;
   --version) echo "packstack 26.0.0";;
 esac
 '''
@@ -91,7 +92,8 @@ def test_answer_file_is_generated_once_and_second_run_changes_nothing(tmp_path):
 
 
 def test_unknown_answer_key_fails_loudly(tmp_path):
-    result = run("packstack-answers.sh", tmp_path, answers_env(tmp_path), "CONFIG_TYPO=1\n", {"packstack": FAKE_PACKSTACK})
+    result = run("packstack-answers.sh", tmp_path, answers_env(tmp_path), "CONFIG_TYPO=1\n",
+                 {"packstack": FAKE_PACKSTACK})
     assert result.returncode != 0
     assert "unknown answer key: CONFIG_TYPO" in result.stderr
 
@@ -99,7 +101,8 @@ def test_unknown_answer_key_fails_loudly(tmp_path):
 # Scale-out: the answer file keeps Packstack's empty EXCLUDE_SERVERS (prescript's option, written into [general]
 # by --gen-answer-file), so every run covers every server; an earlier lab's exclusion goes (issue 17 item 4).
 TWO = "CONFIG_CONTROLLER_HOST=10.0.0.10\nCONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12\nCONFIG_PROVISION_DEMO=n\n"
-THREE = "CONFIG_CONTROLLER_HOST=10.0.0.10\nCONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12,10.0.0.13\nCONFIG_PROVISION_DEMO=n\n"
+THREE = ("CONFIG_CONTROLLER_HOST=10.0.0.10\nCONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12,10.0.0.13\n"
+         "CONFIG_PROVISION_DEMO=n\n")
 
 
 def answer_lines(tmp_path):
@@ -115,7 +118,7 @@ def test_a_scale_outs_answer_file_excludes_no_server(tmp_path):
     result = run_answers(tmp_path, THREE)
     assert result.returncode == 0, result.stderr
     assert "CONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12,10.0.0.13" in answer_lines(tmp_path)
-    assert [l for l in answer_lines(tmp_path) if l.startswith("EXCLUDE_SERVERS")] == ["EXCLUDE_SERVERS="]
+    assert [line for line in answer_lines(tmp_path) if line.startswith("EXCLUDE_SERVERS")] == ["EXCLUDE_SERVERS="]
     assert "answer file written" in result.stdout
 
 
@@ -125,7 +128,7 @@ def test_an_earlier_labs_exclusion_goes_back_to_packstacks_empty_default(tmp_pat
     assert earlier.returncode == 0 and "EXCLUDE_SERVERS=10.0.0.11,10.0.0.12" in answer_lines(tmp_path)
     result = run_answers(tmp_path, THREE)
     assert result.returncode == 0, result.stderr
-    assert [l for l in answer_lines(tmp_path) if l.startswith("EXCLUDE_SERVERS")] == ["EXCLUDE_SERVERS="]
+    assert [line for line in answer_lines(tmp_path) if line.startswith("EXCLUDE_SERVERS")] == ["EXCLUDE_SERVERS="]
     assert "CONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12,10.0.0.13" in answer_lines(tmp_path)
     assert "answer file written" in result.stdout
 
@@ -175,7 +178,8 @@ def test_discover_hosts_demands_the_computes(tmp_path):
 def test_packstack_failure_surfaces_the_log_tail(tmp_path):
     runs = tmp_path / "runs"
     (runs / "latest").mkdir(parents=True)
-    (runs / "latest" / "openstack-setup.log").write_text("".join(f"line {i}\n" for i in range(100)) + "ERROR: puppet failed\n")
+    setup_log = "".join(f"line {i}\n" for i in range(100)) + "ERROR: puppet failed\n"
+    (runs / "latest" / "openstack-setup.log").write_text(setup_log)
     (tmp_path / "answers").mkdir()
     (tmp_path / "answers" / "answers.txt").write_text("CONFIG_X=1\n")
     env = {"LAB_ANSWER_DIR": str(tmp_path / "answers"), "LAB_PACKSTACK_RUNS": str(runs)}
@@ -192,7 +196,8 @@ def test_packstack_failure_shows_the_newest_puppet_log(tmp_path):
     (tmp_path / "runs" / "latest" / "openstack-setup.log").write_text("ERROR : Error appeared during Puppet run\n")
     older, newest = manifests / "10.0.0.10_controller.pp.log", manifests / "10.0.0.11_compute.pp.log"
     older.write_text("older run: fine\n")
-    newest.write_text("".join(f"notice {i}\n" for i in range(60)) + "Error: Execution of '/usr/bin/dnf -y install openstack-nova-compute' returned 1\n")
+    newest.write_text("".join(f"notice {i}\n" for i in range(60))
+                      + "Error: Execution of '/usr/bin/dnf -y install openstack-nova-compute' returned 1\n")
     os.utime(older, (1_000_000, 1_000_000))
     (tmp_path / "answers").mkdir()
     (tmp_path / "answers" / "answers.txt").write_text("CONFIG_X=1\n")
@@ -216,7 +221,8 @@ def test_packstack_apply_uses_the_lab_answer_file(tmp_path):
 
 
 def test_packstack_apply_refuses_without_answers(tmp_path):
-    result = run("packstack-apply.sh", tmp_path, {"LAB_ANSWER_DIR": str(tmp_path / "none")}, fakes={"packstack": "exit 0"})
+    result = run("packstack-apply.sh", tmp_path, {"LAB_ANSWER_DIR": str(tmp_path / "none")},
+                 fakes={"packstack": "exit 0"})
     assert result.returncode != 0 and "no answer file" in result.stderr
 
 
@@ -261,7 +267,8 @@ def test_trust_adds_the_controller_key_once_and_installs_known_hosts(tmp_path):
 FAKE_CLOUD_INIT = r'''
 case "$*" in
   "status --wait") exit "$STATUS";;
-  "status --long") printf 'status: error\nerrors:\n\t- (scripts_user) Runparts: 1 failures (runcmd) in 1 attempted commands\n';;
+  "status --long") printf 'status: error\nerrors:\n\t- %s\n' \
+    '(scripts_user) Runparts: 1 failures (runcmd) in 1 attempted commands';;
 esac
 '''
 
@@ -402,7 +409,8 @@ def test_external_nic_activates_the_lab_profile_once(tmp_path):
 
 
 def test_external_nic_fails_when_the_nic_has_an_address(tmp_path):
-    fakes = {"nmcli": FAKE_NMCLI, "ip": fake_ip(addresses="3: eth1    inet6 fe80::5054:ff:fe00:2/64 scope link \\\\       valid_lft forever\\n"), "hostname": "echo node1"}
+    link_local = "3: eth1    inet6 fe80::5054:ff:fe00:2/64 scope link \\\\       valid_lft forever\\n"
+    fakes = {"nmcli": FAKE_NMCLI, "ip": fake_ip(addresses=link_local), "hostname": "echo node1"}
     result = run("external-nic.sh", tmp_path, nic_env(tmp_path, "lab-eth1"), fakes=fakes)
     assert result.returncode == 1
     assert "node1: eth1 must carry no address" in result.stderr and "fe80::5054:ff:fe00:2/64" in result.stderr
@@ -416,7 +424,8 @@ def test_external_nic_fails_when_the_nic_is_down(tmp_path):
 
 def test_external_nic_fails_without_the_lab_profile(tmp_path):
     nmcli = FAKE_NMCLI.replace(r"printf 'cloud-init eth0\ncloud-init eth1\nlab-eth1\n'", r"printf 'cloud-init eth1\n'")
-    result = run("external-nic.sh", tmp_path, nic_env(tmp_path), fakes={"nmcli": nmcli, "ip": fake_ip(), "hostname": "echo n1"})
+    result = run("external-nic.sh", tmp_path, nic_env(tmp_path),
+                 fakes={"nmcli": nmcli, "ip": fake_ip(), "hostname": "echo n1"})
     assert result.returncode == 1 and "no profile lab-eth1" in result.stderr
 
 
