@@ -76,14 +76,15 @@ KINDS = [
     ("CONFIG_NEUTRON_INSTALL", "validate_neutron", "n", "Neutron service must be enabled", "use y", "y"),
     ("CONFIG_CINDER_NFS_MOUNTS", "validate_multi_export", "nfs.example:/srv/nfs", "is not a valid export",
      "use NFS exports such as", "192.0.2.5:/srv/nfs,[2001:db8::5]:/srv/nfs"),
-    ("CONFIG_SWIFT_STORAGES", "swift_600.validate_storage", "vdc", 'Storage value has to be in format "/path/to/device".',
-     "use device paths such as /dev/vdb", "/dev/vdc"),
+    ("CONFIG_SWIFT_STORAGES", "swift_600.validate_storage", "vdc",
+     'Storage value has to be in format "/path/to/device".', "use device paths such as /dev/vdb", "/dev/vdc"),
     ("CONFIG_SWIFT_STORAGE_SIZE", "swift_600.validate_storage_size", "two",
      "Storage size not have a valid value (eg. 1G, 1000M, 1000000K)", "use a size with its unit", "2G"),
 ]
 
 
-@pytest.mark.parametrize("key,kind,bad,message,fix,good", KINDS, ids=[k[1].rsplit(".", 1)[-1] + ":" + k[0] for k in KINDS])
+@pytest.mark.parametrize("key,kind,bad,message,fix,good", KINDS,
+                         ids=[k[1].rsplit(".", 1)[-1] + ":" + k[0] for k in KINDS])
 def test_each_kind_refuses_with_packstacks_message_on_a_real_key(key, kind, bad, message, fix, good):
     assert any(v.endswith("." + kind) for v in pv.declarations()[key].validators), f"{key} no longer declares {kind}"
     refused = pv.problem(key, bad)
@@ -121,7 +122,8 @@ def test_checking_changes_nothing_on_this_machine_and_asks_no_host():
             "from packstack_declarations import refuse_side_effects; sys.addaudithook(refuse_side_effects);"
             "from lab import packstack_validators as pv;"
             f"found = pv.problems(json.loads({json.dumps(json.dumps(values))}));"
-            "print(json.dumps({'found': sorted(found), 'modules': sorted(m for m in sys.modules if m.startswith('packstack'))}))")
+            "modules = sorted(m for m in sys.modules if m.startswith('packstack'));"
+            "print(json.dumps({'found': sorted(found), 'modules': modules}))")
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     seen = json.loads(run.stdout)
@@ -132,10 +134,12 @@ def test_checking_changes_nothing_on_this_machine_and_asks_no_host():
 
 def test_several_bad_answers_are_several_problems_at_once():
     found = problems({"computeCount": -1, "packstackAnswers": {
-        "CONFIG_NOVA_MANAGE_FLAVORS": "yes", "CONFIG_REDIS_PORT": "x", "CONFIG_NEUTRON_ML2_TYPE_DRIVERS": "geneve,flatt",
-        "CONFIG_SWIFT_STORAGES": "vdc", "CONFIG_NOVA_SCHED_CPU_ALLOC_RATIO": "4.0"}})
-    assert set(found) == {"computeCount", "packstackAnswers.CONFIG_NOVA_MANAGE_FLAVORS", "packstackAnswers.CONFIG_REDIS_PORT",
-                          "packstackAnswers.CONFIG_NEUTRON_ML2_TYPE_DRIVERS", "packstackAnswers.CONFIG_SWIFT_STORAGES"}
+        "CONFIG_NOVA_MANAGE_FLAVORS": "yes", "CONFIG_REDIS_PORT": "x",
+        "CONFIG_NEUTRON_ML2_TYPE_DRIVERS": "geneve,flatt", "CONFIG_SWIFT_STORAGES": "vdc",
+        "CONFIG_NOVA_SCHED_CPU_ALLOC_RATIO": "4.0"}})
+    assert set(found) == {"computeCount", "packstackAnswers.CONFIG_NOVA_MANAGE_FLAVORS",
+                          "packstackAnswers.CONFIG_REDIS_PORT", "packstackAnswers.CONFIG_NEUTRON_ML2_TYPE_DRIVERS",
+                          "packstackAnswers.CONFIG_SWIFT_STORAGES"}
     assert found["packstackAnswers.CONFIG_NOVA_MANAGE_FLAVORS"] == (
         "Packstack refuses it: Given value is not member of allowed values ['y', 'n']: yes; use one of: y, n")
 
@@ -181,7 +185,8 @@ def test_service_workers_two_is_one_clean_problem_of_the_labs_own():
     assert list(found) == ["packstackAnswers.CONFIG_SERVICE_WORKERS"]
     assert "'two' is no number of workers" in found["packstackAnswers.CONFIG_SERVICE_WORKERS"]
     assert "use a whole number such as 2" in found["packstackAnswers.CONFIG_SERVICE_WORKERS"]
-    assert list(problems({"packstackAnswers": {"CONFIG_SERVICE_WORKERS": "0"}})) == ["packstackAnswers.CONFIG_SERVICE_WORKERS"]
+    zero_workers = problems({"packstackAnswers": {"CONFIG_SERVICE_WORKERS": "0"}})
+    assert list(zero_workers) == ["packstackAnswers.CONFIG_SERVICE_WORKERS"]
     for fine in ("3", "%{::processorcount}"):
         parse({"controller": {"memoryMiB": 32768}, "packstackAnswers": {"CONFIG_SERVICE_WORKERS": fine}},
               PROJECT, "alice", path_exists=lambda p: True)
@@ -202,6 +207,7 @@ def test_preview_of_the_program_stops_before_any_resource_with_packstacks_messag
                  "packstackAnswers": {"CONFIG_NOVA_MANAGE_FLAVORS": "yes", "CONFIG_SWIFT_STORAGE_ZONES": "one"}},
                 preview=True)
     text = str(info.value)
-    assert "openstack-lab:packstackAnswers.CONFIG_NOVA_MANAGE_FLAVORS: Packstack refuses it: Given value is not member " \
-           "of allowed values ['y', 'n']: yes; use one of: y, n" in text
-    assert "packstackAnswers.CONFIG_SWIFT_STORAGE_ZONES: Packstack refuses it: Given value is not an integer: one" in text
+    assert ("openstack-lab:packstackAnswers.CONFIG_NOVA_MANAGE_FLAVORS: Packstack refuses it: Given value is not "
+            "member of allowed values ['y', 'n']: yes; use one of: y, n") in text
+    assert ("packstackAnswers.CONFIG_SWIFT_STORAGE_ZONES: Packstack refuses it: "
+            "Given value is not an integer: one") in text
