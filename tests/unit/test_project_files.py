@@ -91,7 +91,8 @@ def test_readme_layout_names_every_module():
     section = (ROOT / "README.md").read_text().split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", section))
     modules = [path for folder in ("lab", "lab/config", "lab/preflight", "lab/preflight/probes", "lab/preflight/rules",
-                                   "components", "providers", "tools", "tools/recovery", "tests/support")
+                                   "components", "providers", "tools", "tools/recovery", "tools/verify",
+                                   "tools/verify/checks", "tests/support")
                for path in sorted((ROOT / folder).glob("*.py")) if not path.name.startswith("__")]
     assert len(modules) > 30, "found too few modules: is ROOT right?"
     missing = [str(p.relative_to(ROOT)) for p in modules if p.stem not in words and p.name not in words]
