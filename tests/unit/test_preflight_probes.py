@@ -10,7 +10,7 @@ from lab.preflight.probes import command, gather, local, machine
 from lab.preflight.probes.host import gather_host
 from lab.preflight.probes.networks import networks_in_use
 from lab.preflight.probes.ssh import ssh_answers
-from preflight_facts import HOST_B, TWO_HOSTS, cfg
+from preflight_facts import TWO_HOSTS, cfg
 
 
 def fake_virsh(monkeypatch, answers):
@@ -28,10 +28,13 @@ def fake_virsh(monkeypatch, answers):
 
 
 NODEINFO = "CPU(s):              8\nMemory size:         32768000 KiB\n\n"
-NODEMEMSTATS = "total  :             32768000 KiB\nfree   :             10240000 KiB\nbuffers:      1024000 KiB\ncached :      2048000 KiB\n"
-POOL_INFO = "Name:           default\nState:          running\nCapacity:       500000000000\nAllocation:     100\nAvailable:      400000000000\n"
+NODEMEMSTATS = ("total  :             32768000 KiB\nfree   :             10240000 KiB\n"
+                "buffers:      1024000 KiB\ncached :      2048000 KiB\n")
+POOL_INFO = ("Name:           default\nState:          running\nCapacity:       500000000000\n"
+             "Allocation:     100\nAvailable:      400000000000\n")
 BR_XML = "<interface type='bridge' name='{}'>\n  <bridge stp='off' delay='0'/>\n</interface>\n"
-NOT_FOUND = "error: failed to get interface 'br-ext'\nerror: Interface not found: couldn't find interface named 'br-ext'\n"
+NOT_FOUND = ("error: failed to get interface 'br-ext'\n"
+             "error: Interface not found: couldn't find interface named 'br-ext'\n")
 
 
 # The local end of the provider's SSH path to HOST_B (lab/libvirt_ssh.py), faked below.
@@ -87,7 +90,8 @@ def test_gather_stops_at_a_remote_host_that_does_not_answer(monkeypatch):
     assert got == HostFacts(reachable=False, error="Host key verification failed.", ssh_failure="host-key")
     assert asked == []
     # Logged in, but sshd did not connect the socket: what ssh said, sorted.
-    disconnected = (1, "", "error: failed to connect to the hypervisor\nerror: Cannot recv data: Connection reset by peer\n")
+    disconnected = (1, "", "error: failed to connect to the hypervisor\n"
+                           "error: Cannot recv data: Connection reset by peer\n")
     asked = fake_virsh(monkeypatch, {(TUNNEL, "nodeinfo"): disconnected})
     fake_ssh_path(monkeypatch, said="channel 2: open failed: connect failed: open failed")
     got = gather_host(cfg(**TWO_HOSTS), 1, virsh=True)
@@ -105,7 +109,8 @@ def test_gather_falls_back_to_nodeinfo_total_and_to_unknown(monkeypatch):
     fake_virsh(monkeypatch, {
         (uri, "nodeinfo"): (0, NODEINFO, ""),
         (uri, "nodememstats"): (1, "", "error: this function is not supported by the connection driver"),
-        (uri, "pool-info", "--bytes", "default"): (1, "", "error: Storage pool not found: no storage pool with matching name 'default'"),
+        (uri, "pool-info", "--bytes", "default"):
+            (1, "", "error: Storage pool not found: no storage pool with matching name 'default'"),
         (uri, "iface-dumpxml", "br-mgmt"): (1, "", "error: this function is not supported by the connection driver"),
         (uri, "iface-dumpxml", "br-ext"): (1, "", "error: this function is not supported by the connection driver"),
     })
@@ -125,7 +130,7 @@ def test_gather_finds_sbin_tools_outside_path():
 
 def test_gather_reads_this_machines_cpu_flags():
     # A real probe: the CPU flag fact must agree with /proc/cpuinfo.
-    flags = next(l for l in open("/proc/cpuinfo") if l.startswith("flags")).split()
+    flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
     lab_facts = gather(cfg(hypervisor="qemu", storagePoolPath="/tmp/osl-pool"))
     assert lab_facts.machine.cpu_virtualization == bool({"vmx", "svm"} & set(flags))
 
@@ -158,7 +163,8 @@ def test_gather_lists_other_networks_but_not_the_stacks_own(monkeypatch):
 
     def probe(argv):
         if argv[0] == "ip":
-            out = f"10.20.0.0/24 dev {bridge} proto kernel scope link\n172.17.0.0/16 dev docker0 proto kernel\ndefault via 10.0.0.1 dev eth0\n"
+            out = (f"10.20.0.0/24 dev {bridge} proto kernel scope link\n"
+                   "172.17.0.0/16 dev docker0 proto kernel\ndefault via 10.0.0.1 dev eth0\n")
         else:
             out = answers[tuple(argv[3:4]) if argv[3] == "net-list" else tuple(argv[3:5])]
         return subprocess.CompletedProcess(argv, 0, out, "")
