@@ -2,7 +2,8 @@
 
 Each set is one or more lab configs (stack config values, parsed as the program parses them): the lab
 as it was at each Packstack run, oldest first (a scale-out: the lab before, then with a compute more).
-For each, `lab_answers(config)` gives the lab's answer edits and the real `PackstackAnswersProvider`
+For each, the lab's plan (`lab.plan.plan(config).answers`, what components/packstack.py hands to
+`PackstackAnswers`) gives the lab's answer edits and the real `PackstackAnswersProvider`
 (providers/packstack_answers.py) turns them into the answer lines the lab feeds to
 `scripts/packstack-answers.sh` on stdin: `check` (which, for computes added, decides `EXCLUDE_SERVERS`
 against the previous answers), `create`/`update` (the generated passwords, kept across runs).
@@ -17,8 +18,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
-from lab.answers import lab_answers
 from lab.config import LabConfig, parse
+from lab.plan import plan
 from providers.packstack_answers import PackstackAnswersProvider
 
 PROJECT = "openstack-lab"
@@ -32,8 +33,8 @@ def lab_config(raw: Mapping[str, Any]) -> LabConfig:
 
 
 def lab_answer_edits(config: LabConfig) -> dict[str, str]:
-    """The lab's public answer function (the one components/lab.py hands to Packstack)."""
-    return lab_answers(config)
+    """The lab's answer edits for Packstack, as its plan computes them."""
+    return dict(plan(config).answers)
 
 
 @dataclass(frozen=True)

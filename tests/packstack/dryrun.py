@@ -15,6 +15,9 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from components.packstack import ANSWER_DIR
 from lab.plan import plan
@@ -63,6 +66,20 @@ def answers_of(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if ANSWER_LINE.match(line))
 
 
+def mask(text: str, passwords: frozenset[str]) -> str:
+    """`text` with every generated password replaced: for messages and logs."""
+    for secret in passwords:
+        text = text.replace(secret, "<password>")
+    return text
+
+
+def same_answer(value: Any, answer: str) -> bool:
+    """A hieradata value is the answer as given, or a multi-valued answer's list (Packstack's processors)."""
+    if isinstance(value, list):
+        return [str(v) for v in value] == [a.strip() for a in answer.split(",") if a.strip()]
+    return str(value) == answer
+
+
 def host_roles(answers: dict[str, str]) -> dict[str, frozenset[str]]:
     """Each host's roles as the answers give them (EXCLUDE_SERVERS: hosts Packstack writes manifests for
     but neither prepares nor applies, packstack/modules/common.py filtered_hosts)."""
@@ -83,7 +100,10 @@ class PackstackRun:
     name: str
     run_dir: Path  # Packstack's var dir of the dry-run: manifests/, hieradata/, openstack-setup.log
     hosts: dict[str, frozenset[str]]  # ip -> roles (controller, network, compute, excluded)
-    answers: dict[str, str]  # the answer file Packstack ran with
+    answers: dict[str, str]  # the answer file Packstack ran with (as packstack-answers.sh wrote it)
+    # The same file as Packstack rewrote it at its start (run_setup.py _main): an option of a group it did not
+    # read (a service not installed) is back at Packstack's default, PW_PLACEHOLDER for a password.
+    answers_rewritten: dict[str, str]
     lab_answers: dict[str, str]  # the lab's answer edits for the last stage (no passwords)
     rc: int
     output: str  # packstack's stdout and stderr
@@ -108,10 +128,12 @@ class PackstackRun:
         """The hosts Packstack would apply manifests on (not excluded)."""
         return tuple(h for h, roles in self.hosts.items() if "excluded" not in roles)
 
+    def hieradata_values(self) -> dict[str, Any]:
+        """hieradata/common.yaml: every answer as Puppet will look it up (passwords included)."""
+        return yaml.safe_load((self.hieradata / "common.yaml").read_text())
+
     def redact(self, text: str) -> str:
-        for secret in self.passwords:
-            text = text.replace(secret, "<password>")
-        return text
+        return mask(text, self.passwords)
 
     def summary(self) -> str:
         """For an assertion message: rc, time and the output's tail, passwords masked."""
@@ -141,21 +163,24 @@ def run_answer_set(answer_set: AnswerSet, scratch: Path) -> PackstackRun:
     scratch.mkdir(mode=0o700)
     nodes_dir = write_nodes(scratch / "nodes", lab_plan)
     puppet_dir = write_puppet_dir(scratch / "openstack-puppet", packstack_package())
-    prefix = ipaddress.ip_network(lab_plan.config.management_cidr).prefixlen
+    prefix = ipaddress.ip_network(lab_plan.management.cidr).prefixlen
     # Packstack runs on the controller, an EL9 node too: the stand-ins first on its own PATH (all-in-one
     # steps run locally, prescript_000.py), then Packstack's venv (packstack-answers.sh calls `packstack`).
     packstack_env = {"PATH": f"{STANDINS}:{PACKSTACK_VENV / 'bin'}:{SYSTEM_PATH}", "LAB_ANSWER_DIR": ANSWER_DIR,
                      "PACKSTACK_PUPPETDIR": str(puppet_dir)}
-    with sandbox(scratch, lab_plan.host_entries, lab_plan.config.management_gateway, prefix,
+    passwords = frozenset().union(*(s.passwords for s in stages))
+
+    with sandbox(scratch, lab_plan.host_entries, lab_plan.management.gateway, prefix,
                  {"STANDIN_NODES": str(nodes_dir)}) as box:
         _prep_controller(box, lab_plan.host_entries)
-        passwords = frozenset().union(*(s.passwords for s in stages))
+        answer_file = box.root / Path(ANSWER_DIR).relative_to("/root") / "answers.txt"
         for number, stage in enumerate(stages, 1):
             made = box.run(["bash", str(ROOT / "scripts" / "packstack-answers.sh")], "packstack-answers.sh",
                            ANSWERS_TIMEOUT, env=packstack_env, stdin=stage.lines)
             if made.returncode != 0:
                 raise RuntimeError(f"set {answer_set.name}, stage {number}: packstack-answers.sh failed (rc "
-                                   f"{made.returncode}): {tail(made.stdout, 15)}")
+                                   f"{made.returncode}): {mask(tail(made.stdout, 15), passwords)}")
+            given = answer_file.read_text()
             started = time.monotonic()
             proc = box.run([str(PACKSTACK), f"--answer-file={ANSWER_DIR}/answers.txt", "--dry-run"],
                            f"packstack --dry-run of set {answer_set.name} (stage {number})", DRY_RUN_TIMEOUT,
@@ -163,9 +188,9 @@ def run_answer_set(answer_set: AnswerSet, scratch: Path) -> PackstackRun:
             seconds = time.monotonic() - started
             if number < len(stages) and (proc.returncode != 0 or SUCCESS not in proc.stdout):
                 raise RuntimeError(f"set {answer_set.name}: stage {number} of {len(stages)} did not succeed (rc "
-                                   f"{proc.returncode}): {tail(proc.stdout, 15)}")
-        answers_text = (box.root / ANSWER_DIR.removeprefix("/root/") / "answers.txt").read_text()
+                                   f"{proc.returncode}): {mask(tail(proc.stdout, 15), passwords)}")
+        rewritten = answer_file.read_text()
         run_dir = (box.var_tmp / "packstack" / "latest").resolve()
-    answers = answers_of(answers_text)
-    return PackstackRun(answer_set.name, run_dir, host_roles(answers), answers, stages[-1].lab_answers,
-                        proc.returncode, proc.stdout, seconds, made.stdout, passwords)
+    answers = answers_of(given)
+    return PackstackRun(answer_set.name, run_dir, host_roles(answers), answers, answers_of(rewritten),
+                        stages[-1].lab_answers, proc.returncode, proc.stdout, seconds, made.stdout, passwords)

@@ -25,14 +25,14 @@ def release_package(plan: LabPlan) -> str:
     """The repository package host prep installs (scripts/prep-el9.sh): CentOS's Cloud SIG release package
     on CentOS Stream, RDO's on RHEL. Packstack looks for both on the controller (prescript_000.py
     manage_centos_release_openstack, manage_rdo) and then checks the one it found on every node."""
-    release = plan.config.openstack_release
-    if plan.config.os_flavor == "rhel":
+    release = plan.prep.openstack_release
+    if plan.prep.os_flavor == "rhel":
         return f"rdo-release-{release}-1.el9s.noarch"
     return f"centos-release-openstack-{release}-1-1.el9s.noarch"
 
 
 def facts(plan: LabPlan, node: NodePlan) -> dict[str, str]:
-    network = ipaddress.ip_network(plan.config.management_cidr)
+    network = ipaddress.ip_network(plan.management.cidr)
     return {
         "fqdn": node.fqdn,
         "hostname": node.name,
@@ -44,7 +44,7 @@ def facts(plan: LabPlan, node: NodePlan) -> dict[str, str]:
         f"network_{MANAGEMENT_NIC}": str(network.network_address),
         "ipaddress_lo": "127.0.0.1",
         "osfamily": "RedHat",
-        "operatingsystem": "RedHat" if plan.config.os_flavor == "rhel" else "CentOS",
+        "operatingsystem": "RedHat" if plan.prep.os_flavor == "rhel" else "CentOS",
         "operatingsystemmajrelease": "9",
         "processorcount": str(node.size.vcpus),
         "is_virtual": "true",

@@ -1,8 +1,8 @@
 """The lab's nodes faked on this machine for Packstack, without touching the machine.
 
-A network namespace of its own (`eth0`, one end of a veth pair inside it, with every node's management address, the controller's first
-so it is the source address, `default via` the lab's gateway: Packstack finds its own address from the
-default route, installer/utils/network.py get_localhost_ip), and in it `sandbox.sh` under
+A network namespace of its own (`eth0`, one end of a veth pair inside it, with every node's management
+address, the controller's first so it is the source address, `default via` the lab's gateway: Packstack finds
+its own address from the default route, installer/utils/network.py get_localhost_ip), and in it `sandbox.sh` under
 `unshare --mount --propagation private`: scratch over /root, /var/tmp, /run, /dev/shm, the lab's /etc/hosts
 and a resolver on 127.0.0.1, everything else read-only, then a local OpenSSH sshd on the nodes' addresses.
 Commands run inside with `nsenter` into the holder's mount and network namespaces, with a clean environment.

@@ -21,6 +21,16 @@ def _entry(path: Path) -> tuple[Any, ...]:
     return ("file", stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
 
 
+PACKSTACK_VAR = Path("/var/tmp/packstack")
+
+
+def _bare_start(path: Path) -> bool:
+    """An entry Packstack's import alone makes: the var dir itself (its mtime), `latest`, an empty run dir."""
+    if path == PACKSTACK_VAR or path == PACKSTACK_VAR / "latest":
+        return True
+    return path.parent == PACKSTACK_VAR and path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+
+
 def snapshot(watched: tuple[Path, ...] = WATCHED) -> dict[str, Any]:
     """path -> entry for every watched path and everything under it; a missing path maps to None."""
     found: dict[str, Any] = {}
@@ -28,12 +38,13 @@ def snapshot(watched: tuple[Path, ...] = WATCHED) -> dict[str, Any]:
         if not top.exists() and not top.is_symlink():
             found[str(top)] = None
             continue
-        found[str(top)] = _entry(top)
+        found[str(top)] = ("dir",) if top == PACKSTACK_VAR else _entry(top)  # its mtime moves with a bare start
         if top.is_dir() and not top.is_symlink():
             for dirpath, dirnames, filenames in os.walk(top):
                 for name in dirnames + filenames:
                     path = Path(dirpath, name)
-                    found[str(path)] = _entry(path)
+                    if not _bare_start(path):
+                        found[str(path)] = _entry(path)
     return found
 
 

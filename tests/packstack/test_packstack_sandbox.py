@@ -27,8 +27,8 @@ def lab_plan():
 
 def open_sandbox(lab_plan, scratch: Path, **kwargs):
     nodes = write_nodes(scratch / "nodes", lab_plan) if not (scratch / "nodes").exists() else scratch / "nodes"
-    prefix = ipaddress.ip_network(lab_plan.config.management_cidr).prefixlen
-    return sandbox(scratch, lab_plan.host_entries, lab_plan.config.management_gateway, prefix,
+    prefix = ipaddress.ip_network(lab_plan.management.cidr).prefixlen
+    return sandbox(scratch, lab_plan.host_entries, lab_plan.management.gateway, prefix,
                    {"STANDIN_NODES": str(nodes)}, **kwargs)
 
 
@@ -46,7 +46,7 @@ def test_inside_only_the_scratch_is_writable_and_names_stay_inside(lab_plan, tmp
         looked_up = box.run(["getent", "hosts", controller.fqdn], "a lab name", 30).stdout.split()
         assert looked_up[:1] == [controller.management_ip]
         route = box.run(["ip", "route", "show", "default"], "the default route", 30).stdout
-        assert f"default via {lab_plan.config.management_gateway}" in route
+        assert f"default via {lab_plan.management.gateway}" in route
     assert (scratch / "root" / "probe").read_text() == "x\n" and (scratch / "var-tmp" / "probe").exists()
     assert not probe.exists()
 
