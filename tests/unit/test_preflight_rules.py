@@ -24,7 +24,8 @@ def test_kvm_device_without_cpu_virtualisation_is_not_usable():
 
 
 def test_virt_host_validate_verdict_is_believed():
-    lab_facts = with_(hardware_virt_check="FAIL (Host not compatible with KVM; HW virtualization CPU features not found)")
+    lab_facts = with_(
+        hardware_virt_check="FAIL (Host not compatible with KVM; HW virtualization CPU features not found)")
     assert "virt-host-validate: hardware virtualization FAIL (Host not compatible" in failed(cfg(), lab_facts)["KVM"]
 
 
@@ -69,7 +70,8 @@ def test_docker_style_forward_drop_with_br_netfilter_is_fatal():
 
 
 def test_pool_directory_access_and_selinux_are_warnings_with_the_fix():
-    checks = by_title(cfg(storagePoolPath="/home/alice/pool"), with_(closed_dirs=("/home/alice",), selinux_enforcing=True))
+    checks = by_title(cfg(storagePoolPath="/home/alice/pool"),
+                      with_(closed_dirs=("/home/alice",), selinux_enforcing=True))
     assert not checks["pool directory access"].ok and not checks["pool directory access"].fatal
     assert "chmod o+x" in checks["pool directory access"].detail
     assert "semanage fcontext -a -t virt_image_t '/home/alice/pool(/.*)?'" in checks["SELinux label"].detail
@@ -101,7 +103,8 @@ def test_an_ssh_host_not_reached_says_the_fix_of_what_failed():
         detail = failed(config, facts(HostFacts(reachable=False, error=error, ssh_failure=kind)))["libvirt"]
         assert detail.startswith(f"cannot reach libvirtd at libvirtUri {uri} ({error}): "), detail
         assert fix in detail, (kind, detail)
-    assert "/home/al/.ssh/lab_hosts" in failed(config, facts(HostFacts(reachable=False, ssh_failure="host-key")))["libvirt"]
+    untrusted = facts(HostFacts(reachable=False, ssh_failure="host-key"))
+    assert "/home/al/.ssh/lab_hosts" in failed(config, untrusted)["libvirt"]
 
 
 def test_every_host_is_checked_and_named():
@@ -127,8 +130,10 @@ def test_the_pool_of_every_host_is_named_with_its_uri():
 
 
 def test_a_remote_hosts_own_pool_cannot_be_sized_and_says_why():
-    config = cfg(**{**TWO_HOSTS, "hosts": [TWO_HOSTS["hosts"][0], {**TWO_HOSTS["hosts"][1], "storagePoolPath": "/srv/p"}]})
-    checks = by_title(config, facts(host(bridges=BRIDGES), host(bridges=BRIDGES, pool_exists=None, disk_free_bytes=None)))
+    hosts = [TWO_HOSTS["hosts"][0], {**TWO_HOSTS["hosts"][1], "storagePoolPath": "/srv/p"}]
+    config = cfg(**{**TWO_HOSTS, "hosts": hosts})
+    unsized = host(bridges=BRIDGES, pool_exists=None, disk_free_bytes=None)
+    checks = by_title(config, facts(host(bridges=BRIDGES), unsized))
     disk = checks["hosts[1] (b) disk"]
     assert not disk.ok and not disk.fatal
     assert "the lab creates this one on `up`" in disk.detail
@@ -145,11 +150,13 @@ def test_bridge_mode_needs_both_bridges_on_every_host_and_no_cidr_check():
     assert "no interface named br-ext (network.externalBridge)" in problems["hosts[1] (b) bridge br-ext"]
     assert "type ethernet (not a Linux bridge)" in problems["hosts[0] (a) bridge br-mgmt"]
     unknown = by_title(config, facts(host(bridges=BRIDGES), host(bridges=(("br-mgmt", None), ("br-ext", None)))))
-    assert not unknown["hosts[1] (b) bridge br-mgmt"].fatal and "not checked" in unknown["hosts[1] (b) bridge br-mgmt"].detail
+    bridge = unknown["hosts[1] (b) bridge br-mgmt"]
+    assert not bridge.fatal and "not checked" in bridge.detail
 
 
 def test_existing_machine_that_does_not_answer_ssh_is_a_warning():
-    config = cfg(**TWO_HOSTS, **LOGIN, existingComputes=[{"name": "phys1", "address": "10.40.0.200", "trustFirstContact": True}])
+    config = cfg(**TWO_HOSTS, **LOGIN,
+                 existingComputes=[{"name": "phys1", "address": "10.40.0.200", "trustFirstContact": True}])
     checks = by_title(config, facts(host(bridges=BRIDGES), host(bridges=BRIDGES), existing=(False,)))
     ssh = checks["existingComputes[0] (phys1) SSH"]
     assert not ssh.ok and not ssh.fatal and "10.40.0.200:22 does not answer" in ssh.detail
@@ -165,7 +172,8 @@ def test_the_test_driver_is_only_reached():
 
 def test_no_virsh_here_leaves_a_remote_host_unchecked_with_a_warning():
     checks = by_title(cfg(**TWO_HOSTS), facts(host(bridges=BRIDGES), HostFacts(reachable=None)))
-    assert not checks["hosts[1] (b) libvirt"].fatal and "install libvirt-clients" in checks["hosts[1] (b) libvirt"].detail
+    unchecked = checks["hosts[1] (b) libvirt"]
+    assert not unchecked.fatal and "install libvirt-clients" in unchecked.detail
 
 
 def test_existing_cloud_needs_no_libvirt():
@@ -176,9 +184,11 @@ def test_existing_cloud_needs_no_libvirt():
 
 def test_a_derived_cidr_already_in_use_is_caught_with_the_fix():
     config = cfg(managementCidr="192.168.122.0/24", externalCidr="10.77.1.0/24")
-    lab_facts = with_(networks_in_use=(("libvirt network default", "192.168.122.0/24"), ("host route via docker0", "10.77.0.0/16")))
+    lab_facts = with_(networks_in_use=(("libvirt network default", "192.168.122.0/24"),
+                                       ("host route via docker0", "10.77.0.0/16")))
     problems = failed(config, lab_facts)
-    assert "managementCidr 192.168.122.0/24 overlaps libvirt network default (192.168.122.0/24)" in problems["managementCidr free"]
+    overlap = "managementCidr 192.168.122.0/24 overlaps libvirt network default (192.168.122.0/24)"
+    assert overlap in problems["managementCidr free"]
     assert "externalCidr 10.77.1.0/24 overlaps host route via docker0 (10.77.0.0/16)" in problems["externalCidr free"]
     assert "pulumi config set managementCidr" in problems["managementCidr free"]
 
@@ -231,7 +241,8 @@ def test_only_the_probes_touch_the_machine():
         imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         for node in (n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)):
             imported |= {node.module or ""} | {f"{node.module}.{a.name}" for a in node.names}
-        allowed = {"lab.preflight.probes"} if path.name in ("gate.py", "__init__.py") and path.parent == package else set()
+        entry = path.name in ("gate.py", "__init__.py") and path.parent == package
+        allowed = {"lab.preflight.probes"} if entry else set()
         assert not (imported & touching) - allowed, f"{path.relative_to(ROOT)} imports {imported & touching}"
         text = path.read_text()
         assert "/proc/" not in text and "/sys/" not in text and "os.access" not in text, path.relative_to(ROOT)
