@@ -158,8 +158,8 @@ class Compute:
                 if volume.attached_to == gone.id:
                     volume.status, volume.attached_to = "available", None
 
-    def create_volume_attachment(self, server: Any, volume_id: str) -> None:
-        volume = self.s.volumes[volume_id]
+    def create_volume_attachment(self, server: Any, volume: Any) -> None:
+        volume = self.s.volumes[volume.id]
         volume.status, volume.attached_to = "in-use", server.id
 
     def delete_volume_attachment(self, server: Any, volume: Any) -> None:

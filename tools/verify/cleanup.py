@@ -7,7 +7,6 @@ the description `<prefix>-verify-fip`, the Swift container the name `<prefix>-ve
 registry holds are removed even if a lookup missed them."""
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -77,7 +76,8 @@ class Cleanup:
         """Everything of this prefix's runs that the cloud holds now."""
         names, prefix, conn = self.names, self.names.prefix, self.conn
         found = Leftovers()
-        found.servers = [s for s in conn.compute.servers(name=f"^{re.escape(names.stem)}")
+        # Nova's name filter is a regular expression; the stem holds only [a-z0-9-] (lab/naming.py label()).
+        found.servers = [s for s in conn.compute.servers(name=f"^{names.stem}")
                          if (s.name or "").startswith(names.stem) and (s.metadata or {}).get(MARKER) == prefix]
         found.floating_ips = [ip for ip in conn.network.ips(description=names.floating_ip)
                               if ip.description == names.floating_ip]

@@ -57,7 +57,7 @@ def _guest_disks(ctx: Context, target: str) -> dict[str, str]:
 def volume_attach(ctx: Context) -> str:
     target, volume = ctx.expect.targets[0], ctx.found.volume
     server = ctx.found.servers[target]
-    ctx.conn.compute.create_volume_attachment(server, volume_id=volume.id)
+    ctx.conn.compute.create_volume_attachment(server, volume)
     _volume_status(ctx, volume, "in-use")
     serial = volume.id[:SERIAL_LENGTH]
 
