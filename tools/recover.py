@@ -27,9 +27,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's root, before its imports
 
-from tools.recovery.run import main  # noqa: E402  (the checkout's root on the path first)
+from tools.recovery.run import main
 
 if __name__ == "__main__":
     sys.exit(main(description=__doc__.splitlines()[0] if __doc__ else ""))

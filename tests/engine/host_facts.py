@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from lab.config import parse, read_overlay  # noqa: E402
-from lab.preflight import fatal_problems, gather, run_checks  # noqa: E402
+from lab.config import parse, read_overlay
+from lab.preflight import fatal_problems, gather, run_checks
 
 
 def main() -> None:
