@@ -8,9 +8,10 @@ import pytest
 from keystoneauth1.exceptions import Unauthorized
 from openstack import exceptions
 
+from tools.verify.checks.instances import create_servers
 from tools.verify.cleanup import Cleanup
 from tools.verify.context import Context
-from tools.verify.runner import Printer
+from tools.verify.runner import CheckFailed, Printer
 from tools.verify.session import verify
 from tools.verify.steps import steps
 from verify_fake import (FQDN, PASSWORD, PREFIX, FakeConnection, FakeGuest, State, healthy_state,
@@ -243,3 +244,14 @@ def test_a_lab_user_refused_the_admin_listing_fails():
     code, _, results = run_all(ctx)
     assert results["compute services"][0] == "FAIL" and "ForbiddenException" in results["compute services"][1]
     assert code == 1
+
+
+def test_a_lab_without_computes_to_boot_on_fails_instead_of_passing_empty():
+    state = healthy_state(computes=())
+    code, _, results = run_all(make_context(state, lab_expectations(computes=(), network_nodes=("controller",))))
+    assert results["compute services"] == ("FAIL", "Nova lists no nova-compute service: nothing can boot a server")
+    ctx = make_context(healthy_state(), lab_expectations(computes=()))
+    with pytest.raises(CheckFailed, match="no compute to boot on"):
+        create_servers(ctx)
+    assert code == 1
+

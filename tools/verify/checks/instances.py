@@ -39,6 +39,8 @@ def boot_kit(ctx: Context) -> str:
 def create_servers(ctx: Context) -> str:
     """One server per target, all created before any is awaited (they boot side by side)."""
     kit, expect, found = kit_of(ctx), ctx.expect, ctx.found
+    if not expect.targets:
+        raise CheckFailed("no compute to boot on (the stack's `nodes` output names none)")
     placed = []
     for target in expect.targets:
         zone = None if expect.existing_cloud else f"{found.zones[target]}:{found.compute_hosts[target]}"
