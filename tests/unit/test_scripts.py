@@ -11,6 +11,7 @@ from labtest import require
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 OVERLAY = Path(__file__).resolve().parents[2] / "tests" / "support" / "overlay"  # the test overlay's own scripts
+GUEST = SCRIPTS / "guest"  # run inside OpenStack servers (CirrOS: busybox sh, no bash), e.g. by make verify
 PACKSTACK_TIER = Path(__file__).resolve().parents[2] / "tests" / "packstack"  # its sandbox and EL9 stand-ins
 
 
@@ -37,7 +38,7 @@ def test_every_script_passes_shellcheck():
     require(shutil.which("shellcheck") is not None, "shellcheck is not installed (make deps installs it)")
     libraries = list((PACKSTACK_TIER / "standins" / "lib").glob("*.sh"))  # sourced by the stand-ins
     scripts = sorted(str(p) for p in [*SCRIPTS.glob("*.sh"), *OVERLAY.glob("*.sh"), *packstack_tier_scripts(),
-                                      *libraries])
+                                      *libraries, *GUEST.glob("*.sh")])
     assert len(scripts) >= 9 and len(packstack_tier_scripts()) >= 7
     result = subprocess.run(["shellcheck", "-x", *scripts], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -48,6 +49,17 @@ def test_every_script_is_strict_bash():
         text = script.read_text()
         assert text.startswith("#!/usr/bin/env bash\n"), script.name
         assert "set -euo pipefail" in text, script.name
+
+
+def test_every_guest_script_is_strict_posix_sh():
+    require(shutil.which("shellcheck") is not None, "shellcheck is not installed (make deps installs it)")
+    scripts = list(GUEST.glob("*.sh"))
+    assert scripts, "no guest script found"
+    for script in scripts:
+        text = script.read_text()
+        assert text.startswith("#!/bin/sh\n") and "\nset -eu\n" in text, script.name
+        result = subprocess.run(["shellcheck", "--shell=sh", str(script)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout
 
 
 FAKE_PACKSTACK = r'''

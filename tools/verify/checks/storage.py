@@ -13,7 +13,7 @@ from tools.verify.expectations import MARKER
 from tools.verify.runner import CheckFailed, Skipped
 from tools.verify.waits import NotYet, wait_for
 
-DISKS_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "verify-guest-disks.sh"
+DISKS_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "guest" / "verify-disks.sh"
 SERIAL_LENGTH = 20  # virtio-blk serials hold 20 bytes
 OBJECT = "probe"
 
