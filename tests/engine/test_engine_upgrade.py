@@ -1,0 +1,100 @@
+"""Engine tier: a stack made by the program as it was before the plan became the one source (issue 18 items
+1+3) previews no change under today's program. The old program (git archive of BEFORE) does a real `up` of
+stopAfter=nodes on a private libvirtd (TCG guests on an empty disk); then the same work dir gets today's
+program: `preview --expect-no-changes` and a preview without a single non-`same` step, and an `up` that keeps
+every output as the old program left it. The unit tier compares every stage's declared resources and
+outputs under mocks; this is the real engine on a real state, pickled dynamic providers included.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+
+from support import ROOT, require
+from support.libvirtd import PrivateLibvirtd, make_qcow2, require_host
+from support.program import PROGRAM_ENTRIES, VENV, copy_program, overlay_env
+from support.pulumi import Workspace, require_toolchain
+
+# main just before issue 18 items 1+3 (LabPlan with `config`, lab_answers(config), hand-listed exports).
+BEFORE = "674e8b4"
+
+
+def old_program(dest: Path) -> Path:
+    """The program entries as they were at BEFORE, from git, with the checkout's venv."""
+    found = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{BEFORE}^{{commit}}"],
+                           capture_output=True, check=False)
+    require(found.returncode == 0, f"the checkout's git history (commit {BEFORE}) is needed for the upgrade test")
+    entries = [e for e in PROGRAM_ENTRIES if (ROOT / e).exists()]
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", BEFORE, "--", *entries],
+                             capture_output=True, check=True).stdout
+    dest.mkdir(parents=True)
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    (dest / ".venv").symlink_to(VENV.resolve())
+    return dest
+
+
+def swap_in_todays_program(work_dir: Path) -> None:
+    """Replace the program entries in place (the stack's own Pulumi.<stack>.yaml stays)."""
+    for entry in (*PROGRAM_ENTRIES, ".venv"):
+        path = work_dir / entry
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
+    copy_program(work_dir)
+
+
+@pytest.fixture(scope="module")
+def upgraded():
+    require_host()
+    require_toolchain()
+    base = Path(tempfile.mkdtemp(prefix="osl-engine-upgrade-", dir="/tmp"))
+    os.chmod(base, 0o755)  # libvirt/QEMU must reach the pool and image
+    stack = None
+    try:
+        with PrivateLibvirtd(prefix="osl-upgrade") as daemon:
+            work_dir = old_program(base / "proj")
+            stack = Workspace(work_dir, base / "state", env=overlay_env("debian-test")).create_stack("upgrade")
+            image = make_qcow2(base / "base.qcow2")
+            os.chmod(image, 0o644)
+            (base / "pool").mkdir(mode=0o755)
+            size = {"vcpus": 1, "memoryMiB": 512, "diskGiB": 2}
+            stack.set_config({"hypervisor": "qemu", "libvirtUri": daemon.uri(), "baseImage": str(image),
+                              "computeCount": 1, "stopAfter": "nodes", "storagePoolPath": str(base / "pool"),
+                              "controller": {**size, "dataDisksGiB": [1]}, "compute": size})
+            stack.up(timeout=1200)
+            before = stack.outputs(show_secrets=True)
+            swap_in_todays_program(work_dir)
+            yield stack, before
+            stack.destroy(check=False, timeout=1200)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_old_program_made_the_stack(upgraded):
+    _, before = upgraded
+    assert set(before["nodes"]) == {"controller", "compute1"}
+    assert before["sshPrivateKey"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+
+
+def test_todays_program_previews_no_change(upgraded):
+    stack, _ = upgraded
+    # today's program is the one that runs now
+    assert (stack.workspace.work_dir / "__main__.py").read_text() == (ROOT / "__main__.py").read_text()
+    stack.preview("--expect-no-changes")
+    steps = stack.preview_json()["steps"]
+    assert steps and {step["op"] for step in steps} == {"same"}, [(s["op"], s["urn"]) for s in steps]
+
+
+def test_todays_program_keeps_every_output(upgraded):
+    stack, before = upgraded
+    stack.up("--expect-no-changes", timeout=1200)
+    assert stack.outputs(show_secrets=True) == before
