@@ -133,6 +133,8 @@ BREAKS = {
                "gave up waiting for SSH of cirros@10.209.1.130 with the demo key after 1 s"),
     "volume unseen": (lambda s, c: setattr(s, "guest_sees_volumes", False), "volume attach",
                       "to see a disk with serial volume-"),
+    "volume stays in the guest": (lambda s, c: setattr(s, "stale_disk", True), "volume detach",
+                                  "gave up waiting for the volume's disk (serial volume-"),
     "object corrupted": (lambda s, c: setattr(s, "corrupt_objects", True), "object store",
                          "read back 4096 bytes that differ from the 4096 written"),
 }
@@ -254,4 +256,13 @@ def test_a_lab_without_computes_to_boot_on_fails_instead_of_passing_empty():
     with pytest.raises(CheckFailed, match="no compute to boot on"):
         create_servers(ctx)
     assert code == 1
+
+
+def test_a_guest_kernel_without_disk_serials_is_matched_by_the_new_disk():
+    state = healthy_state()
+    state.kernel_serials = False
+    code, lines, results = run_all(make_context(state))
+    assert code == 0, "\n".join(lines)
+    assert results["volume attach"][1].endswith("the guest sees /dev/vdb (the new disk; this kernel shows no serials)")
+    assert results["volume detach"][0] == "ok"
 

@@ -73,6 +73,8 @@ class State:
     pingable: bool = True
     ssh_ok: bool = True
     guest_sees_volumes: bool = True
+    kernel_serials: bool = True  # False: a guest kernel without virtio-blk's serial attribute
+    stale_disk: bool = False  # the guest keeps showing the volume after the detach
     corrupt_objects: bool = False
     interrupt_on: Optional[str] = None  # raise KeyboardInterrupt in this call
     fail_on: Optional[str] = None  # raise RuntimeError (with the password in its message) in this call
@@ -164,7 +166,9 @@ class Compute:
 
     def delete_volume_attachment(self, server: Any, volume: Any) -> None:
         current = self.s.volumes[volume.id]
-        current.status, current.attached_to = "available", None
+        current.status = "available"
+        if not self.s.stale_disk:
+            current.attached_to = None
 
 
 class Network:
@@ -327,5 +331,6 @@ class FakeGuest:
         lines = ["vda "]
         attached = [v for v in self.s.volumes.values() if v.attached_to == server.id]
         if self.s.guest_sees_volumes:
-            lines += [f"vd{chr(ord('b') + i)} {v.id[:20]}" for i, v in enumerate(attached)]
+            lines += [f"vd{chr(ord('b') + i)} {v.id[:20] if self.s.kernel_serials else ''}"
+                      for i, v in enumerate(attached)]
         return Reply(0, "\n".join(lines) + "\n")

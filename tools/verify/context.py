@@ -19,6 +19,7 @@ class Found:
     servers: dict[str, Any] = field(default_factory=dict)  # target -> server
     addresses: dict[str, str] = field(default_factory=dict)  # target -> floating IP address
     volume: Any = None  # the volume the storage checks made
+    disks_before: frozenset[str] = frozenset()  # the guest's disks before the volume was attached
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from tools.verify.checks.instances import kit_of
 from tools.verify.cleanup import CINDER_TYPES, SWIFT_TYPES
@@ -41,7 +41,7 @@ def volume_create(ctx: Context) -> str:
 
 
 def _guest_disks(ctx: Context, target: str) -> dict[str, str]:
-    """Serial -> disk name, as the guest of `target` sees its virtio disks."""
+    """Disk name -> serial ("" where the kernel shows none), as the guest of `target` sees its virtio disks."""
     kit = kit_of(ctx)
     reply = ctx.guest.ssh(ctx.found.addresses[target], kit.login_user, "sh -s", stdin=DISKS_SCRIPT.read_text())
     if reply.code != 0:
@@ -49,26 +49,41 @@ def _guest_disks(ctx: Context, target: str) -> dict[str, str]:
     disks = {}
     for line in reply.output.splitlines():
         name, _, serial = line.strip().partition(" ")
-        if serial:
-            disks[serial] = name
+        if name:
+            disks[name] = serial.strip()
     return disks
+
+
+def _volume_disk(disks: dict[str, str], serial: str, before: frozenset[str]) -> Optional[str]:
+    """The guest's disk of the volume: the one with its serial; on a kernel that shows no serial at all, the
+    one disk that was not there before the attach."""
+    if any(disks.values()):
+        return next((name for name, s in disks.items() if s == serial), None)
+    new = sorted(set(disks) - before)
+    return new[0] if len(new) == 1 else None
 
 
 def volume_attach(ctx: Context) -> str:
     target, volume = ctx.expect.targets[0], ctx.found.volume
     server = ctx.found.servers[target]
+    before = frozenset(wait_for(f"the disk list of {server.name}'s guest", lambda: _guest_disks(ctx, target),
+                                ctx.expect.timeouts.volume))
+    ctx.found.disks_before = before
     ctx.conn.compute.create_volume_attachment(server, volume)
     _volume_status(ctx, volume, "in-use")
     serial = volume.id[:SERIAL_LENGTH]
 
     def seen() -> str:
         disks = _guest_disks(ctx, target)
-        if serial not in disks:
-            raise NotYet(f"the guest's disks: {', '.join(sorted(disks.values())) or 'none with a serial'}")
-        return disks[serial]
+        disk = _volume_disk(disks, serial, before)
+        if disk is None:
+            shown = ", ".join(f"{name} {s or '(no serial)'}" for name, s in sorted(disks.items()))
+            raise NotYet(f"the guest's disks: {shown or 'none'}")
+        return disk
 
     disk = wait_for(f"the guest of {server.name} to see a disk with serial {serial}", seen, ctx.expect.timeouts.volume)
-    return f"attached to {server.name}; the guest sees /dev/{disk} (serial {serial})"
+    how = f"serial {serial}" if _guest_disks(ctx, target).get(disk) else "the new disk; this kernel shows no serials"
+    return f"attached to {server.name}; the guest sees /dev/{disk} ({how})"
 
 
 def volume_detach(ctx: Context) -> str:
@@ -79,10 +94,12 @@ def volume_detach(ctx: Context) -> str:
     serial = volume.id[:SERIAL_LENGTH]
 
     def gone() -> None:
-        if serial in _guest_disks(ctx, target):
-            raise NotYet(f"a disk with serial {serial} is still there")
+        disk = _volume_disk(_guest_disks(ctx, target), serial, ctx.found.disks_before)
+        if disk is not None:
+            raise NotYet(f"/dev/{disk} is still there")
 
-    wait_for(f"the disk with serial {serial} to leave the guest of {server.name}", gone, ctx.expect.timeouts.volume)
+    wait_for(f"the volume's disk (serial {serial}) to leave the guest of {server.name}", gone,
+             ctx.expect.timeouts.volume)
     return f"detached from {server.name}, available again, gone from the guest"
 
 
