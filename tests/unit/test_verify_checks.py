@@ -128,7 +128,7 @@ BREAKS = {
     "server elsewhere": (lambda s, c: setattr(s, "land_on", FQDN.format("compute2")), "server compute1",
                          f"is ACTIVE on {FQDN.format('compute2')}, not on compute1"),
     "no ping": (lambda s, c: setattr(s, "pingable", False), "floating IP compute1",
-                "to answer ping after 0 s (1 tries; last: no echo reply)"),
+                "to answer ping after 1 s (1 tries; last: no echo reply)"),
     "no ssh": (lambda s, c: setattr(s, "ssh_ok", False), "ssh compute1",
                "gave up waiting for SSH of cirros@10.209.1.130 with the demo key after 1 s"),
     "volume unseen": (lambda s, c: setattr(s, "guest_sees_volumes", False), "volume attach",

@@ -29,7 +29,7 @@ class BootKit:
 @dataclass(frozen=True)
 class Timeouts:
     server_active: float = 600
-    floating_ip: float = 300  # until it answers ping
+    floating_ip: float = 120  # until the server's port exists (ping and SSH wait demo.waitSeconds each)
     volume: float = 180  # each volume state change, and the guest seeing it
     delete: float = 300  # each kind of object the clean-up removes
 

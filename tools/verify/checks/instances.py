@@ -100,7 +100,8 @@ def floating_ip(target: str) -> Callable[[Context], str]:
             if not ctx.guest.ping(address):
                 raise NotYet("no echo reply")
 
-        wait_for(f"{address} ({server.name}) to answer ping", answers, expect.timeouts.floating_ip)
+        # The guest's boot comes first: as long as its SSH may take (demo.waitSeconds).
+        wait_for(f"{address} ({server.name}) to answer ping", answers, kit_of(ctx).ssh_wait_seconds)
         fixed = ", ".join(ip["ip_address"] for ip in bound.fixed_ips or [])
         return f"{address} (fixed {fixed}) answers ping"
     return check
