@@ -9,41 +9,14 @@ from keystoneauth1.exceptions import Unauthorized
 from openstack import exceptions
 
 from tools.verify.checks.instances import create_servers
-from tools.verify.cleanup import Cleanup
-from tools.verify.context import Context
-from tools.verify.runner import CheckFailed, Printer
-from tools.verify.session import verify
-from tools.verify.steps import steps
-from verify_fake import (FQDN, PASSWORD, PREFIX, FakeConnection, FakeGuest, State, healthy_state,
-                         lab_expectations, obj)
+from tools.verify.runner import CheckFailed
+from verify_fake import (FQDN, PREFIX, assert_nothing_left, healthy_state, lab_expectations, make_context, obj,
+                         run_all)
 
 LAB_STEPS = ["token", "catalog", "leftovers", "compute services", "hypervisors", "network agents", "networks",
              "boot kit", "servers", "server compute1", "floating IP compute1", "ssh compute1", "server compute2",
              "floating IP compute2", "ssh compute2", "volume create", "volume attach", "volume detach",
              "object store", "clean-up"]
-
-
-def make_context(state: State, expect=None) -> Context:
-    expect = expect or lab_expectations()
-    conn = FakeConnection(state)
-    return Context(conn, expect, Cleanup(conn, expect.names, expect.timeouts, pause=0.001), FakeGuest(state))
-
-
-def run_all(ctx: Context) -> tuple[int, list[str], dict]:
-    lines: list[str] = []
-    code = verify(ctx, steps(ctx.expect), Printer(lines.append, [PASSWORD]))
-    results = {}
-    for line in lines:
-        if line.startswith("[") and "]" in line and ": " in line:
-            status = line[1:5].strip()
-            name, _, detail = line[line.index(" s  ") + 4:].partition(": ")
-            results[name] = (status, detail)
-    return code, lines, results
-
-
-def assert_nothing_left(state: State) -> None:
-    assert not state.servers and not state.fips and not state.volumes and not state.containers, (
-        state.servers, state.fips, state.volumes, state.containers)
 
 
 def test_healthy_lab_passes_every_check_and_leaves_nothing():

@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from test_verify_checks import assert_nothing_left, make_context, run_all
 from tools.verify import cli
 from tools.verify.expectations import MARKER
 from tools.verify.runner import CheckFailed, Printer, Runner, Step
 from tools.verify.waits import NotYet, wait_for
-from verify_fake import (PASSWORD, PREFIX, FakeConnection, FakeGuest, healthy_state, lab_expectations, new_id,
-                         obj)
+from verify_fake import (PASSWORD, PREFIX, FakeConnection, FakeGuest, assert_nothing_left, healthy_state,
+                         lab_expectations, make_context, new_id, obj, run_all)
 
 PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAfakefakefake\n" \
               "-----END OPENSSH PRIVATE KEY-----\n"

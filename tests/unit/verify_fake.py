@@ -2,7 +2,8 @@
 network, image, block_storage, object_store proxies, authorize, the catalog), over a small in-memory state
 that behaves as the real services do for these calls (a server pinned `zone:host` lands there and turns
 ACTIVE, a floating IP on its port answers ping, an attached volume shows in the guest by its serial), and a
-fake guest access (ping/ssh) that reads the same state. Tests break one piece to make one check fail."""
+fake guest access (ping/ssh) that reads the same state. Tests break one piece to make one check fail;
+make_context and run_all run `make verify`'s steps and clean-up on it and collect the lines."""
 from __future__ import annotations
 
 import itertools
@@ -11,8 +12,13 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Optional
 
+from tools.verify.cleanup import Cleanup
+from tools.verify.context import Context
 from tools.verify.expectations import BootKit, Expectations, Timeouts
 from tools.verify.guest import Reply
+from tools.verify.runner import Printer
+from tools.verify.session import verify
+from tools.verify.steps import steps
 
 PREFIX = "openstack-lab-alice"
 PASSWORD = "s3cret-Pa55word-xyz"
@@ -334,3 +340,27 @@ class FakeGuest:
             lines += [f"vd{chr(ord('b') + i)} {v.id[:20] if self.s.kernel_serials else ''}"
                       for i, v in enumerate(attached)]
         return Reply(0, "\n".join(lines) + "\n")
+
+
+# -- a run on the fake cloud -------------------------------------------------------------------------
+def make_context(state: State, expect: Optional[Expectations] = None) -> Context:
+    expect = expect or lab_expectations()
+    conn = FakeConnection(state)
+    return Context(conn, expect, Cleanup(conn, expect.names, expect.timeouts, pause=0.001), FakeGuest(state))
+
+
+def run_all(ctx: Context) -> tuple[int, list[str], dict]:
+    lines: list[str] = []
+    code = verify(ctx, steps(ctx.expect), Printer(lines.append, [PASSWORD]))
+    results = {}
+    for line in lines:
+        if line.startswith("[") and "]" in line and ": " in line:
+            status = line[1:5].strip()
+            name, _, detail = line[line.index(" s  ") + 4:].partition(": ")
+            results[name] = (status, detail)
+    return code, lines, results
+
+
+def assert_nothing_left(state: State) -> None:
+    assert not state.servers and not state.fips and not state.volumes and not state.containers, (
+        state.servers, state.fips, state.volumes, state.containers)
