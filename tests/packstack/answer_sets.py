@@ -52,8 +52,8 @@ class AnswerSet:
 @dataclass(frozen=True)
 class StageAnswers:
     lab_answers: dict[str, str]  # what the lab's code decided (the provider's checked inputs): no passwords
-    lines: str  # KEY=VALUE lines for packstack-answers.sh's stdin: passwords included (a secret)
-    passwords: frozenset[str]  # the generated password values, to keep them out of any message
+    lines: str = field(repr=False)  # KEY=VALUE lines for packstack-answers.sh's stdin: passwords included
+    passwords: frozenset[str] = field(repr=False)  # the generated password values, kept out of any message
 
 
 def stage_answers(answer_set: AnswerSet) -> list[StageAnswers]:

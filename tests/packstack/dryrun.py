@@ -135,6 +135,9 @@ class PackstackRun:
     def redact(self, text: str) -> str:
         return mask(text, self.passwords)
 
+    def __repr__(self) -> str:  # pytest prints it in a failed assertion: never the answers or the passwords
+        return f"PackstackRun({self.name!r}, rc={self.rc}, ok={self.ok}, run_dir={str(self.run_dir)!r})"
+
     def summary(self) -> str:
         """For an assertion message: rc, time and the output's tail, passwords masked."""
         return self.redact(f"set {self.name}: packstack --dry-run rc {self.rc} in {self.seconds:.1f} s; "

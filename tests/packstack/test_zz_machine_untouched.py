@@ -25,3 +25,14 @@ def test_no_namespace_or_sshd_of_the_tier_is_left(packstack_runs):
     processes = subprocess.run(["pgrep", "-af", "sshd"], capture_output=True, text=True, timeout=30).stdout
     left = [line for line in processes.splitlines() if str(packstack_runs.base) in line]
     assert not left, f"sshd of the tier still running: {left}"
+
+
+def test_no_password_reaches_output_or_messages_and_the_scratch_is_private(packstack_runs):
+    runs = packstack_runs.finished
+    assert runs, "no Packstack run in this session: nothing to check"
+    for name, run in runs.items():
+        assert len(run.passwords) >= 30, name
+        shown = [repr(run), run.summary(), run.output, run.answers_output]
+        leaked = [i for i, text in enumerate(shown) if any(p in text for p in run.passwords)]
+        assert not leaked, f"set {name}: a generated password appears in {leaked} (repr, summary, output, answers)"
+    assert packstack_runs.base.stat().st_mode & 0o077 == 0, "the session scratch must be mode 0700"
