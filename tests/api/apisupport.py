@@ -9,7 +9,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import pytest
 
@@ -19,12 +19,12 @@ from support.pulumi import Stack, Workspace
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE / "fixture"
-SYS_PY = "/usr/bin/python3"  # Debian's python3: openstacksdk comes from python3-openstackclient
-TIMINGS_FILE = HERE / ".timings.json"
+SYS_PY = "/usr/bin/python3"  # the chroot's python3, with Epoxy's openstacksdk (run through FixtureCloud.client)
 # Fernet tokens (Keystone's token format here) are url-safe base64 starting with this prefix.
 FERNET_TOKEN_RE = re.compile(r"gAAAAA[A-Za-z0-9_\-]{40,}")
 # The flavor the fixture pre-creates as the cloud's own (start.sh API_FIXTURE_OWN_FLAVOR).
 OWN_FLAVOR = "m1.tiny"
+TIMINGS_FILE = HERE / ".timings.json"
 
 
 
@@ -80,6 +80,9 @@ class FixtureCloud:
     ports: dict  # db, keystone, neutron, glance, nova, placement (all on 127.0.0.1)
     start_seconds: float
     cold: bool
+    # The prefix that runs a client inside the fixture's chroot (fixture/in-chroot.sh CHROOT, which sees the
+    # host's /tmp): the tests use Epoxy's own `openstack`, openstacksdk and `ovn-nbctl`.
+    client: Sequence[str] = ()
 
     @property
     def auth_url(self) -> str:
@@ -95,12 +98,39 @@ class FixtureCloud:
         return env
 
     def openstack(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return run(["openstack", *args], label="openstack " + " ".join(args), env=self.os_env(), check=check,
-                   timeout=120)
+        return run([*self.client, "openstack", *args], label="openstack " + " ".join(args), env=self.os_env(),
+                   check=check, timeout=120)
 
     def neutron(self) -> dict:
-        proc = run([SYS_PY, str(HERE / "neutron_dump.py")], label="neutron dump", env=self.os_env(), timeout=120)
+        proc = run([*self.client, SYS_PY, "-"], label="neutron dump", env=self.os_env(), timeout=120,
+                   input=(HERE / "neutron_dump.py").read_text())
         return json.loads(proc.stdout)
+
+    def ovn_nb(self, *args: str) -> subprocess.CompletedProcess:
+        """`ovn-nbctl` against the fixture's OVN northbound database."""
+        return run([*self.client, "ovn-nbctl", f"--db=unix:{self.state / 'ovn' / 'nb.sock'}", *args],
+                   label="ovn-nbctl " + " ".join(args), timeout=60)
+
+
+def epoxy_chroot() -> tuple[Path, dict]:
+    """The Epoxy fixture's chroot (tests/support/debian-chroot.sh: Debian 13's packages of
+    fixture/epoxy-packages.txt, cached under ~/.cache/openstack-lab/api-epoxy-chroot/), built when missing,
+    and the build's timings ({"chroot_cold_s": ...} or {"chroot_warm_s": ...})."""
+    from support import ROOT
+    from support.debian_archive import mirror
+
+    require(os.geteuid() == 0, "the Epoxy api fixture builds and enters a chroot: run as root")
+    started = time.monotonic()
+    proc = subprocess.run(["bash", str(ROOT / "tests" / "support" / "debian-chroot.sh"), "api-epoxy-chroot", "trixie",
+                           str(FIXTURE / "epoxy-packages.txt"), mirror(), str(FIXTURE / "epoxy-setup.sh")],
+                          capture_output=True, text=True, timeout=2400, stdin=subprocess.DEVNULL)
+    elapsed = round(time.monotonic() - started, 1)
+    LOG.add("debian-chroot.sh api-epoxy-chroot", proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        pytest.fail(f"building the Epoxy chroot failed (rc={proc.returncode}):\n{_tail(proc.stderr, 30)}",
+                    pytrace=False)
+    built = "] built " in proc.stderr
+    return Path(proc.stdout.strip().splitlines()[-1]), {"chroot_cold_s" if built else "chroot_warm_s": elapsed}
 
 
 def parse_openrc(path: Path) -> dict:

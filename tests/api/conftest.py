@@ -1,5 +1,5 @@
-"""API tier: a real Keystone + neutron-server + Glance + Nova API + Placement + MariaDB bound to 127.0.0.1
-(tests/api/fixture/),
+"""API tier: a real OpenStack 2025.1 Epoxy (Keystone + Neutron with ML2/OVN and OVN's databases + Glance + Nova API
++ Placement + MariaDB) from Debian 13's packages in a cached chroot, bound to 127.0.0.1 (tests/api/fixture/),
 started once per session and stopped (every process, checked with ps) at the end.
 
 Run: `pytest tests/api` after `toolchain/setup.sh` (the Pulumi tests need the checkout's
@@ -10,7 +10,6 @@ git-ignored tests/api/.timings.json.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -19,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from apisupport import (CAPTURED, FIXTURE, IN_CI, LOG, OWN_FLAVOR, FixtureCloud, parse_openrc, record_timings, require,
-                        workspace)
+from apisupport import (CAPTURED, FIXTURE, IN_CI, LOG, OWN_FLAVOR, FixtureCloud, epoxy_chroot, parse_openrc,
+                        record_timings, workspace)
+from support.packages import ensure
 from support.pulumi import require_toolchain
 
 _TIER: dict = {}  # monotonic start/end of this tier's tests (also when run together with other tiers)
@@ -52,24 +52,23 @@ def _choose_ports() -> dict:
     return ports
 
 
+def _prepare() -> dict:
+    """The host's few tools (Debian 12), then the Epoxy chroot: what start.sh needs in its environment."""
+    ensure(["debootstrap", "qemu-utils", "openssl", "curl", "iproute2", "procps", "util-linux"],
+           ["debootstrap", "qemu-img", "openssl", "curl", "ss", "unshare", "setsid"])
+    root, timings = epoxy_chroot()
+    _TIMINGS.update(timings)
+    return {"API_FIXTURE_CHROOT": str(root)}
+
+
 @pytest.fixture(scope="session")
 def fixture_cloud():
-    """The running fixture cloud (installs the Debian packages on first use)."""
-    require(Path("/usr/bin/apt-get").exists() or shutil.which("keystone-manage"),
-            "the API fixture needs Debian packages (apt-get not found)")
-    t_install = time.monotonic()
-    proc = subprocess.run(["bash", str(FIXTURE / "install.sh")], capture_output=True, text=True, timeout=1800,
-                          stdin=subprocess.DEVNULL)
-    LOG.add("fixture install.sh", proc.stdout + proc.stderr)
-    require(proc.returncode == 0, "tests/api/fixture/install.sh failed (needs root and the Debian archive): "
-            + "\n".join((proc.stdout + proc.stderr).splitlines()[-20:]))
-    if "installing:" in proc.stdout:
-        _TIMINGS["package_install_s"] = round(time.monotonic() - t_install, 1)
-
+    """The running fixture cloud (its chroot built on first use)."""
+    chroot_env = _prepare()
     state = Path(tempfile.mkdtemp(prefix="osl-api-", dir="/tmp"))
     ports = _choose_ports()
     env = dict(os.environ, **{f"API_FIXTURE_{name.upper()}_PORT": str(port) for name, port in ports.items()},
-               API_FIXTURE_OWN_FLAVOR=OWN_FLAVOR)
+               API_FIXTURE_OWN_FLAVOR=OWN_FLAVOR, **chroot_env)
     t0 = time.monotonic()
     proc = subprocess.run(["bash", str(FIXTURE / "start.sh"), str(state)], capture_output=True, text=True,
                           timeout=900, stdin=subprocess.DEVNULL, env=env)
@@ -83,8 +82,9 @@ def fixture_cloud():
     _TIMINGS["fixture_start_cold_s" if cold else "fixture_start_warm_s"] = elapsed
     _TIMINGS["fixture_start_last"] = {"seconds": elapsed, "kind": "cold" if cold else "warm"}
     print(f"\napi-fixture started in {elapsed}s ({'cold' if cold else 'warm'})")
+    client = (str(FIXTURE / "in-chroot.sh"), chroot_env["API_FIXTURE_CHROOT"])
     cloud = FixtureCloud(state=state, env=parse_openrc(state / "openrc"), ports=ports, start_seconds=elapsed,
-                         cold=cold)
+                         cold=cold, client=client)
     try:
         yield cloud
     finally:
@@ -137,7 +137,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     except OSError:
         pass
     terminalreporter.write_sep("-", "api tier timings")
-    for key in ("package_install_s", "fixture_start_cold_s", "fixture_start_warm_s", "tier_run_s"):
+    for key in ("chroot_cold_s", "chroot_warm_s", "fixture_start_cold_s",
+                "fixture_start_warm_s", "tier_run_s"):
         if key in data:
             marker = "" if key in _TIMINGS else " (earlier run)"
             terminalreporter.write_line(f"{key}: {data[key]}{marker}")

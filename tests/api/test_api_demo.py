@@ -57,8 +57,8 @@ def _cli(stack, *args):
     no OS_* of the fixture."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
     env.update(OS_CLIENT_CONFIG_FILE=str(stack["clouds_yaml"]), OS_CLOUD=PREFIX)
-    return run(["openstack", *args], label="openstack (cloudsYaml) " + " ".join(args), env=env, timeout=120,
-               cwd=stack["tmp"])
+    return run([*stack["cloud"].client, "openstack", *args], label="openstack (cloudsYaml) " + " ".join(args),
+               env=env, timeout=120, cwd=stack["tmp"])
 
 
 def _json(stack, *args):

@@ -1,11 +1,14 @@
 """The program's networking stage through the real Pulumi engine in existing-cloud mode against the
-fixture Keystone + Neutron: up, read back, idempotent preview, a pool change that updates only the
-subnet, destroy. Tests run in file order and share one stack."""
+fixture Keystone + Neutron: up, read back (through Neutron, and what Neutron's OVN driver wrote into OVN's
+northbound database), idempotent preview, a pool change that updates only the subnet, destroy. Tests run in
+file order and share one stack."""
+import ipaddress
 import json
 
 import pytest
 
 from apisupport import LOG, Opaque, assert_absent, cloud_config, init_stack
+from ovn_nb import as_list, northbound
 
 STACK = "apinet"
 EXT_CIDR = "203.0.113.0/24"
@@ -13,6 +16,7 @@ EXT_GATEWAY = "203.0.113.1"
 POOL = {"start": "203.0.113.100", "end": "203.0.113.150"}
 POOL2 = {"start": "203.0.113.160", "end": "203.0.113.200"}
 PRIVATE_CIDR = "192.168.77.0/24"
+PHYSNET = "extnet"  # lab/packstack_facts.py PHYSNET: the physnet of Packstack's OVN bridge mapping
 SUBNET_TYPE = "openstack:networking/subnet:Subnet"
 
 
@@ -86,6 +90,50 @@ def test_up_declares_the_networking(stack):
     stack["export"] = export
 
 
+def _one(rows, what, **match):
+    found = [r for r in rows if all(r.get(k) == v for k, v in match.items())]
+    assert len(found) == 1, f"{what}: {len(found)} rows match {match}"
+    return found[0]
+
+
+def test_ovn_northbound_has_the_external_network_and_router(stack):
+    """Neutron's ML2/OVN driver, as users run it, turns the stage into OVN: the external network's switch has a
+    localnet port on the physnet, the router its gateway port on the public subnet and SNAT for the private
+    subnet, the private subnet's interface is a router port."""
+    outputs = stack["outputs"]
+    neutron = stack["cloud"].neutron()
+    nb = northbound(stack["cloud"])
+
+    ext_switch = _one(nb["Logical_Switch"], "external network's switch", name=f"neutron-{outputs['externalNetworkId']}")
+    ext_ports = [p for p in nb["Logical_Switch_Port"] if p["_uuid"] in as_list(ext_switch["ports"])]
+    localnet = [p for p in ext_ports if p["type"] == "localnet"]
+    assert len(localnet) == 1, [(p["name"], p["type"]) for p in ext_ports]
+    assert localnet[0]["options"].get("network_name") == PHYSNET, localnet[0]["options"]
+
+    router = _one(nb["Logical_Router"], "router", name=f"neutron-{outputs['routerId']}")
+    router_ports = {p["name"]: p for p in nb["Logical_Router_Port"] if p["_uuid"] in as_list(router["ports"])}
+    gw_port = _one(neutron["ports"], "router gateway port in Neutron", device_id=outputs["routerId"],
+                   device_owner="network:router_gateway")
+    gw_ip = gw_port["fixed_ips"][0]["ip_address"]
+    assert ipaddress.ip_address(gw_ip) in ipaddress.ip_network(EXT_CIDR)
+    gw_lrp = router_ports.get(f"lrp-{gw_port['id']}")
+    assert gw_lrp is not None, f"no gateway router port lrp-{gw_port['id']} in {sorted(router_ports)}"
+    assert as_list(gw_lrp["networks"]) == [f"{gw_ip}/{ipaddress.ip_network(EXT_CIDR).prefixlen}"], gw_lrp["networks"]
+    # The gateway port's peer is a router-type port on the external network's switch.
+    assert [p["name"] for p in ext_ports if p["type"] == "router"] == [gw_port["id"]]
+
+    interface = _one(neutron["ports"], "router interface in Neutron", device_id=outputs["routerId"],
+                     device_owner="network:router_interface")
+    if_lrp = router_ports.get(f"lrp-{interface['id']}")
+    assert if_lrp is not None, f"no interface router port lrp-{interface['id']} in {sorted(router_ports)}"
+    if_address = f"{interface['fixed_ips'][0]['ip_address']}/{ipaddress.ip_network(PRIVATE_CIDR).prefixlen}"
+    assert as_list(if_lrp["networks"]) == [if_address], if_lrp["networks"]
+
+    nats = [n for n in nb["NAT"] if n["_uuid"] in as_list(router["nat"])]
+    assert [(n["type"], n["logical_ip"], n["external_ip"]) for n in nats] == [("snat", PRIVATE_CIDR, gw_ip)], nats
+    stack["ovn_names"] = {ext_switch["name"], router["name"], f"neutron-{outputs['privateNetworkId']}"}
+
+
 def test_second_preview_has_no_changes(stack):
     stack["pulumi"].preview("--expect-no-changes", timeout=600)
 
@@ -127,6 +175,10 @@ def test_destroy_leaves_nothing_in_neutron(stack):
     assert not [p for p in neutron["ports"] if p["network_id"] in ids["networks"] or p["device_id"] in ids["routers"]]
     resources = stack["pulumi"].export()
     assert len(resources.get("deployment", {}).get("resources") or []) == 0
+    nb = northbound(stack["cloud"])
+    left = {r["name"] for table in ("Logical_Switch", "Logical_Router") for r in nb[table]}
+    assert stack.get("ovn_names"), "the OVN read-back did not run"
+    assert not stack["ovn_names"] & left, f"left in OVN's northbound database: {stack['ovn_names'] & left}"
 
 
 def test_export_holds_no_plaintext_secret(stack):
