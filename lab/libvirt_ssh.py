@@ -43,7 +43,7 @@ HOST_KEY_ALGORITHMS = ("ssh-ed25519", "ssh-rsa", "rsa-sha2-256", "rsa-sha2-512",
 # What a failed ssh says, per kind (OpenSSH 8-9 client messages).
 _KINDS = (
     ("host-key", ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED", "host key is known for",
-                  "No matching host key")),
+                  "No matching host key", "has changed and you have requested strict checking")),
     ("login", ("Permission denied", "Too many authentication failures")),
     ("forward", ("open failed", "administratively prohibited", "forwarding failed",
                  "Could not request local forwarding")),
@@ -137,9 +137,12 @@ def kind_of(ssh_said: str) -> str:
 
 
 def said(text: str) -> str:
-    """ssh's message in one line (the lines that say what failed; OpenSSH's banner of asterisks dropped)."""
+    """ssh's message in one line: the lines that say what failed (not OpenSSH's warning banner and its advice),
+    else its last line."""
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("@")]
-    return " ".join(lines)[-400:]
+    telling = [line for line in lines
+               if line.startswith("ssh:") or any(mark in line for _, marks in _KINDS for mark in marks)]
+    return " ".join(telling or lines[-1:])[:400]
 
 
 @dataclass

@@ -8,10 +8,10 @@ and host key pinned, the provider's parameters; see lab/libvirt_ssh.py). Pulumi 
 A's namespace, so every libvirt call to B crosses the LAN and B's sshd.
 
 In file order: the preflight's probes over that URI (B reachable, its memory and bridges, no problem); a host
-key not trusted, a host not in known_hosts, a login key not authorized: each one problem naming hosts[1] (b),
-the URI and the fix; `preview` and `up` with the untrusted key stop at that problem and create nothing on
-either host; the libvirt provider on its own (a tiny program, no preflight) refuses that key too and accepts
-the pinned one; a real `up` of stopAfter=nodes places the controller on A and b-compute1 on B (volumes
+key not trusted, only the host's ECDSA key known, a host not in known_hosts, a login key not authorized: each
+one problem naming hosts[1] (b), the URI and the fix; `preview` and `up` with the untrusted key stop at that problem and create nothing on
+either host; the libvirt provider on its own (a tiny program, no preflight) refuses those keys too and
+accepts the pinned one; a real `up` of stopAfter=nodes places the controller on A and b-compute1 on B (volumes
 uploaded over SSH), previews no change, and `destroy` leaves nothing on either host.
 """
 from __future__ import annotations
@@ -144,21 +144,27 @@ def test_preflight_probes_host_b_over_ssh(hosts):
     assert hosts.logins() > before, "B's sshd logged no login from host A: the probes did not go over SSH"
 
 
-@pytest.mark.parametrize("case", ["another host key", "host not in known_hosts", "login key not authorized"])
+@pytest.mark.parametrize("case", ["another host key", "only its ECDSA key known", "host not in known_hosts",
+                                  "login key not authorized"])
 def test_a_host_not_trusted_is_one_problem_naming_it_and_the_fix(hosts, case):
     sshd = hosts.sshd
     if case == "another host key":
-        uri, says = sshd.uri(sshd.untrusted_known_hosts()), ("is not trusted", str(sshd.untrusted_known_hosts()))
+        uri, says = sshd.uri(sshd.untrusted_known_hosts()), ("is not trusted", str(sshd.untrusted_known_hosts()),
+                                                             "has changed and you have requested strict checking")
+    elif case == "only its ECDSA key known":  # the provider offers ed25519 first (lab/libvirt_ssh.py)
+        uri, says = sshd.uri(sshd.ecdsa_known_hosts()), ("is not trusted", str(sshd.ecdsa_known_hosts()),
+                                                         "Host key verification failed.")
     elif case == "host not in known_hosts":
         empty = sshd.directory / "known_hosts.empty"
         empty.write_text("")
-        uri, says = sshd.uri(empty), ("is not trusted", f"ssh-keyscan -t ed25519 {sshd.address} >> {empty}")
+        uri, says = sshd.uri(empty), ("is not trusted", f"ssh-keyscan -t ed25519 {sshd.address} >> {empty}",
+                                      f"No ED25519 host key is known for {sshd.address}")
     else:
         stranger = sshd.directory / "id_stranger"
         if not stranger.exists():
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True, timeout=60)
         uri = sshd.uri().replace(f"keyfile={sshd.login_key}", f"keyfile={stranger}")
-        says = ("refused the login key", str(stranger))
+        says = ("refused the login key", str(stranger), "Permission denied (publickey)")
     problems = preflight_in_a(hosts, uri)["problems"]
     assert list(problems) == ["hosts[1] (b) libvirt"], problems
     detail = problems["hosts[1] (b) libvirt"]
@@ -185,16 +191,17 @@ def test_an_untrusted_host_stops_preview_and_up_before_anything_is_created(hosts
 
 
 def test_the_provider_itself_refuses_an_untrusted_host_key_and_accepts_the_pinned_one(hosts):
+    """What the preflight's login reproduces, checked on the provider itself: the same two refusals."""
     program = tiny_program(hosts.base / "proj-provider", "engine-ssh-provider", PROVIDER_ONLY)
     stack = hosts.workspace("provider", program).create_stack("provider")
-    path = str(hosts.base / "provider-pool")
-    stack.set_config({"engine-ssh-provider:uri": hosts.sshd.uri(hosts.sshd.untrusted_known_hosts()),
-                      "engine-ssh-provider:path": path})
-    proc = stack.up(check=False)
-    text = proc.stdout + proc.stderr
-    assert proc.returncode != 0, text[-3000:]
-    assert "knownhosts: key mismatch" in text and hosts.sshd.address in text, text[-3000:]
-    assert hosts.b.names("pool-list") == []
+    stack.set_config({"engine-ssh-provider:path": str(hosts.base / "provider-pool")})
+    for known_hosts in (hosts.sshd.untrusted_known_hosts(), hosts.sshd.ecdsa_known_hosts()):
+        stack.set_config({"engine-ssh-provider:uri": hosts.sshd.uri(known_hosts)})
+        proc = stack.up(check=False)
+        text = proc.stdout + proc.stderr
+        assert proc.returncode != 0, f"{known_hosts.name}: {text[-3000:]}"
+        assert "knownhosts: key mismatch" in text and hosts.sshd.address in text, f"{known_hosts.name}: {text[-3000:]}"
+        assert hosts.b.names("pool-list") == []
     with stack.config_changed({"engine-ssh-provider:uri": hosts.sshd.uri()}):
         stack.up()
         assert hosts.b.names("pool-list") == ["osl-ssh-probe"]

@@ -5,13 +5,14 @@ sshd runs in the daemon's network and mount namespaces (`PrivateLibvirtd.enter`)
 libvirt's default path (/var/run/libvirt/libvirt-sock), where the libvirt provider and virsh's remote helper look,
 so the URI needs no `socket=`. It listens on one address of that namespace only, with its own config, ed25519
 host key, login key and authorized_keys, all made here in the test's directory: sshd reads no file of the
-machine's own ssh service (`-f` names the only config), and nothing starts or stops that service. The one thing
+machine's own ssh service (`-f` names the only config); like a real host it offers an ed25519 and an ECDSA host key, and nothing starts or stops that service. The one thing
 shared with the machine is sshd's compiled-in privilege-separation directory /run/sshd, made (empty, 0755) when
 missing, as the openssh-server package would.
 
 `uri()` pins the host key and the login key in the URI (`knownhosts=`, `keyfile=`: the query parameters of
 terraform-provider-libvirt 0.8.3, libvirt/uri/ssh.go), so no test writes the machine's ~/.ssh.
-`untrusted_known_hosts()` is a known_hosts file that names another key for the same address.
+`untrusted_known_hosts()` is a known_hosts file that names another key for the same address,
+`ecdsa_known_hosts()` one that names only the host's ECDSA key (the libvirt provider offers ed25519 first).
 """
 from __future__ import annotations
 
@@ -32,9 +33,9 @@ PRIVSEP_DIR = Path("/run/sshd")
 START_BOUND_S = 15  # sshd writes its pid file once it listens
 
 
-def _keygen(path: Path, comment: str) -> str:
-    """A new ed25519 key pair at `path` (+ .pub); returns the public line's `type key`."""
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)], check=True,
+def _keygen(path: Path, comment: str, kind: str = "ed25519") -> str:
+    """A new key pair at `path` (+ .pub); returns the public line's `type key`."""
+    subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", comment, "-f", str(path)], check=True,
                    capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
     return " ".join(path.with_suffix(".pub").read_text().split()[:2])
 
@@ -48,18 +49,21 @@ class PrivateSshd:
         self.directory = directory
         self.user = user
         self.host_key = directory / "ssh_host_ed25519_key"
+        self.host_key_ecdsa = directory / "ssh_host_ecdsa_key"
         self.login_key = directory / "id_ed25519"  # the client's key, authorized for `user`
         self.known_hosts = directory / "known_hosts"  # the host key, pinned
         self.config = directory / "sshd_config"
         self.log = directory / "sshd.log"
         self.pid_file = directory / "sshd.pid"
         self.host_public = ""
+        self.host_public_ecdsa = ""
 
     def start(self) -> "PrivateSshd":
         ensure(PACKAGES, COMMANDS)
         self.directory.mkdir(parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)
         self.host_public = _keygen(self.host_key, f"osl-test-host-{self.address}")
+        self.host_public_ecdsa = _keygen(self.host_key_ecdsa, f"osl-test-host-{self.address}", "ecdsa")
         login_public = _keygen(self.login_key, "osl-test-login")
         (self.directory / "authorized_keys").write_text(f"{login_public} osl-test-login\n")
         self.known_hosts.write_text(f"{self.address} {self.host_public}\n")
@@ -83,6 +87,7 @@ class PrivateSshd:
             "# A test host's sshd (tests/support/sshd.py): one address, one host key, root by key only.",
             f"ListenAddress {self.address}:22",
             f"HostKey {self.host_key}",
+            f"HostKey {self.host_key_ecdsa}",
             f"PidFile {self.pid_file}",
             f"AuthorizedKeysFile {d / 'authorized_keys'}",
             "PermitRootLogin prohibit-password",
@@ -117,6 +122,12 @@ class PrivateSshd:
             _keygen(other, "osl-test-other-host")
         path = self.directory / "known_hosts.untrusted"
         path.write_text(f"{self.address} {' '.join(other.with_suffix('.pub').read_text().split()[:2])}\n")
+        return path
+
+    def ecdsa_known_hosts(self) -> Path:
+        """A known_hosts naming only the host's own ECDSA key (a real key of the host, of a type offered later)."""
+        path = self.directory / "known_hosts.ecdsa"
+        path.write_text(f"{self.address} {self.host_public_ecdsa}\n")
         return path
 
     def stop(self) -> None:

@@ -59,6 +59,24 @@ def test_what_ssh_said_is_sorted(said, kind):
     assert libvirt_ssh.kind_of(said) == kind
 
 
+def test_what_ssh_said_is_kept_to_the_lines_that_say_what_failed():
+    changed = ("@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+               "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n"
+               "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+               "IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\n"
+               "The fingerprint for the ED25519 key sent by the remote host is\nSHA256:abc.\n"
+               "Add correct host key in /k/known_hosts to get rid of this message.\n"
+               "Offending ED25519 key in /k/known_hosts:1\n  remove with:\n"
+               "  ssh-keygen -f \"/k/known_hosts\" -R \"10.40.0.2\"\n"
+               "Host key for 10.40.0.2 has changed and you have requested strict checking.\n"
+               "Host key verification failed.\n")
+    assert libvirt_ssh.said(changed) == ("Host key for 10.40.0.2 has changed and you have requested strict checking. "
+                                         "Host key verification failed.")
+    assert libvirt_ssh.kind_of(libvirt_ssh.said(changed)) == "host-key"
+    assert libvirt_ssh.said("kex_exchange_identification: read: Connection reset by peer\n") == \
+        "kex_exchange_identification: read: Connection reset by peer"
+
+
 def test_every_fix_names_what_to_change():
     target = libvirt_ssh.ssh_target(PINNED)
     host_key = libvirt_ssh.fix("host-key", target, "hosts[1].uri")
