@@ -2,6 +2,7 @@
 here stands for a killed run's plugin), the file backend's locks in a temp dir, libvirt orphans with a fake
 virsh, and the entry tools/recover.py run as `make recover` runs it. The whole flow against the real CLI is the
 engine tier's (tests/engine/test_engine_faults.py)."""
+import contextlib
 import json
 import os
 import socket
@@ -12,6 +13,7 @@ import threading
 import pytest
 
 from labtest import ROOT
+from lab import libvirt_ssh
 from tools.recovery import backend, libvirt_orphans, processes, procfs
 from tools.recovery.messages import Failure
 
@@ -152,6 +154,29 @@ def test_an_orphan_is_removed_by_name_and_only_when_it_exists():
     stuck = FakeVirsh({"lab-controller"}, refuse=("undefine",))
     with pytest.raises(Failure, match="cannot remove the orphaned domain lab-controller: virsh -c q undefine lab-"):
         libvirt_orphans.remove_orphan(stuck, "q", "domain", "lab-controller", "default")
+
+
+def test_a_qemu_ssh_host_is_asked_through_the_providers_login_and_a_failed_login_is_no_answer(tmp_path, monkeypatch):
+    # Over the provider's SSH path (lab/libvirt_ssh.py), virsh at the forwarded socket; a failed login stops recover
+    # with the fix instead of reading as "the orphan does not exist".
+    asked = []
+    monkeypatch.setattr(libvirt_orphans.Virsh, "run", lambda self, uri, *args: asked.append((uri, *args)) or True)
+
+    class Tunnel:
+        uri = "qemu+unix:///system?socket=/tmp/t/libvirt-sock"
+
+    @contextlib.contextmanager
+    def forwarded(target, timeout):
+        yield Tunnel
+
+    monkeypatch.setattr(libvirt_ssh, "forwarded", forwarded)
+    assert libvirt_orphans.Virsh()("qemu+ssh://root@b/system?knownhosts=/k", "domuuid", "lab-b-compute1")
+    assert asked == [(Tunnel.uri, "domuuid", "lab-b-compute1")]
+    monkeypatch.undo()
+    uri = f"qemu+ssh://root@b/system?knownhosts={tmp_path}/missing"  # fails before any ssh runs
+    with pytest.raises(Failure, match=r"cannot reach libvirtd at qemu\+ssh://root@b/system\?knownhosts=.*missing does "
+                                      r"not exist\): the host key of b is not trusted"):
+        libvirt_orphans.Virsh()(uri, "domuuid", "lab-b-compute1")
 
 
 def test_the_state_names_a_provider_uri_and_the_objects_it_holds():

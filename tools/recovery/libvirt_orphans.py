@@ -9,6 +9,8 @@ import shutil
 import subprocess
 from typing import Any
 
+from lab import libvirt_ssh
+
 from .messages import Failure, say
 
 Deployment = dict[str, Any]
@@ -27,6 +29,7 @@ LIFECYCLE = {
     "pool": ("pool-uuid", "pool-destroy", (("pool-undefine",),)),
 }
 VIRSH_TIMEOUT_S = 300
+SSH_TIMEOUT_S = 20  # the login to a qemu+ssh host
 
 
 class Virsh:
@@ -37,6 +40,19 @@ class Virsh:
         return shutil.which(self.argv[0]) is not None
 
     def __call__(self, uri: str, *args: str) -> bool:
+        target = libvirt_ssh.ssh_target(uri)
+        if target is None:
+            return self.run(uri, *args)
+        # A qemu+ssh host as the libvirt provider reaches it (its key, its known_hosts), not virsh's own ssh; a
+        # failed login is no answer "it does not exist".
+        try:
+            with libvirt_ssh.forwarded(target, SSH_TIMEOUT_S) as tunnel:
+                return self.run(tunnel.uri, *args)
+        except libvirt_ssh.SshFailure as failure:
+            raise Failure(f"cannot reach libvirtd at {uri} ({failure.detail}): "
+                          f"{libvirt_ssh.fix(failure.kind, target, 'the host URI')}; then run this again") from None
+
+    def run(self, uri: str, *args: str) -> bool:
         proc = subprocess.run([*self.argv, "-q", "-c", uri, *args], check=False, capture_output=True, text=True,
                               timeout=VIRSH_TIMEOUT_S)
         return proc.returncode == 0
