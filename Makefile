@@ -67,6 +67,7 @@ recover: toolchain
 # key of your own demo.publicKey (the stack's own key is read from the stack).
 .PHONY: verify
 verify: deps toolchain
+	bash tools/ensure-packages.sh iputils-ping openssh-client
 	$(ENV) $(PY) -m tools.verify --stack $(STACK)
 
 outputs: toolchain
