@@ -144,7 +144,7 @@ def test_server_create_names_exactly_these_objects(stack):
     assert words[-2:] == ["--wait", "demo1"], line  # the flag, then the user's server name
     options = words[4:-2]
     assert len(options) % 2 == 0, line
-    assert dict(zip(options[::2], options[1::2])) == {
+    assert dict(zip(options[::2], options[1::2], strict=True)) == {
         "--flavor": next(iter(FLAVORS)), "--image": IMAGE, "--network": PRIVATE_NET, "--key-name": KEYPAIR,
         "--security-group": SECGROUP}, line
     # Each name resolves to exactly one object of the cloud, the one the stack made.
