@@ -16,7 +16,7 @@ GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 
 help:
 	@echo "make up        - set up, check the host, then pulumi up on stack $(STACK)"
-	@echo "make test      - set up, then run every test tier ($(TIERS))"
+	@echo "make test      - set up, lint, then run every test tier ($(TIERS))"
 	@echo "make lint      - ruff, mypy, shellcheck and go vet (lint-python | lint-shell | lint-go)"
 	@echo "make recover   - after an interrupted up: stale lock, orphaned plugins, pending creates, refresh"
 	@echo "make verify    - does the cloud work? a smoke of stack $(STACK) through its cloudsYaml (tools/verify/)"
@@ -95,7 +95,7 @@ lint-shell:
 lint-go: toolchain
 	bash toolchain/vet.sh
 
-test: deps toolchain test-go
+test: deps toolchain lint test-go
 	$(ENV) $(PY) -m pytest -ra $(TIERS)
 
 # The self-built command plugin's own tests (in-process SSH server on 127.0.0.1).

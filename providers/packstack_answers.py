@@ -11,8 +11,9 @@ is given, so only a full run leaves every compute able to migrate to every other
 re-runs"). A stack whose state still holds the exclusion an earlier lab answered sees it removed on its
 next preview; that update re-runs Packstack everywhere (`RETIRED_KEYS`).
 
-Self-contained on purpose: Pulumi pickles the provider with its globals, so it
-reads no Pulumi config and imports nothing of the project.
+Pulumi pickles the provider by reference (this module's path and the class name), so the path is part of
+every stack's state: do not move or rename the module. Self-contained like every provider (CONTRIBUTING.md,
+"A dynamic provider"): it reads no Pulumi config and imports nothing of the project outside providers/.
 """
 from __future__ import annotations
 
