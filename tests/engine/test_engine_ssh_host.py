@@ -9,10 +9,10 @@ A's namespace, so every libvirt call to B crosses the LAN and B's sshd.
 
 In file order: the preflight's probes over that URI (B reachable, its memory and bridges, no problem); a host
 key not trusted, only the host's ECDSA key known, a host not in known_hosts, a login key not authorized: each
-one problem naming hosts[1] (b), the URI and the fix; `preview` and `up` with the untrusted key stop at that problem and create nothing on
-either host; the libvirt provider on its own (a tiny program, no preflight) refuses those keys too and
-accepts the pinned one; a real `up` of stopAfter=nodes places the controller on A and b-compute1 on B (volumes
-uploaded over SSH), previews no change, and `destroy` leaves nothing on either host.
+one problem naming hosts[1] (b), the URI and the fix; `preview` and `up` with the untrusted key stop at that
+problem and create nothing on either host; the libvirt provider on its own (a tiny program, no preflight)
+refuses those keys too and accepts the pinned one; a real `up` of stopAfter=nodes places the controller on A
+and b-compute1 on B (volumes uploaded over SSH), previews no change, and `destroy` leaves nothing on either host.
 """
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ PROVIDER_ONLY = textwrap.dedent('''\
 
     cfg = pulumi.Config()
     host_b = libvirt.Provider("libvirt-b", uri=cfg.require("uri"))
-    libvirt.Pool("probe-pool", name="osl-ssh-probe", type="dir", target=libvirt.PoolTargetArgs(path=cfg.require("path")),
-                 opts=pulumi.ResourceOptions(provider=host_b))
+    libvirt.Pool("probe-pool", name="osl-ssh-probe", type="dir",
+                 target=libvirt.PoolTargetArgs(path=cfg.require("path")), opts=pulumi.ResourceOptions(provider=host_b))
     ''')
 
 

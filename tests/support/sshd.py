@@ -3,11 +3,11 @@ host over `qemu+ssh://root@ADDRESS/system` as users do.
 
 sshd runs in the daemon's network and mount namespaces (`PrivateLibvirtd.enter`): there the daemon's socket is at
 libvirt's default path (/var/run/libvirt/libvirt-sock), where the libvirt provider and virsh's remote helper look,
-so the URI needs no `socket=`. It listens on one address of that namespace only, with its own config, ed25519
-host key, login key and authorized_keys, all made here in the test's directory: sshd reads no file of the
-machine's own ssh service (`-f` names the only config); like a real host it offers an ed25519 and an ECDSA host key, and nothing starts or stops that service. The one thing
-shared with the machine is sshd's compiled-in privilege-separation directory /run/sshd, made (empty, 0755) when
-missing, as the openssh-server package would.
+so the URI needs no `socket=`. It listens on one address of that namespace only, with its own config, host keys
+(ed25519 and ECDSA, as a real host offers), login key and authorized_keys, all made here in the test's directory:
+sshd reads no file of the machine's own ssh service (`-f` names the only config), and nothing starts or stops
+that service. The one thing shared with the machine is sshd's compiled-in privilege-separation directory
+/run/sshd, made (empty, 0755) when missing, as the openssh-server package would.
 
 `uri()` pins the host key and the login key in the URI (`knownhosts=`, `keyfile=`: the query parameters of
 terraform-provider-libvirt 0.8.3, libvirt/uri/ssh.go), so no test writes the machine's ~/.ssh.
