@@ -8,13 +8,15 @@ defaults are `strict=warning` and `strict_variables=false`; the chroot's Puppet 
 rejects Packstack's own module. Every compile passes Puppet 7's values (PUPPET7_STRICTNESS).
 
 A compile's work dir (mode 0700, bound on /srv/compile inside the chroot) holds, per run:
-- `hieradata/` (the run's, passwords inside) and `hiera.yaml` (Hiera 5, global layer: `defaults.yaml`, the name
-  the EL9 node's Hiera 3 config looks up, which Packstack links to its common.yaml);
-- `modules/`: Packstack's own module from the installed wheel, and for the Debian modules with a packaging gap a
-  module of the same name made of the project's own files (puppet/overlay/<name>: ovn's and vswitch's data and
-  hiera.yaml, ovn's type alias, a systemd::manage_dropin stand-in) and links to every other entry of Debian's;
+- `hieradata/` (the run's, passwords inside) and `hiera.yaml` (Hiera 5, global layer, one level: `defaults.yaml`,
+  which Packstack links to its common.yaml for the node's Hiera config, prescript_000.py);
+- `modules/packstack`: Packstack's own module from the installed wheel;
+- `overlays/<name>`: for the Debian modules with a packaging gap, a module of the same name made of the project's
+  own files (puppet/overlay/<name>: ovn's and vswitch's data and hiera.yaml, ovn's type alias, a
+  systemd::manage_dropin stand-in) and links to every other entry of Debian's;
 - `environments/<host>_<role>/`: `manifests/` = the project's debian-gaps.pp (controller role: swift's rsync
-  declaration) and Packstack's `<ip>_<role>.pp` unchanged, evaluated in that order;
+  declaration) and Packstack's `<ip>_<role>.pp` unchanged, evaluated in that order; `modules/` = links to the
+  overlays, first on the environment's modulepath, then `modules/`, then Debian's;
 - `var/yaml/facts/<fqdn>.yaml`: the node's facts (Puppet's yaml facts terminus).
 """
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Mapping, Optional
 
 import yaml
 
-from support import ROOT, packages, require, tail
+from support import ROOT, debian_archive, packages, require, tail
 
 from el9facts import NodeSpec, node_facts
 
@@ -48,10 +50,9 @@ COMPILE_TIMEOUT = 300  # seconds for one catalog (measured well under 30 s)
 
 def node_specs(lab_plan) -> dict[str, NodeSpec]:
     """Each node of a lab.plan.LabPlan as the facts need it, by management address."""
-    config = lab_plan.config
     return {node.management_ip: NodeSpec(
-        hostname=node.name, fqdn=node.fqdn, ip=node.management_ip, cidr=config.management_cidr,
-        gateway=config.management_gateway, mac_eth0=node.identity.management_mac,
+        hostname=node.name, fqdn=node.fqdn, ip=node.management_ip, cidr=node.identity.management_cidr,
+        gateway=node.identity.management_gateway, mac_eth0=node.identity.management_mac,
         mac_eth1=node.identity.external_mac, vcpus=node.size.vcpus, memory_mib=node.size.memory_mib)
         for node in lab_plan.nodes}
 
@@ -61,39 +62,6 @@ def packstack_module() -> Path:
     found = sorted(ROOT.glob(".venv-packstack/lib/python3*/site-packages/packstack/puppet/modules/packstack"))
     require(found, "Packstack's Puppet module not found in .venv-packstack (make deps installs packstack 26.0.0)")
     return found[-1]
-
-
-def debian_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
-    """The Debian archive this host's apt uses for its own release (one-line or deb822 sources), so the chroot is
-    fetched from where the host's packages come; deb.debian.org when none is found."""
-    release = _os_release().get("VERSION_CODENAME", "")
-    candidates: list[tuple[str, list[str]]] = []  # (uri, suites)
-    for path in sorted([apt_dir / "sources.list", *apt_dir.glob("sources.list.d/*")]):
-        if not path.is_file():
-            continue
-        text = path.read_text(errors="replace")
-        if path.suffix == ".sources":
-            for stanza in re.split(r"\n\s*\n", text):
-                fields = dict(re.findall(r"^([A-Za-z-]+):\s*(.*)$", stanza, re.M))
-                if "deb" in fields.get("Types", "").split():
-                    for uri in fields.get("URIs", "").split():
-                        candidates.append((uri, fields.get("Suites", "").split()))
-        else:
-            for line in text.splitlines():
-                words = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
-                if len(words) >= 3 and words[0] == "deb":
-                    candidates.append((words[1], [words[2]]))
-    for uri, suites in candidates:
-        if release and release in suites:
-            return uri.rstrip("/")
-    return "http://deb.debian.org/debian"
-
-
-def _os_release() -> dict[str, str]:
-    path = Path("/etc/os-release")
-    if not path.exists():
-        return {}
-    return dict(re.findall(r'^([A-Z_]+)="?([^"\n]*)"?$', path.read_text(), re.M))
 
 
 @dataclass(frozen=True)
@@ -108,7 +76,7 @@ def ensure_chroot() -> Chroot:
     """The Debian 13 chroot with Puppet and the modules, built when missing (debootstrap from the host's mirror)."""
     packages.ensure(("debootstrap",), ("debootstrap", "unshare", "chroot", "flock", "mount"))
     start = time.monotonic()
-    proc = subprocess.run(["bash", str(BUILD_CHROOT), debian_mirror()], capture_output=True, text=True,
+    proc = subprocess.run(["bash", str(BUILD_CHROOT), debian_archive.mirror()], capture_output=True, text=True,
                           timeout=CHROOT_TIMEOUT, stdin=subprocess.DEVNULL)
     seconds = time.monotonic() - start
     print(proc.stderr, end="")  # the build's progress lines
@@ -177,8 +145,39 @@ class Compiled:
         return self.rc == 0 and self.catalog is not None
 
 
+# Stands for the xfs UUID of a Swift data disk in Debian's swift_device_uuids fact (debian_swift_facts); it must
+# reach no catalog: Packstack mounts Swift's disks by path.
+PLACEHOLDER_UUID = "00000000-0000-4000-8000-0000000c0de5"
+
+
+def debian_swift_facts(devices: list[str]) -> dict:
+    """Facts only Debian's patched puppet-module-swift reads (its use-custom-uuid-fact and
+    check-for-commented-out-drives-in-fstab patches; RDO's puppet-swift has neither patch nor facts).
+    - swift_commented_fstab_entries: {} (no Swift drive in the node's fstab yet), so swift::storage::mount takes
+      the path upstream's always takes;
+    - swift_device_uuids: each Swift data disk (Packstack's CONFIG_SWIFT_STORAGE_DEVICES) with PLACEHOLDER_UUID.
+      On a blank disk Debian's own fact would report nothing, and then its patched swift::storage::xfs falls back
+      to stdlib's dig44(), which stdlib 9 removed (Debian ships 9.4.1), and to a fail() on a variable it has not
+      set yet: Debian's module cannot compile a Swift disk that is not formatted yet. With an entry it takes the
+      branch whose UUID only a mount by UUID would use."""
+    return {"swift_commented_fstab_entries": {}, "swift_device_uuids": {d: PLACEHOLDER_UUID for d in devices}}
+
+
 def _messages(stderr: str, level: str) -> list[str]:
-    return [line[len(level) + 2:] for line in stderr.splitlines() if line.startswith(level + ": ")]
+    """Puppet's messages of one level ("Error", "Warning"), each with its continuation lines joined."""
+    found: list[str] = []
+    current: Optional[list[str]] = None
+    for line in stderr.splitlines():
+        head = re.match(r"^(Error|Warning|Notice|Info|Debug): ", line)
+        if head:
+            current = [line[head.end():]] if head.group(1) == level else None
+            if current is not None:
+                found.append("")
+        elif current is not None:
+            current.append(line.strip())
+        if current is not None:
+            found[-1] = " ".join(current)
+    return found
 
 
 class CompileWorkspace:
@@ -194,15 +193,20 @@ class CompileWorkspace:
             "defaults": {"datadir": f"{MOUNT}/hieradata", "data_hash": "yaml_data"},
             "hierarchy": [{"name": "Packstack's answers (defaults.yaml -> common.yaml)", "path": "defaults.yaml"}],
         }, sort_keys=False))
-        modules = self.work / "modules"
-        shutil.copytree(packstack_module(), modules / "packstack", dirs_exist_ok=True)
+        shutil.copytree(packstack_module(), self.work / "modules" / "packstack", dirs_exist_ok=True)
         for overlay in sorted(OVERLAY.iterdir()):
-            self._overlay_module(overlay, modules / overlay.name)
+            self._overlay_module(overlay, self.work / "overlays" / overlay.name)
+        swift_devices = self.hiera().get("CONFIG_SWIFT_STORAGE_DEVICES") or {}
+        gap_facts = debian_swift_facts(sorted(d["device"] for d in swift_devices.values()))
         for node in self.nodes.values():
             facts_file = self.work / "var" / "yaml" / "facts" / f"{node.fqdn}.yaml"
             facts_file.parent.mkdir(parents=True, exist_ok=True)
-            body = yaml.safe_dump({"name": node.fqdn, "values": node_facts(node)}, sort_keys=False)
+            body = yaml.safe_dump({"name": node.fqdn, "values": {**node_facts(node), **gap_facts}}, sort_keys=False)
             facts_file.write_text("--- !ruby/object:Puppet::Node::Facts\n" + body)
+
+    def hiera(self) -> dict:
+        """The run's hieradata (passwords inside: never into a message)."""
+        return yaml.safe_load((self.work / "hieradata" / "common.yaml").read_text())
 
     def _overlay_module(self, overlay: Path, dest: Path) -> None:
         """Debian's module of that name with the project's own files on top: the own files copied, every other
@@ -237,26 +241,35 @@ class CompileWorkspace:
     def manifest(self, host: str, role: str) -> Path:
         return self.run_dir / "manifests" / f"{host}_{role}.pp"
 
-    def compile(self, host: str, role: str) -> Compiled:
-        """Compile `host`'s manifest for `role` (controller, controller_post, network, compute)."""
+    def compile(self, host: str, role: str, strictness: tuple[str, ...] = PUPPET7_STRICTNESS,
+                without: frozenset[str] = frozenset()) -> Compiled:
+        """Compile `host`'s manifest for `role` (controller, controller_post, network, compute). `strictness`:
+        Puppet's options for it (none: Puppet 8's own defaults); `without`: workarounds of Debian's gaps to leave
+        out (an overlay module's name, or "rsync" for debian-gaps.pp), to show that each is still needed."""
         node = self.nodes[host]
-        env = re.sub(r"[^a-z0-9_]", "_", f"h{host}_{role}".lower())
+        variant = "_without_" + "_".join(sorted(without)) if without else ""
+        env = re.sub(r"[^a-z0-9_]", "_", f"h{host}_{role}{variant}".lower())
         env_dir = self.work / "environments" / env
+        if env_dir.exists():
+            shutil.rmtree(env_dir)
         manifests = env_dir / "manifests"
-        if manifests.exists():
-            shutil.rmtree(manifests)
         manifests.mkdir(parents=True)
-        if role == "controller":
+        if role == "controller" and "rsync" not in without:
             shutil.copyfile(DEBIAN_GAPS, manifests / "00-debian-gaps.pp")
         shutil.copyfile(self.manifest(host, role), manifests / f"10-{host}_{role}.pp")
+        # the environment's own modules come first: the overlays this compile uses
+        (env_dir / "modules").mkdir()
+        for overlay in sorted((self.work / "overlays").iterdir()):
+            if overlay.name not in without:
+                (env_dir / "modules" / overlay.name).symlink_to(f"{MOUNT}/overlays/{overlay.name}")
         (env_dir / "environment.conf").write_text(
-            f"modulepath = {MOUNT}/modules:{DEBIAN_MODULES}\nmanifest = manifests\n")
+            f"modulepath = modules:{MOUNT}/modules:{DEBIAN_MODULES}\nmanifest = manifests\n")
         argv = [
             "bash", str(COMPILE), str(self.chroot.path), str(self.work), node.fqdn,
             "--certname", node.fqdn, "--render-as", "json", "--color", "false",
             "--confdir", f"{MOUNT}/conf", "--vardir", f"{MOUNT}/var", "--codedir", f"{MOUNT}/code",
             "--environmentpath", f"{MOUNT}/environments", "--environment", env,
-            "--hiera_config", f"{MOUNT}/hiera.yaml", "--facts_terminus", "yaml", *PUPPET7_STRICTNESS,
+            "--hiera_config", f"{MOUNT}/hiera.yaml", "--facts_terminus", "yaml", *strictness,
         ]
         start = time.monotonic()
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=COMPILE_TIMEOUT, stdin=subprocess.DEVNULL)
@@ -267,6 +280,6 @@ class CompileWorkspace:
             document = proc.stdout[proc.stdout.find("\n{") + 1:] if not proc.stdout.startswith("{") else proc.stdout
             catalog = Catalog(json.loads(document))
             (self.work / "catalogs").mkdir(exist_ok=True)
-            (self.work / "catalogs" / f"{host}_{role}.json").write_text(document)
+            (self.work / "catalogs" / f"{env}.json").write_text(document)
         return Compiled(host, role, proc.returncode, seconds, _messages(proc.stderr, "Error"),
                         _messages(proc.stderr, "Warning"), catalog)

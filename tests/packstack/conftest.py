@@ -21,6 +21,7 @@ from typing import Any, Mapping, Optional, Union
 import pytest
 
 from answer_sets import ANSWER_SETS, AnswerSet
+from catalog_runs import CATALOG_RUNS_KEY
 from dryrun import PackstackRun, require_tier, run_answer_set
 from machine_state import snapshot
 
@@ -100,3 +101,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_sep("-", "packstack --dry-run per answer set")
         for name, run in runs.finished.items():
             terminalreporter.write_line(f"{name:26} rc {run.rc}  {run.seconds:5.1f} s")
+    catalogs = config.stash.get(CATALOG_RUNS_KEY, None)  # test_catalogs.py (issue 17 item 3)
+    if catalogs and catalogs.done:
+        terminalreporter.write_sep("-", "catalog compile per answer set, host and role")
+        for line in catalogs.summary_lines():
+            terminalreporter.write_line(line)

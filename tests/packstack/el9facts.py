@@ -153,10 +153,6 @@ def node_facts(node: NodeSpec) -> dict:
         "default_hypervisor": "qemu", "home_dir": "/root", "gateway_device": "eth0",
         # openstacklib's external facts (its facts.d/*.txt, which Debian's package leaves out)
         "os_service_default": "<SERVICE DEFAULT>", "os_immutable": "<_IMMUTABLE_>",
-        # read only by Debian's patched swift module (use-custom-uuid-fact, check-for-commented-out-drives-in-
-        # fstab patches; RDO's puppet-swift has neither): what its facts report on a node whose fstab holds no
-        # swift drive yet, so the patched code takes the path upstream's always takes
-        "swift_commented_fstab_entries": {}, "swift_device_uuids": {},
         # what puppet apply adds (Puppet::Node::Facts#add_local_facts)
         "clientcert": node.fqdn, "clientversion": RDO_PUPPET_VERSION, "clientnoop": False,
     }
