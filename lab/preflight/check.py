@@ -33,32 +33,20 @@ class HostScope:
 
     index: int
     host: LabHost
-    multi: bool
+    where: str  # "hosts[1] (b)", or ""
+    key: str  # the prefix of the host's own keys: "hosts[1].", or ""
+    uri_key: str  # hosts[1].uri or libvirtUri
+    count_key: str  # hosts[1].computes or computeCount
+    local: bool  # the host is this machine
 
     @classmethod
     def of(cls, cfg: LabConfig, index: int) -> HostScope:
-        return cls(index, cfg.lab_hosts[index], bool(cfg.hosts))
-
-    @property
-    def where(self) -> str:
-        return f"hosts[{self.index}] ({self.host.name})" if self.multi else ""
-
-    @property
-    def key(self) -> str:
-        """The prefix of the host's own keys."""
-        return f"hosts[{self.index}]." if self.multi else ""
-
-    @property
-    def uri_key(self) -> str:
-        return f"{self.key}uri" if self.multi else "libvirtUri"
-
-    @property
-    def count_key(self) -> str:
-        return f"{self.key}computes" if self.multi else "computeCount"
-
-    @property
-    def local(self) -> bool:
-        return is_local(self.host.uri)
+        host = cfg.lab_hosts[index]
+        if not cfg.hosts:
+            return cls(index, host, "", "", "libvirtUri", "computeCount", is_local(host.uri))
+        key = f"hosts[{index}]."
+        return cls(index, host, f"hosts[{index}] ({host.name})", key, f"{key}uri", f"{key}computes",
+                   is_local(host.uri))
 
     def check(self, name: str, ok: bool, detail: str, fatal: bool = True) -> Check:
         return Check(name, ok, detail, fatal, self.index, self.where)
