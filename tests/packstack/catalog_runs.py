@@ -107,10 +107,19 @@ class CompiledRuns:
         unknown = set(run.hosts) - set(nodes)
         assert not unknown, f"set {name}: hosts {sorted(unknown)} of the answers are not nodes of the lab's plan"
         compiled = CompiledRun(run, CompileWorkspace(self.chroot, run.run_dir, nodes, self._base / name))
-        for manifest in sorted(run.manifests.glob("*.pp")):
-            host, role = manifest.stem.split("_", 1)
-            if host not in run.applied_hosts:
-                compiled.skipped[(host, role)] = "EXCLUDE_SERVERS: Packstack writes it but never applies it"
-                continue
+        wanted, compiled.skipped = manifests_to_compile(run)
+        for host, role in wanted:
             compiled.results[(host, role)] = compiled.workspace.compile(host, role)
         return compiled
+
+
+def manifests_to_compile(run: PackstackRun) -> tuple[list[tuple[str, str]], dict[tuple[str, str], str]]:
+    """(host, role) of every manifest the run wrote for a host Packstack applies, and the skipped ones with why."""
+    wanted, skipped = [], {}
+    for manifest in sorted(run.manifests.glob("*.pp")):
+        host, role = manifest.stem.split("_", 1)
+        if host in run.applied_hosts:
+            wanted.append((host, role))
+        else:
+            skipped[(host, role)] = "EXCLUDE_SERVERS: Packstack writes it but never applies it"
+    return wanted, skipped
