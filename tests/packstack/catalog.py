@@ -75,6 +75,7 @@ class Chroot:
 def ensure_chroot() -> Chroot:
     """The Debian 13 chroot with Puppet and the modules, built when missing (debootstrap from the host's mirror)."""
     packages.ensure(("debootstrap",), ("debootstrap", "unshare", "chroot", "flock", "mount"))
+    started_at = time.time()
     start = time.monotonic()
     proc = subprocess.run(["bash", str(BUILD_CHROOT), debian_archive.mirror()], capture_output=True, text=True,
                           timeout=CHROOT_TIMEOUT, stdin=subprocess.DEVNULL)
@@ -85,7 +86,8 @@ def ensure_chroot() -> Chroot:
     path = Path(proc.stdout.strip().splitlines()[-1])
     info = dict(line.split("=", 1) for line in (path / ".osl-build-info").read_text().splitlines()
                 if "=" in line and not line.startswith("package "))
-    return Chroot(path, info, seconds, built="cached chroot" not in proc.stderr)
+    built = (path / ".osl-build-info").stat().st_mtime >= started_at - 1  # else it came from the cache
+    return Chroot(path, info, seconds, built)
 
 
 @dataclass
