@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 from xml.sax.saxutils import escape
@@ -41,18 +41,14 @@ class ExistingGuest:
     host_key_public: str
     memory_mib: int = 768
     hypervisor: str = "qemu"
+    # the files it keeps in its directory
+    disk: Path = field(init=False)
+    seed: Path = field(init=False)
+    console_log: Path = field(init=False)
 
-    @property
-    def disk(self) -> Path:
-        return self.directory / "disk.qcow2"
-
-    @property
-    def seed(self) -> Path:
-        return self.directory / "seed.iso"
-
-    @property
-    def console_log(self) -> Path:
-        return self.directory / "console.log"
+    def __post_init__(self) -> None:
+        self.disk, self.seed, self.console_log = (
+            self.directory / name for name in ("disk.qcow2", "seed.iso", "console.log"))
 
     def user_data(self) -> str:
         doc = {

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from support.libvirtd import PrivateLibvirtd, make_qcow2, require_host
+from support.libvirtd import PrivateLibvirtd, nodes_stage_config, require_host
 from support.program import copy_program, overlay_env
 from support.pulumi import Workspace, require_toolchain
 
@@ -31,13 +31,7 @@ def deployed():
         with PrivateLibvirtd(prefix="osl-engine") as daemon:
             stack = Workspace(copy_program(base / "proj"), base / "state",
                               env=overlay_env("debian-test")).create_stack("enginenodes")
-            image = make_qcow2(base / "base.qcow2")
-            os.chmod(image, 0o644)
-            (base / "pool").mkdir(mode=0o755)
-            size = {"vcpus": 1, "memoryMiB": 512, "diskGiB": 2}
-            stack.set_config({"hypervisor": "qemu", "libvirtUri": daemon.uri(), "baseImage": str(image),
-                              "computeCount": 2, "stopAfter": "nodes", "storagePoolPath": str(base / "pool"),
-                              "controller": size, "compute": size})
+            stack.set_config(nodes_stage_config(daemon, base, computes=2))
             stack.up(timeout=1200)
             yield stack, daemon
             stack.destroy(check=False, timeout=1200)  # nothing left when test_destroy ran

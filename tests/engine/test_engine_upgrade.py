@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from support import ROOT, require
-from support.libvirtd import PrivateLibvirtd, make_qcow2, require_host
+from support.libvirtd import PrivateLibvirtd, nodes_stage_config, require_host
 from support.program import PROGRAM_ENTRIES, VENV, copy_program, overlay_env
 from support.pulumi import Workspace, require_toolchain
 
@@ -63,13 +63,7 @@ def upgraded():
         with PrivateLibvirtd(prefix="osl-upgrade") as daemon:
             work_dir = old_program(base / "proj")
             stack = Workspace(work_dir, base / "state", env=overlay_env("debian-test")).create_stack("upgrade")
-            image = make_qcow2(base / "base.qcow2")
-            os.chmod(image, 0o644)
-            (base / "pool").mkdir(mode=0o755)
-            size = {"vcpus": 1, "memoryMiB": 512, "diskGiB": 2}
-            stack.set_config({"hypervisor": "qemu", "libvirtUri": daemon.uri(), "baseImage": str(image),
-                              "computeCount": 1, "stopAfter": "nodes", "storagePoolPath": str(base / "pool"),
-                              "controller": {**size, "dataDisksGiB": [1]}, "compute": size})
+            stack.set_config(nodes_stage_config(daemon, base, computes=1, dataDisksGiB=[1]))
             stack.up(timeout=1200)
             before = stack.outputs(show_secrets=True)
             swap_in_todays_program(work_dir)

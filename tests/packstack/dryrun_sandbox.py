@@ -78,16 +78,8 @@ class Sandbox:
 
     def __init__(self, netns: str, scratch: Path, holder: subprocess.Popen, environment: dict[str, str]) -> None:
         self.netns, self.scratch, self.holder, self.environment = netns, scratch, holder, environment
-
-    @property
-    def root(self) -> Path:
-        """What /root is inside."""
-        return self.scratch / "root"
-
-    @property
-    def var_tmp(self) -> Path:
-        """What /var/tmp is inside."""
-        return self.scratch / "var-tmp"
+        self.root = scratch / "root"  # what /root is inside
+        self.var_tmp = scratch / "var-tmp"  # what /var/tmp is inside
 
     def run(self, argv: Sequence[str], what: str, timeout: float, env: Optional[Mapping[str, str]] = None,
             stdin: str = "", cwd: str = "/root") -> subprocess.CompletedProcess:

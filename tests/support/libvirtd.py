@@ -96,3 +96,16 @@ def make_qcow2(path: Path, size: str = "64M") -> Path:
     subprocess.run([shutil.which("qemu-img") or "qemu-img", "create", "-q", "-f", "qcow2", str(path), size],
                    check=True, timeout=60)
     return path
+
+
+def nodes_stage_config(daemon: PrivateLibvirtd, base: Path, computes: int, **controller: object) -> dict:
+    """The config of a lab that stops after its nodes on `daemon`: tiny guests (1 vCPU, 512 MiB, 2 GiB) from an
+    empty image, in a dir pool under `base` (world-traversable: libvirt/QEMU must reach both); `controller`
+    adds keys to the controller's size."""
+    image = make_qcow2(base / "base.qcow2")
+    os.chmod(image, 0o644)
+    (base / "pool").mkdir(mode=0o755)
+    size = {"vcpus": 1, "memoryMiB": 512, "diskGiB": 2}
+    return {"hypervisor": "qemu", "libvirtUri": daemon.uri(), "baseImage": str(image), "computeCount": computes,
+            "stopAfter": "nodes", "storagePoolPath": str(base / "pool"), "controller": {**size, **controller},
+            "compute": size}
