@@ -1,4 +1,5 @@
-"""Runs the lab program under Pulumi mocks and records what it declares.
+"""The unit tier's harness: the config a test builds (lab_config, config_problems) and the lab program run
+under Pulumi mocks, recording what it declares (run_lab).
 
 Besides the mocks' view (type, name, inputs), the monitor's RegisterResource is
 wrapped to record what the engine would receive: parent, dependencies,
@@ -8,15 +9,52 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Optional
 
 import pulumi
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import config as runtime_config
 
+from lab.config import ConfigError, LabConfig, parse
+
 PROJECT = "openstack-lab"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+# A lab on two hosts joined by bridges on one LAN (host b reached over qemu+ssh).
+HOST_B = "qemu+ssh://root@host-b.example/system"
+BRIDGE = {"mode": "bridge", "managementBridge": "br-mgmt", "externalBridge": "br-ext",
+          "managementGateway": "10.40.0.1"}
+LAN = {"managementCidr": "10.40.0.0/24", "externalCidr": "10.41.0.0/24", "externalGateway": "10.41.0.1"}
+
+
+def login_pair() -> dict[str, str]:
+    """sshPublicKey and sshPrivateKey of a new ed25519 key (the login existing machines need)."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    return {"sshPublicKey": public, "sshPrivateKey": private}
+
+
+def lab_config(raw: Optional[Mapping[str, Any]] = None, stack: str = "alice", secrets: Iterable[str] = (),
+               exists: Callable[[str], bool] = lambda p: True,
+               overlay: Mapping[str, Any] = MappingProxyType({})) -> LabConfig:
+    """The config the program reads from `raw` (key -> value as in Pulumi.<stack>.yaml, values or JSON text);
+    `secrets`: the keys set with --secret; every local path exists unless `exists` says otherwise."""
+    return parse(dict(raw or {}), PROJECT, stack, frozenset(secrets), path_exists=exists, overlay=overlay)
+
+
+def config_problems(raw: Mapping[str, Any], **options: Any) -> dict[str, str]:
+    """key -> message of each problem the config `raw` has (lab_config's options); fails if it has none."""
+    with pytest.raises(ConfigError) as info:
+        lab_config(raw, **options)
+    return {p.key: p.message for p in info.value.problems}
 
 # Outputs the mocked dynamic providers return (the real ones are tested directly).
 DYNAMIC_OUTPUTS = {

@@ -2,7 +2,8 @@
 host, changed field by field, and the two-host bridge-mode lab."""
 import dataclasses
 
-from lab.config import parse
+from harness import BRIDGE, HOST_B, LAN
+
 from lab.preflight.check import fatal_problems
 from lab.preflight.facts import HostFacts, LabFacts, MachineFacts
 from lab.preflight.needs import GIB
@@ -22,17 +23,9 @@ HOST = HostFacts(
     disk_free_bytes=500 * GIB,
     disk_path="pool default",
 )
-HOST_B = "qemu+ssh://root@host-b.example/system"
-BRIDGE = {"mode": "bridge", "managementBridge": "br-mgmt", "externalBridge": "br-ext", "managementGateway": "10.40.0.1"}
-LAN = {"managementCidr": "10.40.0.0/24", "externalCidr": "10.41.0.0/24", "externalGateway": "10.41.0.1"}
 TWO_HOSTS = {"hosts": [{"name": "a", "uri": "qemu:///system", "computes": 1},
                        {"name": "b", "uri": HOST_B, "computes": 2}], "network": BRIDGE, **LAN}
 BRIDGES = (("br-mgmt", "bridge"), ("br-ext", "bridge"))
-
-
-def cfg(**raw):
-    return parse(raw, "openstack-lab", "alice", frozenset({"cloudPassword", "sshPrivateKey"}),
-                 path_exists=lambda p: True)
 
 
 def facts(*hosts, existing=(), **machine):

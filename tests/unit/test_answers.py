@@ -3,15 +3,11 @@ import pytest
 
 from lab.packstack_facts import LAB_DEFAULT_ANSWERS, packstack_options
 from lab.plan import plan
-from lab.config import parse
-
-
-def cfg(**raw):
-    return parse(raw, "openstack-lab", "alice", path_exists=lambda p: True)
+from harness import lab_config
 
 
 def test_hosts_follow_the_node_set():
-    config = cfg(managementCidr="10.1.2.0/24", externalCidr="10.1.3.0/24", computeCount=2)
+    config = lab_config(dict(managementCidr="10.1.2.0/24", externalCidr="10.1.3.0/24", computeCount=2))
     answers = plan(config).answers
     assert answers["CONFIG_CONTROLLER_HOST"] == "10.1.2.10"
     assert answers["CONFIG_NETWORK_HOSTS"] == "10.1.2.10"
@@ -19,7 +15,7 @@ def test_hosts_follow_the_node_set():
 
 
 def test_all_in_one_computes_on_the_controller():
-    answers = plan(cfg(managementCidr="10.1.2.0/24", externalCidr="10.1.3.0/24", computeCount=0)).answers
+    answers = plan(lab_config(dict(managementCidr="10.1.2.0/24", externalCidr="10.1.3.0/24", computeCount=0))).answers
     assert answers["CONFIG_COMPUTE_HOSTS"] == "10.1.2.10"
 
 
@@ -28,7 +24,7 @@ def test_all_in_one_computes_on_the_controller():
     ("openvswitch", "OVS", "OVN", "vxlan,flat"),
 ])
 def test_l2_agent_answers_map_extnet_to_br_ex_on_eth1(agent, twin, other, type_drivers):
-    answers = plan(cfg(l2Agent=agent)).answers
+    answers = plan(lab_config(dict(l2Agent=agent))).answers
     assert answers["CONFIG_NEUTRON_L2_AGENT"] == agent
     assert answers[f"CONFIG_NEUTRON_{twin}_BRIDGE_MAPPINGS"] == "extnet:br-ex"
     assert answers[f"CONFIG_NEUTRON_{twin}_BRIDGE_IFACES"] == "br-ex:eth1"
@@ -38,14 +34,14 @@ def test_l2_agent_answers_map_extnet_to_br_ex_on_eth1(agent, twin, other, type_d
 
 
 def test_demo_is_off_and_ssh_key_is_the_controllers_root_key():
-    answers = plan(cfg()).answers
+    answers = plan(lab_config()).answers
     assert answers["CONFIG_PROVISION_DEMO"] == "n"
     assert answers["CONFIG_SSH_KEY"] == "/root/.ssh/id_ed25519.pub"
 
 
 def test_extra_answers_are_included():
     extra = {"CONFIG_HEAT_INSTALL": "y", "CONFIG_NEUTRON_ML2_TYPE_DRIVERS": "geneve,flat,vlan"}
-    answers = plan(cfg(packstackAnswers=extra)).answers
+    answers = plan(lab_config(dict(packstackAnswers=extra))).answers
     assert answers["CONFIG_HEAT_INSTALL"] == "y"
     assert answers["CONFIG_NEUTRON_ML2_TYPE_DRIVERS"] == "geneve,flat,vlan"
 
@@ -53,25 +49,26 @@ def test_extra_answers_are_included():
 @pytest.mark.parametrize("agent", ["ovn", "openvswitch"])
 def test_every_written_key_is_a_packstack_option(agent):
     known = packstack_options()
-    assert set(plan(cfg(l2Agent=agent)).answers) <= known
+    assert set(plan(lab_config(dict(l2Agent=agent))).answers) <= known
 
 
 def test_removed_nagios_keys_are_never_written():
-    assert not any("NAGIOS" in k for k in plan(cfg()).answers)
+    assert not any("NAGIOS" in k for k in plan(lab_config()).answers)
     assert not any("NAGIOS" in k for k in packstack_options())
 
 
 
 def test_defaults_trim_packstack_to_fit_the_lab_controller():
     # Packstack's multinode CI: --service-workers=2, no Ceilometer, no Aodh.
-    answers = plan(cfg()).answers
+    answers = plan(lab_config()).answers
     assert answers["CONFIG_SERVICE_WORKERS"] == "2"
     assert answers["CONFIG_CEILOMETER_INSTALL"] == "n" and answers["CONFIG_AODH_INSTALL"] == "n"
     assert set(LAB_DEFAULT_ANSWERS) <= packstack_options()
 
 
 def test_users_turn_trimmed_services_back_on():
-    answers = plan(cfg(packstackAnswers={"CONFIG_CEILOMETER_INSTALL": "y"}, controller={"memoryMiB": 12288})).answers
+    answers = plan(lab_config(dict(packstackAnswers={"CONFIG_CEILOMETER_INSTALL": "y"},
+                                   controller={"memoryMiB": 12288}))).answers
     assert answers["CONFIG_CEILOMETER_INSTALL"] == "y"
 
 
@@ -79,5 +76,5 @@ def test_users_turn_trimmed_services_back_on():
 def test_tunnels_are_accepted_from_the_whole_management_network(agent, twin):
     # One iptables rule for the lab's management network instead of one per peer (Packstack: neutron_350.py:753-791);
     # stacks hold it since issue 11, so it stays (providers/packstack_answers.py DEFERRED_KEYS).
-    answers = plan(cfg(l2Agent=agent, managementCidr="10.1.2.0/24", externalCidr="10.1.3.0/24")).answers
+    answers = plan(lab_config(dict(l2Agent=agent, managementCidr="10.1.2.0/24", externalCidr="10.1.3.0/24"))).answers
     assert answers[f"CONFIG_NEUTRON_{twin}_TUNNEL_SUBNETS"] == "10.1.2.0/24"

@@ -1,31 +1,20 @@
 """The config model: defaults, and one clear problem per bad input, naming the key."""
 import dataclasses
 import json
-from types import MappingProxyType
 
 import pytest
 
 from labtest import ROOT
+from harness import PROJECT, config_problems, lab_config
 from lab.config import ConfigError, parse, read_overlay
 from lab.config.profiles import OVERLAY_ENV
 
-PROJECT = "openstack-lab"
 # The engine and e2e tiers' overlay: the Debian test guest's prep profile and its minimum sizes.
 DEBIAN_TEST = read_overlay({OVERLAY_ENV: str(ROOT / "tests/support/overlay/debian-test.yaml")})
 
 
-def problems(raw, stack="alice", secrets=(), exists=lambda p: True, overlay=MappingProxyType({})):
-    with pytest.raises(ConfigError) as info:
-        parse(raw, PROJECT, stack, frozenset(secrets), path_exists=exists, overlay=overlay)
-    return {p.key: p.message for p in info.value.problems}
-
-
-def ok(raw, stack="alice", secrets=(), overlay=MappingProxyType({})):
-    return parse(raw, PROJECT, stack, frozenset(secrets), path_exists=lambda p: True, overlay=overlay)
-
-
 def test_defaults_describe_the_classic_three_node_lab():
-    cfg = ok({})
+    cfg = lab_config({})
     assert cfg.node_names == ["controller", "compute1", "compute2"]
     assert cfg.libvirt_uri == "qemu:///system"
     assert cfg.hypervisor == "kvm"
@@ -38,7 +27,7 @@ def test_defaults_describe_the_classic_three_node_lab():
 
 
 def test_config_is_immutable():
-    cfg = ok({})
+    cfg = lab_config({})
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.compute_count = 5  # type: ignore[misc]
     with pytest.raises(TypeError):
@@ -46,7 +35,7 @@ def test_config_is_immutable():
 
 
 def test_values_arrive_as_strings_like_pulumi_stores_them():
-    cfg = ok({"computeCount": "3", "controller": '{"vcpus": 8, "memoryMiB": 16384, "diskGiB": 80}',
+    cfg = lab_config({"computeCount": "3", "controller": '{"vcpus": 8, "memoryMiB": 16384, "diskGiB": 80}',
               "packageUpdate": "true", "dnsServers": '["9.9.9.9"]'})
     assert cfg.compute_count == 3
     assert cfg.controller.vcpus == 8 and cfg.controller.memory_mib == 16384
@@ -55,14 +44,14 @@ def test_values_arrive_as_strings_like_pulumi_stores_them():
 
 
 def test_partial_size_keeps_other_defaults():
-    cfg = ok({"compute": {"memoryMiB": 6144}})
+    cfg = lab_config({"compute": {"memoryMiB": 6144}})
     assert cfg.compute.memory_mib == 6144 and cfg.compute.vcpus == 2 and cfg.compute.disk_gib == 20
 
 
 def test_derived_networks_are_inside_the_supernet_and_disjoint():
     import ipaddress
 
-    cfg = ok({})
+    cfg = lab_config({})
     supernet = ipaddress.ip_network(cfg.supernet)
     mgmt, ext = ipaddress.ip_network(cfg.management_cidr), ipaddress.ip_network(cfg.external_cidr)
     assert mgmt.subnet_of(supernet) and ext.subnet_of(supernet)
@@ -72,104 +61,106 @@ def test_derived_networks_are_inside_the_supernet_and_disjoint():
 def test_two_stacks_get_disjoint_default_networks():
     import ipaddress
 
-    a, b = ok({}, stack="alice"), ok({}, stack="bob")
+    a, b = lab_config({}, stack="alice"), lab_config({}, stack="bob")
     nets_a = [ipaddress.ip_network(a.management_cidr), ipaddress.ip_network(a.external_cidr)]
     nets_b = [ipaddress.ip_network(b.management_cidr), ipaddress.ip_network(b.external_cidr)]
     assert not any(x.overlaps(y) for x in nets_a for y in nets_b)
 
 
 def test_default_pool_and_gateway_are_consistent():
-    cfg = ok({"externalCidr": "172.24.4.0/24"})
+    cfg = lab_config({"externalCidr": "172.24.4.0/24"})
     assert cfg.external_gateway == "172.24.4.1"
     assert (cfg.external_pool.start, cfg.external_pool.end) == ("172.24.4.128", "172.24.4.254")
 
 
 def test_pool_outside_cidr_names_the_key():
-    found = problems({"externalCidr": "172.24.4.0/24", "externalPool": {"start": "172.24.5.10", "end": "172.24.4.200"}})
+    found = config_problems({"externalCidr": "172.24.4.0/24",
+                             "externalPool": {"start": "172.24.5.10", "end": "172.24.4.200"}})
     assert "externalPool.start" in found and "outside externalCidr" in found["externalPool.start"]
     assert "externalPool.end" not in found
 
 
 def test_gateway_inside_pool_is_rejected():
-    found = problems({"externalCidr": "172.24.4.0/24", "externalGateway": "172.24.4.150"})
+    found = config_problems({"externalCidr": "172.24.4.0/24", "externalGateway": "172.24.4.150"})
     assert "inside externalPool" in found["externalGateway"]
 
 
 def test_reversed_pool_is_rejected():
-    found = problems({"externalCidr": "172.24.4.0/24",
+    found = config_problems({"externalCidr": "172.24.4.0/24",
                       "externalPool": {"start": "172.24.4.200", "end": "172.24.4.100"}})
     assert "swap" in found["externalPool"]
 
 
 def test_overlapping_networks_are_rejected():
-    found = problems({"managementCidr": "10.1.0.0/24", "externalCidr": "10.1.0.0/25"})
+    found = config_problems({"managementCidr": "10.1.0.0/24", "externalCidr": "10.1.0.0/25"})
     assert "overlaps managementCidr" in found["externalCidr"]
-    found = problems({"managementCidr": "10.1.0.0/24", "externalCidr": "10.2.0.0/24", "privateCidr": "10.1.0.128/25"})
+    found = config_problems({"managementCidr": "10.1.0.0/24", "externalCidr": "10.2.0.0/24",
+                             "privateCidr": "10.1.0.128/25"})
     assert "overlaps managementCidr" in found["privateCidr"]
 
 
 def test_node_addresses_must_fit_the_management_network():
-    found = problems({"managementCidr": "10.1.0.0/28", "externalCidr": "10.2.0.0/24", "computeCount": 5})
+    found = config_problems({"managementCidr": "10.1.0.0/28", "externalCidr": "10.2.0.0/24", "computeCount": 5})
     assert "no room for node addresses from .10 to .15" in found["managementCidr"]
-    assert ok({"managementCidr": "10.1.0.0/28", "externalCidr": "10.2.0.0/24", "computeCount": 4})
+    assert lab_config({"managementCidr": "10.1.0.0/28", "externalCidr": "10.2.0.0/24", "computeCount": 4})
 
 
 def test_negative_compute_count_is_rejected():
-    assert "negative" in problems({"computeCount": -1})["computeCount"]
+    assert "negative" in config_problems({"computeCount": -1})["computeCount"]
 
 
 def test_zero_computes_is_an_all_in_one():
-    assert ok({"computeCount": 0}).node_names == ["controller"]
+    assert lab_config({"computeCount": 0}).node_names == ["controller"]
 
 
 def test_non_numeric_compute_count_is_rejected():
-    assert "whole number" in problems({"computeCount": "many"})["computeCount"]
+    assert "whole number" in config_problems({"computeCount": "many"})["computeCount"]
 
 
 def test_memory_below_role_minimum_names_role_and_minimum():
-    found = problems({"controller": {"memoryMiB": 2048}, "compute": {"memoryMiB": 1024}})
+    found = config_problems({"controller": {"memoryMiB": 2048}, "compute": {"memoryMiB": 1024}})
     assert "2048 MiB is below the 6144 MiB the controller needs" in found["controller.memoryMiB"]
     assert "2048" in found["compute.memoryMiB"]
 
 
 def test_default_controller_fits_the_default_packstack_services():
-    cfg = ok({})
+    cfg = lab_config({})
     assert cfg.package_update is True  # RDO's documented path: a full update once the repo is added
     for all_in_one in ({}, {"computeCount": 0}):
-        ok(all_in_one)  # 8192 MiB holds the trimmed service set, with or without a compute on it
+        lab_config(all_in_one)  # 8192 MiB holds the trimmed service set, with or without a compute on it
 
 
 def test_turning_services_back_on_raises_the_controller_memory_need():
-    found = problems({"packstackAnswers": {"CONFIG_CEILOMETER_INSTALL": "y", "CONFIG_AODH_INSTALL": "y",
+    found = config_problems({"packstackAnswers": {"CONFIG_CEILOMETER_INSTALL": "y", "CONFIG_AODH_INSTALL": "y",
                                            "CONFIG_SERVICE_WORKERS": "4"}})
     message = found["controller.memoryMiB"]
     assert list(found) == ["controller.memoryMiB"]  # one problem, one message
     assert "8192 MiB is below the 9216 MiB" in message
     assert "CONFIG_CEILOMETER_INSTALL=y 1536" in message and "CONFIG_AODH_INSTALL=y 512" in message
     assert "4 service workers 1024" in message and "raise controller.memoryMiB to at least 9216" in message
-    ok({"packstackAnswers": {"CONFIG_CEILOMETER_INSTALL": "y", "CONFIG_AODH_INSTALL": "y",
+    lab_config({"packstackAnswers": {"CONFIG_CEILOMETER_INSTALL": "y", "CONFIG_AODH_INSTALL": "y",
                              "CONFIG_SERVICE_WORKERS": "4"},
         "controller": {"memoryMiB": 9216}})
 
 
 def test_packstack_default_workers_follow_the_controller_cpus():
     # Packstack's own default is one worker per CPU (%{::processorcount}).
-    found = problems({"packstackAnswers": {"CONFIG_SERVICE_WORKERS": "%{::processorcount}"},
+    found = config_problems({"packstackAnswers": {"CONFIG_SERVICE_WORKERS": "%{::processorcount}"},
                       "controller": {"vcpus": 8}})
     assert "8 service workers 3072" in found["controller.memoryMiB"]
 
 
 def test_all_in_one_controller_needs_room_for_guests():
-    found = problems({"computeCount": 0, "controller": {"memoryMiB": 7168}})
+    found = config_problems({"computeCount": 0, "controller": {"memoryMiB": 7168}})
     assert "all-in-one compute 2048" in found["controller.memoryMiB"]
 
 
 def test_existing_cloud_and_debian_test_profile_skip_the_packstack_memory_rule():
-    ok({"stopAfter": "prep", "controller": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3}}, overlay=DEBIAN_TEST)
+    lab_config({"stopAfter": "prep", "controller": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3}}, overlay=DEBIAN_TEST)
 
 
 def test_debian_test_profile_allows_tiny_nodes():
-    cfg = ok({"stopAfter": "prep",
+    cfg = lab_config({"stopAfter": "prep",
               "controller": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3},
               "compute": {"vcpus": 1, "memoryMiB": 768, "diskGiB": 3}}, overlay=DEBIAN_TEST)
     assert cfg.controller.memory_mib == 768
@@ -177,20 +168,21 @@ def test_debian_test_profile_allows_tiny_nodes():
 
 
 def test_debian_test_profile_cannot_apply_packstack():
-    assert "cannot run Packstack" in problems({}, overlay=DEBIAN_TEST)["stopAfter"]
+    assert "cannot run Packstack" in config_problems({}, overlay=DEBIAN_TEST)["stopAfter"]
 
 
 def test_prep_profile_is_no_stack_config_key_and_names_the_overlay():
-    message = problems({"prepProfile": "debian-test"})["prepProfile"]
+    message = config_problems({"prepProfile": "debian-test"})["prepProfile"]
     assert OVERLAY_ENV in message and "tests/support/overlay/debian-test.yaml" in message
 
 
 def test_without_an_overlay_every_node_gets_the_el9_prep():
-    assert ok({}).prep_profile.script == "prep-el9.sh"
+    assert lab_config({}).prep_profile.script == "prep-el9.sh"
 
 
 def test_overlay_problems_are_reported_like_config_problems():
-    found = problems({}, overlay={"prepProfile": "nope", "prepProfiles": {"x": {"script": "relative.sh"}}, "y": 1})
+    found = config_problems({}, overlay={"prepProfile": "nope", "prepProfiles": {"x": {"script": "relative.sh"}},
+                                         "y": 1})
     assert "overlay.y" in found and "overlay.prepProfiles.x" in found
     assert "el9" in found["overlay.prepProfile"]
 
@@ -205,24 +197,26 @@ def test_overlay_file_is_read_only_through_the_environment_variable(tmp_path):
 
 
 def test_rhel_without_credentials_names_both_keys():
-    found = problems({"osFlavor": "rhel"})
+    found = config_problems({"osFlavor": "rhel"})
     assert "rhelUsername" in found and "rhelPassword" in found
 
 
 def test_rhel_with_credentials_keeps_password_secret():
-    cfg = ok({"osFlavor": "rhel", "rhelUsername": "me", "rhelPassword": "s3cret-value"}, secrets=("rhelPassword",))
+    cfg = lab_config({"osFlavor": "rhel", "rhelUsername": "me", "rhelPassword": "s3cret-value"},
+                     secrets=("rhelPassword",))
     assert cfg.rhel.username == "me"
     assert cfg.rhel.password.value == "s3cret-value"
     assert "s3cret-value" not in repr(cfg)
 
 
 def test_plain_text_secret_is_rejected():
-    found = problems({"osFlavor": "rhel", "rhelUsername": "me", "rhelPassword": "plain"})
+    found = config_problems({"osFlavor": "rhel", "rhelUsername": "me", "rhelPassword": "plain"})
     assert "--secret rhelPassword" in found["rhelPassword"]
 
 
 def test_unknown_choices_list_the_valid_ones():
-    found = problems({"hypervisor": "xen", "openstackRelease": "zed", "l2Agent": "linuxbridge", "osFlavor": "ubuntu"})
+    found = config_problems({"hypervisor": "xen", "openstackRelease": "zed", "l2Agent": "linuxbridge",
+                             "osFlavor": "ubuntu"})
     assert "kvm, qemu" in found["hypervisor"]
     assert "epoxy" in found["openstackRelease"]
     assert "ovn, openvswitch" in found["l2Agent"]
@@ -231,47 +225,47 @@ def test_unknown_choices_list_the_valid_ones():
 
 def test_all_releases_antelope_to_epoxy_are_accepted():
     for release in ("antelope", "bobcat", "caracal", "dalmatian", "epoxy"):
-        assert ok({"openstackRelease": release}).openstack_release == release
+        assert lab_config({"openstackRelease": release}).openstack_release == release
 
 
 def test_unknown_key_is_reported():
-    assert "unknown key" in problems({"computeCont": 3})["computeCont"]
+    assert "unknown key" in config_problems({"computeCont": 3})["computeCont"]
 
 
 def test_unknown_packstack_answer_is_rejected():
-    found = problems({"packstackAnswers": {"CONFIG_NAGIOS_INSTALL": "n", "CONFIG_NOT_A_KEY": "y"}})
+    found = config_problems({"packstackAnswers": {"CONFIG_NAGIOS_INSTALL": "n", "CONFIG_NOT_A_KEY": "y"}})
     assert "Packstack removed it" in found["packstackAnswers.CONFIG_NAGIOS_INSTALL"]
     assert "packstack -o" in found["packstackAnswers.CONFIG_NOT_A_KEY"]
 
 
 def test_lab_managed_answer_points_to_the_lab_key():
-    found = problems({"packstackAnswers": {"CONFIG_COMPUTE_HOSTS": "1.2.3.4"}})
+    found = config_problems({"packstackAnswers": {"CONFIG_COMPUTE_HOSTS": "1.2.3.4"}})
     assert "computeCount" in found["packstackAnswers.CONFIG_COMPUTE_HOSTS"]
 
 
 def test_valid_extra_answers_are_kept_as_strings():
-    cfg = ok({"packstackAnswers": {"CONFIG_HEAT_INSTALL": True, "CONFIG_SERVICE_WORKERS": 2}})
+    cfg = lab_config({"packstackAnswers": {"CONFIG_HEAT_INSTALL": True, "CONFIG_SERVICE_WORKERS": 2}})
     assert dict(cfg.packstack_answers) == {"CONFIG_HEAT_INSTALL": "y", "CONFIG_SERVICE_WORKERS": "2"}
 
 
 def test_ssh_keys_come_in_pairs():
-    found = problems({"sshPublicKey": "ssh-ed25519 AAAAC3Nza me"})
+    found = config_problems({"sshPublicKey": "ssh-ed25519 AAAAC3Nza me"})
     assert "sshPrivateKey" in found
 
 
 def test_malformed_public_key_is_rejected():
-    found = problems({"sshPublicKey": "not a key", "sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n"},
+    found = config_problems({"sshPublicKey": "not a key", "sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n"},
                      secrets=("sshPrivateKey",))
     assert "OpenSSH public key" in found["sshPublicKey"]
 
 
 def test_missing_local_base_image_is_reported():
-    found = problems({"baseImage": "/nonexistent/image.qcow2"}, exists=lambda p: False)
+    found = config_problems({"baseImage": "/nonexistent/image.qcow2"}, exists=lambda p: False)
     assert "does not exist" in found["baseImage"]
 
 
 def test_bad_cidr_is_reported_with_example():
-    found = problems({"managementCidr": "10.1.0.5/24", "externalCidr": "10.2.0.0/24"})
+    found = config_problems({"managementCidr": "10.1.0.5/24", "externalCidr": "10.2.0.0/24"})
     assert "CIDR form" in found["managementCidr"]
 
 
@@ -284,18 +278,18 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_existing_cloud_needs_a_secret_password():
-    found = problems({"cloud": {"authUrl": "http://127.0.0.1:5000/v3"}})
+    found = config_problems({"cloud": {"authUrl": "http://127.0.0.1:5000/v3"}})
     assert "cloudPassword" in found
 
 
 def test_existing_cloud_rejects_password_in_the_object():
-    found = problems({"cloud": {"authUrl": "http://k:5000/v3", "password": "x"}, "cloudPassword": "y"},
+    found = config_problems({"cloud": {"authUrl": "http://k:5000/v3", "password": "x"}, "cloudPassword": "y"},
                      secrets=("cloudPassword",))
     assert "cloud.password" in found
 
 
 def test_existing_cloud_mode_parses_credentials():
-    cfg = ok({"cloud": {"authUrl": "http://127.0.0.1:15000/v3/", "region": "Lab"}, "cloudPassword": "pw"},
+    cfg = lab_config({"cloud": {"authUrl": "http://127.0.0.1:15000/v3/", "region": "Lab"}, "cloudPassword": "pw"},
              secrets=("cloudPassword",))
     assert cfg.existing_cloud
     assert cfg.cloud.auth_url == "http://127.0.0.1:15000/v3"
@@ -303,13 +297,13 @@ def test_existing_cloud_mode_parses_credentials():
 
 
 def test_stages_run_up_to_stop_after():
-    cfg = ok({"stopAfter": "prep"})
+    cfg = lab_config({"stopAfter": "prep"})
     assert cfg.runs("nodes") and cfg.runs("prep")
     assert not cfg.runs("answers") and not cfg.runs("packstack") and not cfg.runs("networking")
 
 
 def test_boot_settings_need_a_kernel():
-    found = problems({"boot": {"initrd": "/boot/initrd.img"}})
+    found = config_problems({"boot": {"initrd": "/boot/initrd.img"}})
     assert "boot.kernel" in found
 
 
@@ -327,8 +321,8 @@ def _pair():
 def test_ssh_key_halves_must_belong_together():
     public, private = _pair()
     other_public, _ = _pair()
-    ok({"sshPublicKey": public + " alice@laptop", "sshPrivateKey": private}, secrets=("sshPrivateKey",))
-    found = problems({"sshPublicKey": other_public, "sshPrivateKey": private}, secrets=("sshPrivateKey",))
+    lab_config({"sshPublicKey": public + " alice@laptop", "sshPrivateKey": private}, secrets=("sshPrivateKey",))
+    found = config_problems({"sshPublicKey": other_public, "sshPrivateKey": private}, secrets=("sshPrivateKey",))
     assert list(found) == ["sshPublicKey"] and "does not belong to sshPrivateKey" in found["sshPublicKey"]
     assert "ssh-keygen -y" in found["sshPublicKey"]
 
@@ -349,23 +343,23 @@ def test_ssh_key_halves_must_belong_together():
     ("qemu+ssh://root@host2/system?keyfile=id_lab", "must be an absolute path"),
 ])
 def test_libvirt_uri_needs_a_scheme_and_path_libvirt_accepts(uri, fragment):
-    assert fragment in problems({"libvirtUri": uri})["libvirtUri"]
+    assert fragment in config_problems({"libvirtUri": uri})["libvirtUri"]
 
 
 @pytest.mark.parametrize("uri", ["qemu:///system", "qemu:///session", "qemu+ssh://root@host2/system",
                                  "qemu+ssh://root@host2:2222/system?keyfile=~/.ssh/id_lab&knownhosts=$HOME/.ssh/lab_hosts",
                                  "qemu+unix:///system?socket=/tmp/x/libvirt-sock", "qemu+tls://host2/system"])
 def test_libvirt_uris_users_have_are_accepted(uri):
-    assert ok({"libvirtUri": uri}).libvirt_uri == uri
+    assert lab_config({"libvirtUri": uri}).libvirt_uri == uri
 
 
 def test_base_image_urls_must_be_http():
-    assert "only http(s) URLs" in problems({"baseImage": "ftp://mirror/centos.qcow2"})["baseImage"]
-    assert "only http(s) URLs" in problems({"baseImage": "s3://bucket/centos.qcow2"})["baseImage"]
+    assert "only http(s) URLs" in config_problems({"baseImage": "ftp://mirror/centos.qcow2"})["baseImage"]
+    assert "only http(s) URLs" in config_problems({"baseImage": "s3://bucket/centos.qcow2"})["baseImage"]
 
 
 def test_lab_keys_are_refused_in_existing_cloud_mode():
-    found = problems({"cloud": {"authUrl": "http://127.0.0.1:5000/v3"}, "cloudPassword": "pw",
+    found = config_problems({"cloud": {"authUrl": "http://127.0.0.1:5000/v3"}, "cloudPassword": "pw",
                       "computeCount": 3, "packstackAnswers": {"CONFIG_HEAT_INSTALL": "y"}}, secrets=("cloudPassword",))
     assert set(found) == {"computeCount", "packstackAnswers"}
     assert all("has no effect with cloud.authUrl" in m for m in found.values())
@@ -379,4 +373,4 @@ def test_existing_cloud_mode_accepts_the_defaults_pulumi_hands_over():
     schema = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
     sent = {k: v["default"] if isinstance(v["default"], str) else json.dumps(v["default"]) for k, v in schema.items()}
     sent.update({"cloud": json.dumps({"authUrl": "http://127.0.0.1:5000/v3"}), "cloudPassword": "pw"})
-    assert ok(sent, secrets=("cloudPassword",)).existing_cloud
+    assert lab_config(sent, secrets=("cloudPassword",)).existing_cloud

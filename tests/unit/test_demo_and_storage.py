@@ -7,10 +7,9 @@ import threading
 
 import pytest
 
-from harness import run_lab
+from harness import config_problems, lab_config, run_lab
 from lab.packstack_facts import packstack_options
 from lab.plan import plan
-from lab.config import ConfigError, parse
 
 BASE = {"hypervisor": "qemu", "baseImage": "https://images.example/el9.qcow2"}
 CLOUD = {"cloud": {"authUrl": "http://127.0.0.1:15000/v3"}, "cloudPassword": "pw"}
@@ -18,69 +17,59 @@ IMAGE = "openstack:images/image:Image"
 FLAVOR = "openstack:compute/flavor:Flavor"
 
 
-def cfg(raw):
-    return parse(raw, "openstack-lab", "alice", frozenset({"cloudPassword"}), path_exists=lambda p: True)
-
-
-def problems(raw):
-    with pytest.raises(ConfigError) as err:
-        cfg(raw)
-    return {p.key: p.message for p in err.value.problems}
-
-
 # -- config -----------------------------------------------------------------------------
 def test_data_disks_default_to_none_and_follow_the_role_objects():
-    assert cfg({}).controller.data_disks_gib == () and cfg({}).compute.data_disks_gib == ()
-    c = cfg({"controller": '{"dataDisksGiB": [40, "20"]}', "compute": '{"dataDisksGiB": 10}'})
+    assert lab_config({}).controller.data_disks_gib == () and lab_config({}).compute.data_disks_gib == ()
+    c = lab_config({"controller": '{"dataDisksGiB": [40, "20"]}', "compute": '{"dataDisksGiB": 10}'})
     assert c.controller.data_disks_gib == (40, 20) and c.controller.disk_gib == 40
     assert c.compute.data_disks_gib == (10,)
 
 
 def test_data_disk_sizes_must_be_positive():
-    found = problems({"controller": '{"dataDisksGiB": [0, -1, "x"]}', "compute": '{"dataDisksGiB": {"a": 1}}'})
+    found = config_problems({"controller": '{"dataDisksGiB": [0, -1, "x"]}', "compute": '{"dataDisksGiB": {"a": 1}}'})
     assert {"controller.dataDisksGiB[0]", "controller.dataDisksGiB[1]", "controller.dataDisksGiB[2]",
             "compute.dataDisksGiB"} <= set(found)
 
 
 def test_storage_answers_are_the_labs_while_the_disks_are_used():
-    found = problems({"controller": '{"dataDisksGiB": [40, 20]}',
+    found = config_problems({"controller": '{"dataDisksGiB": [40, 20]}',
                       "packstackAnswers": '{"CONFIG_SWIFT_STORAGES": "/dev/sdb", "CONFIG_CINDER_VOLUMES_CREATE": "y"}'})
     assert "managed by the lab" in found["packstackAnswers.CONFIG_SWIFT_STORAGES"]
     assert "packstackAnswers.CONFIG_CINDER_VOLUMES_CREATE" in found
     # Without disks they stay the user's.
-    assert cfg({"packstackAnswers": '{"CONFIG_CINDER_VOLUMES_CREATE": "n"}'}).packstack_answers
+    assert lab_config({"packstackAnswers": '{"CONFIG_CINDER_VOLUMES_CREATE": "n"}'}).packstack_answers
 
 
 def test_demo_defaults_cirros_with_its_published_checksum():
-    demo = cfg({}).demo
+    demo = lab_config({}).demo
     assert demo.image == "https://download.cirros-cloud.net/0.6.3/cirros-0.6.3-x86_64-disk.img"
     assert demo.image_sha256 == "7d6355852aeb6dbcd191bcda7cd74f1536cfe5cbf8a10495a7283a8396e4b75b"
     assert [f.name for f in demo.flavors] == ["m1.nano", "m1.micro"] and not demo.instance
-    assert cfg({}).runs("demo") and not cfg({"stopAfter": "networking"}).runs("demo")
+    assert lab_config({}).runs("demo") and not lab_config({"stopAfter": "networking"}).runs("demo")
 
 
 def test_demo_rules():
-    found = problems({"demo": '{"image": "https://example.org/x.img", "flavors": [{"name": "a", "vcpus": 0}], '
+    found = config_problems({"demo": '{"image": "https://example.org/x.img", "flavors": [{"name": "a", "vcpus": 0}], '
                               '"diskFormat": "vmdk", "publicKey": "nope", "waitSeconds": 0, "typo": 1}'})
     assert "sha256" in found["demo.imageSha256"]
     assert {"demo.flavors[0].vcpus", "demo.diskFormat", "demo.publicKey", "demo.waitSeconds", "demo.typo"} <= set(found)
-    assert "demo.image" in problems({"demo": '{"image": "relative/file.img"}'})
-    assert "demo.imageSha256" in problems({"demo": '{"image": "/srv/x.img", "imageSha256": "abc"}'})
-    local = cfg({"demo": '{"image": "/srv/x.img", "flavors": ["m1.small", {"name": "big", "vcpus": 2, '
+    assert "demo.image" in config_problems({"demo": '{"image": "relative/file.img"}'})
+    assert "demo.imageSha256" in config_problems({"demo": '{"image": "/srv/x.img", "imageSha256": "abc"}'})
+    local = lab_config({"demo": '{"image": "/srv/x.img", "flavors": ["m1.small", {"name": "big", "vcpus": 2, '
                          '"ramMiB": "2048", "diskGiB": 10}]}', "demoInstance": "true"}).demo
     assert local.image_sha256 is None and local.instance
     assert local.flavors[0].existing and not local.flavors[1].existing and local.flavors[1].ram_mib == 2048
 
 
 def test_existing_cloud_mode_takes_demo_and_stops_after_networking_or_demo():
-    assert cfg(CLOUD | {"demoInstance": "true"}).demo.instance
-    assert "stopAfter" in problems(CLOUD | {"stopAfter": "packstack"})
-    assert not cfg(CLOUD | {"stopAfter": "networking"}).runs("demo")
+    assert lab_config(CLOUD | {"demoInstance": "true"}, secrets=("cloudPassword",)).demo.instance
+    assert "stopAfter" in config_problems(CLOUD | {"stopAfter": "packstack"}, secrets=("cloudPassword",))
+    assert not lab_config(CLOUD | {"stopAfter": "networking"}, secrets=("cloudPassword",)).runs("demo")
 
 
 # -- answers ----------------------------------------------------------------------------
 def test_answers_without_data_disks_keep_packstacks_loopback_files():
-    answers = plan(cfg({})).answers
+    answers = plan(lab_config({})).answers
     assert not {"CONFIG_CINDER_VOLUMES_CREATE", "CONFIG_SWIFT_STORAGES", "CONFIG_SWIFT_STORAGE_FSTYPE"} & set(answers)
 
 
@@ -95,7 +84,7 @@ def test_answers_with_data_disks(disks, extra, expected):
     import json
 
     raw = {"controller": json.dumps({"dataDisksGiB": disks}), "packstackAnswers": json.dumps(extra)}
-    answers = plan(cfg(raw)).answers
+    answers = plan(lab_config(raw)).answers
     storage = {k: v for k, v in answers.items() if k in (
         "CONFIG_CINDER_VOLUMES_CREATE", "CONFIG_CINDER_VOLUME_NAME", "CONFIG_SWIFT_STORAGES",
         "CONFIG_SWIFT_STORAGE_FSTYPE")}

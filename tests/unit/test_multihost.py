@@ -3,34 +3,17 @@ placement of every node, and what the program declares on which host (under Pulu
 from __future__ import annotations
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from harness import run_lab
-from test_config import ok, problems
+from harness import BRIDGE, HOST_B, LAN, config_problems, lab_config, login_pair, run_lab
 
 DOMAIN = "libvirt:index/domain:Domain"
 NETWORK = "libvirt:index/network:Network"
 COMMAND = "command:remote:Command"
 DYNAMIC = "pulumi-python:dynamic:Resource"
-HOST_B = "qemu+ssh://root@host-b.example/system"
-BRIDGE = {"mode": "bridge", "managementBridge": "br-mgmt", "externalBridge": "br-ext",
-          "managementGateway": "10.40.0.1"}
-LAN = {"managementCidr": "10.40.0.0/24", "externalCidr": "10.41.0.0/24", "externalGateway": "10.41.0.1"}
 HOSTS = [{"name": "a", "uri": "qemu:///system", "computes": 1},
          {"name": "b", "uri": HOST_B, "computes": 2, "storagePoolPath": "/srv/lab-pool"}]
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfPhys1ForTheTestOnlyxxxxxxxxxxxxxx"
-
-
-def _login_pair() -> dict[str, str]:
-    key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
-    return {"sshPublicKey": public, "sshPrivateKey": private}
-
-
-LOGIN = _login_pair()
+LOGIN = login_pair()
 TWO_HOSTS = {"hosts": HOSTS, "network": BRIDGE, **LAN}
 WITH_EXISTING = {**TWO_HOSTS, **LOGIN, "existingComputes": [{"name": "phys1", "address": "10.40.0.200",
                                                             "hostKey": HOST_KEY + " root@phys1"}]}
@@ -38,7 +21,7 @@ WITH_EXISTING = {**TWO_HOSTS, **LOGIN, "existingComputes": [{"name": "phys1", "a
 
 # -- placement ---------------------------------------------------------------------------------
 def test_one_host_without_the_new_keys_is_placed_as_before():
-    cfg = ok({"computeCount": 2})
+    cfg = lab_config({"computeCount": 2})
     assert [(n.name, n.host, n.address) for n in cfg.placed_nodes] == [
         ("controller", 0, cfg.node_address("controller")), ("compute1", 0, cfg.node_address("compute1")),
         ("compute2", 0, cfg.node_address("compute2"))]
@@ -46,7 +29,7 @@ def test_one_host_without_the_new_keys_is_placed_as_before():
 
 
 def test_computes_are_named_and_addressed_per_host():
-    cfg = ok(TWO_HOSTS)
+    cfg = lab_config(TWO_HOSTS)
     assert [(n.name, n.host, n.address) for n in cfg.placed_nodes] == [
         ("controller", 0, "10.40.0.10"), ("compute1", 0, "10.40.0.11"),
         ("b-compute1", 1, "10.40.0.51"), ("b-compute2", 1, "10.40.0.52")]
@@ -54,15 +37,15 @@ def test_computes_are_named_and_addressed_per_host():
 
 
 def test_adding_a_compute_on_one_host_moves_no_node_of_another():
-    before = {n.name: n.address for n in ok(TWO_HOSTS).placed_nodes}
+    before = {n.name: n.address for n in lab_config(TWO_HOSTS).placed_nodes}
     grown = [dict(HOSTS[0], computes=3), HOSTS[1]]
-    after = {n.name: n.address for n in ok({**TWO_HOSTS, "hosts": grown}).placed_nodes}
+    after = {n.name: n.address for n in lab_config({**TWO_HOSTS, "hosts": grown}).placed_nodes}
     assert {k: after[k] for k in before} == before
     assert set(after) - set(before) == {"compute2", "compute3"}
 
 
 def test_existing_machines_come_last_with_their_own_address():
-    cfg = ok(WITH_EXISTING, secrets=("sshPrivateKey",))
+    cfg = lab_config(WITH_EXISTING, secrets=("sshPrivateKey",))
     last = cfg.placed_nodes[-1]
     assert (last.name, last.host, last.address) == ("phys1", None, "10.40.0.200")
     assert last.existing.host_key == HOST_KEY  # the comment is dropped: known_hosts takes type and key
@@ -71,19 +54,19 @@ def test_existing_machines_come_last_with_their_own_address():
 def test_answers_list_every_compute_of_every_host_and_the_existing_machines():
     from lab.plan import plan
 
-    answers = plan(ok(WITH_EXISTING, secrets=("sshPrivateKey",))).answers
+    answers = plan(lab_config(WITH_EXISTING, secrets=("sshPrivateKey",))).answers
     assert answers["CONFIG_COMPUTE_HOSTS"].split(",") == ["10.40.0.11", "10.40.0.51", "10.40.0.52", "10.40.0.200"]
     assert answers["CONFIG_CONTROLLER_HOST"] == "10.40.0.10"
 
 
 # -- validation: one problem per key, with the fix -------------------------------------------
 def test_hosts_replace_the_one_host_keys():
-    found = problems({**TWO_HOSTS, "libvirtUri": HOST_B, "computeCount": 5})
+    found = config_problems({**TWO_HOSTS, "libvirtUri": HOST_B, "computeCount": 5})
     assert "hosts[0].uri" in found["libvirtUri"] and "hosts[0].computes" in found["computeCount"]
 
 
 def test_two_hosts_need_bridge_mode():
-    found = problems({"hosts": HOSTS})
+    found = config_problems({"hosts": HOSTS})
     assert "network.mode bridge" in found["network.mode"]
 
 
@@ -97,12 +80,12 @@ def test_two_hosts_need_bridge_mode():
     ({"name": "b", "uri": HOST_B, "cpus": 4}, "hosts[1].cpus", "unknown key"),
 ])
 def test_each_bad_host_field_is_named(host, key, words):
-    found = problems({**TWO_HOSTS, "hosts": [HOSTS[0], host]})
+    found = config_problems({**TWO_HOSTS, "hosts": [HOSTS[0], host]})
     assert words in found[key]
 
 
 def test_bridge_mode_takes_the_lans_addresses_explicitly():
-    found = problems({"network": {"mode": "bridge", "managementBridge": "br-mgmt", "externalBridge": "br-mgmt"}})
+    found = config_problems({"network": {"mode": "bridge", "managementBridge": "br-mgmt", "externalBridge": "br-mgmt"}})
     for key in ("managementCidr", "externalCidr", "externalGateway"):
         assert "explicitly" in found[key]
     assert "router" in found["network.managementGateway"]
@@ -110,7 +93,7 @@ def test_bridge_mode_takes_the_lans_addresses_explicitly():
 
 
 def test_bridge_mode_checks_bridge_names_gateway_and_nameservers():
-    found = problems({**LAN, "network": {"mode": "bridge", "managementBridge": "a-bridge-name-too-long",
+    found = config_problems({**LAN, "network": {"mode": "bridge", "managementBridge": "a-bridge-name-too-long",
                                          "externalBridge": "br-ext", "managementGateway": "10.99.0.1",
                                          "nameservers": ["dns.example"]}})
     assert "15 characters" in found["network.managementBridge"]
@@ -119,14 +102,14 @@ def test_bridge_mode_checks_bridge_names_gateway_and_nameservers():
 
 
 def test_nat_mode_refuses_bridge_settings():
-    found = problems({"network": {"mode": "nat", "managementBridge": "br0"}})
+    found = config_problems({"network": {"mode": "nat", "managementBridge": "br0"}})
     assert "only with network.mode bridge" in found["network.managementBridge"]
 
 
 def test_existing_machines_need_bridge_mode_and_the_login_pair():
-    found = problems({"existingComputes": [{"name": "phys1", "address": "10.40.0.200", "hostKey": HOST_KEY}]})
+    found = config_problems({"existingComputes": [{"name": "phys1", "address": "10.40.0.200", "hostKey": HOST_KEY}]})
     assert "network.mode bridge" in found["existingComputes"] or "sshPublicKey" in found["existingComputes"]
-    found = problems({**TWO_HOSTS, "existingComputes": [{"name": "phys1", "address": "10.40.0.200",
+    found = config_problems({**TWO_HOSTS, "existingComputes": [{"name": "phys1", "address": "10.40.0.200",
                                                         "hostKey": HOST_KEY}]})
     assert "sshPublicKey" in found["existingComputes"]
 
@@ -142,12 +125,12 @@ def test_existing_machines_need_bridge_mode_and_the_login_pair():
     ({"name": "phys1", "address": "10.40.0.1", "hostKey": HOST_KEY}, "existingComputes[0].address", "gateway"),
 ])
 def test_each_bad_existing_machine_field_is_named(machine, key, words):
-    found = problems({**TWO_HOSTS, **LOGIN, "existingComputes": [machine]}, secrets=("sshPrivateKey",))
+    found = config_problems({**TWO_HOSTS, **LOGIN, "existingComputes": [machine]}, secrets=("sshPrivateKey",))
     assert words in found[key]
 
 
 def test_the_management_network_must_hold_every_hosts_block():
-    found = problems({**TWO_HOSTS, "managementCidr": "10.40.0.0/27",
+    found = config_problems({**TWO_HOSTS, "managementCidr": "10.40.0.0/27",
                       "network": dict(BRIDGE, managementGateway="10.40.0.1")})
     assert "no room" in found["managementCidr"]
 

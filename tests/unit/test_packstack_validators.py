@@ -14,16 +14,11 @@ from labtest import ROOT
 from lab import packstack_validators as pv
 from lab.packstack_facts import packstack_options
 from lab.plan import plan
-from lab.config import ConfigError, parse
+from harness import config_problems, lab_config
+from lab.config import ConfigError
 
 PROJECT = "openstack-lab"
 V = "packstack.installer.validators."
-
-
-def problems(raw):
-    with pytest.raises(ConfigError) as info:
-        parse(raw, PROJECT, "alice", path_exists=lambda p: True)
-    return {p.key: p.message for p in info.value.problems}
 
 
 def test_declarations_are_what_the_pinned_packstack_declares():
@@ -133,7 +128,7 @@ def test_checking_changes_nothing_on_this_machine_and_asks_no_host():
 
 
 def test_several_bad_answers_are_several_problems_at_once():
-    found = problems({"computeCount": -1, "packstackAnswers": {
+    found = config_problems({"computeCount": -1, "packstackAnswers": {
         "CONFIG_NOVA_MANAGE_FLAVORS": "yes", "CONFIG_REDIS_PORT": "x",
         "CONFIG_NEUTRON_ML2_TYPE_DRIVERS": "geneve,flatt", "CONFIG_SWIFT_STORAGES": "vdc",
         "CONFIG_NOVA_SCHED_CPU_ALLOC_RATIO": "4.0"}})
@@ -145,16 +140,16 @@ def test_several_bad_answers_are_several_problems_at_once():
 
 
 def test_the_default_config_packstacks_defaults_and_the_labs_own_answers_pass():
-    config = parse({}, PROJECT, "alice", path_exists=lambda p: True)
+    config = lab_config({})
     assert dict(config.packstack_answers) == {}
     # every default Packstack writes with --gen-answer-file (blank ones included: features that are off)
     assert not {k: m for k, d in pv.declarations().items() if d.default is not None and (m := pv.problem(k, d.default))}
     for extra in ({}, {"l2Agent": "openvswitch"}, {"computeCount": 0, "controller": {"dataDisksGiB": [40, 20]}}):
-        answers = plan(parse(extra, PROJECT, "alice", path_exists=lambda p: True)).answers
+        answers = plan(lab_config(extra)).answers
         assert len(answers) > 10 and pv.problems(answers) == {}, extra
     # booleans arrive as y/n, and surrounding blanks go, as configparser drops them from the answer file
-    assert parse({"packstackAnswers": {"CONFIG_HEAT_INSTALL": True, "CONFIG_NOVA_MANAGE_FLAVORS": " n "}},
-                 PROJECT, "alice", path_exists=lambda p: True).packstack_answers["CONFIG_HEAT_INSTALL"] == "y"
+    assert lab_config({"packstackAnswers": {"CONFIG_HEAT_INSTALL": True, "CONFIG_NOVA_MANAGE_FLAVORS": " n "}}
+                      ).packstack_answers["CONFIG_HEAT_INSTALL"] == "y"
 
 
 # The study's five mistakes (../shared/reference/packstack-dry-run.md section 3): which the in-process
@@ -181,20 +176,19 @@ def test_the_studys_five_mistakes(key):
 def test_service_workers_two_is_one_clean_problem_of_the_labs_own():
     # Packstack declares no validator for it; Puppet stops on it ("cannot be converted to Numeric"). The lab's
     # memory rule reads it too: the refused value does not reach it (no second problem about memory).
-    found = problems({"controller": {"vcpus": 16}, "packstackAnswers": {"CONFIG_SERVICE_WORKERS": "two"}})
+    found = config_problems({"controller": {"vcpus": 16}, "packstackAnswers": {"CONFIG_SERVICE_WORKERS": "two"}})
     assert list(found) == ["packstackAnswers.CONFIG_SERVICE_WORKERS"]
     assert "'two' is no number of workers" in found["packstackAnswers.CONFIG_SERVICE_WORKERS"]
     assert "use a whole number such as 2" in found["packstackAnswers.CONFIG_SERVICE_WORKERS"]
-    zero_workers = problems({"packstackAnswers": {"CONFIG_SERVICE_WORKERS": "0"}})
+    zero_workers = config_problems({"packstackAnswers": {"CONFIG_SERVICE_WORKERS": "0"}})
     assert list(zero_workers) == ["packstackAnswers.CONFIG_SERVICE_WORKERS"]
     for fine in ("3", "%{::processorcount}"):
-        parse({"controller": {"memoryMiB": 32768}, "packstackAnswers": {"CONFIG_SERVICE_WORKERS": fine}},
-              PROJECT, "alice", path_exists=lambda p: True)
+        lab_config({"controller": {"memoryMiB": 32768}, "packstackAnswers": {"CONFIG_SERVICE_WORKERS": fine}})
 
 
 def test_a_refused_answer_does_not_reach_the_labs_other_rules():
     # CEILOMETER_INSTALL=yes is refused; the memory rule sees Packstack's answer as the lab sets it (n), not "yes"
-    found = problems({"packstackAnswers": {"CONFIG_CEILOMETER_INSTALL": "yes", "CONFIG_CINDER_INSTALL": "nope"},
+    found = config_problems({"packstackAnswers": {"CONFIG_CEILOMETER_INSTALL": "yes", "CONFIG_CINDER_INSTALL": "nope"},
                       "controller": {"dataDisksGiB": [20]}})
     assert set(found) == {"packstackAnswers.CONFIG_CEILOMETER_INSTALL", "packstackAnswers.CONFIG_CINDER_INSTALL"}
 

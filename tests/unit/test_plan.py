@@ -4,12 +4,12 @@ import dataclasses
 import pytest
 
 from lab import naming
-from lab.config import parse
+from harness import BRIDGE, LAN, lab_config, login_pair
 from lab.plan import HostEntry, plan
 
 
 def lab_plan(**raw):
-    return plan(parse(raw, "openstack-lab", "alice", path_exists=lambda p: True))
+    return plan(lab_config(raw))
 
 
 def test_every_node_has_its_facts_once():
@@ -77,19 +77,9 @@ def test_stages_follow_stop_after():
 
 
 def test_an_existing_machine_sits_on_no_host():
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
-    p = plan(parse({"network": {"mode": "bridge", "managementBridge": "br-m", "externalBridge": "br-e",
-                                "managementGateway": "10.40.0.1"},
-                    "managementCidr": "10.40.0.0/24", "externalCidr": "10.41.0.0/24", "externalGateway": "10.41.0.1",
-                    "sshPublicKey": public, "sshPrivateKey": private,
-                    "existingComputes": [{"name": "phys1", "address": "10.40.0.200", "trustFirstContact": True}]},
-                   "openstack-lab", "alice", secret_keys=frozenset({"sshPrivateKey"}), path_exists=lambda p: True))
+    p = plan(lab_config({"network": BRIDGE, **LAN, **login_pair(),
+                         "existingComputes": [{"name": "phys1", "address": "10.40.0.200", "trustFirstContact": True}]},
+                        secrets=("sshPrivateKey",)))
     phys1 = p.nodes[-1]
     assert phys1.existing is not None and phys1.host is None and phys1.libvirt_uri is None
     assert phys1 not in p.lab_nodes and phys1 not in p.host_nodes(0)

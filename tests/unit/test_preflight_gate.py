@@ -7,7 +7,8 @@ from labtest import ROOT
 from lab.preflight import gate, probes
 from lab.preflight.facts import HostFacts
 from lab.preflight.rules import run_checks
-from preflight_facts import BRIDGES, HOST_B, TWO_HOSTS, cfg, facts, host, with_
+from harness import lab_config
+from preflight_facts import BRIDGES, HOST_B, TWO_HOSTS, facts, host, with_
 
 
 def test_doctor_prints_every_check_and_fails_on_a_fatal_one(tmp_path):
@@ -21,7 +22,7 @@ def test_doctor_prints_every_check_and_fails_on_a_fatal_one(tmp_path):
 def test_doctor_groups_the_checks_by_host():
     from tools.doctor import report
 
-    config = cfg(**TWO_HOSTS)
+    config = lab_config(TWO_HOSTS)
     lines = report(config, run_checks(config, facts(host(bridges=BRIDGES), host(bridges=BRIDGES, mem_available_mib=1))))
     assert lines[0] == "-- this machine:"
     assert "-- hosts[0] (a) qemu:///system:" in lines and f"-- hosts[1] (b) {HOST_B}:" in lines
@@ -33,7 +34,7 @@ def test_the_program_refuses_a_host_that_is_not_ready(monkeypatch):
     broken = with_(commands=frozenset({"qemu-img", "dnsmasq", "qemu-system-x86_64"}), cpu_virtualization=False)
     monkeypatch.setattr(probes, "gather", lambda config, **kw: broken)
     try:
-        gate.require_host_ready(cfg())
+        gate.require_host_ready(lab_config())
     except gate.HostNotReady as err:
         assert [p.split(":")[0] for p in err.problems] == ["host.mkisofs", "host.KVM"]
         assert "install genisoimage" in err.problems[0]
@@ -51,7 +52,7 @@ def test_the_program_checks_every_host_and_names_it(monkeypatch):
 
     monkeypatch.setattr(probes, "gather", gather)
     try:
-        gate.require_host_ready(cfg(**TWO_HOSTS))
+        gate.require_host_ready(lab_config(TWO_HOSTS))
     except gate.HostNotReady as err:
         assert err.problems == [f"hosts[1] (b) libvirt: cannot reach libvirtd at hosts[1].uri {HOST_B} (Connection "
                                 "refused): sshd at root@host-b.example does not answer from here: check the host name "
@@ -66,5 +67,7 @@ def test_the_program_does_not_probe_existing_clouds(monkeypatch):
         raise AssertionError("probed")
 
     monkeypatch.setattr(probes, "gather", gather)
-    gate.require_host_ready(cfg(cloud={"authUrl": "http://127.0.0.1:5000/v3"}, cloudPassword="x"))
+    config = lab_config({"cloud": {"authUrl": "http://127.0.0.1:5000/v3"}, "cloudPassword": "x"},
+                        secrets=("cloudPassword",))
+    gate.require_host_ready(config)
 

@@ -10,7 +10,8 @@ from lab.preflight.probes import command, gather, local, machine
 from lab.preflight.probes.host import gather_host
 from lab.preflight.probes.networks import networks_in_use
 from lab.preflight.probes.ssh import ssh_answers
-from preflight_facts import TWO_HOSTS, cfg
+from harness import lab_config
+from preflight_facts import TWO_HOSTS
 
 
 def fake_virsh(monkeypatch, answers):
@@ -64,7 +65,7 @@ def fake_ssh_path(monkeypatch, fails=None, said=""):
 
 
 def test_gather_asks_a_remote_host_over_the_providers_ssh_path(monkeypatch):
-    config = cfg(**TWO_HOSTS)
+    config = lab_config(TWO_HOSTS)
     uri = TUNNEL
     opened = fake_ssh_path(monkeypatch)
     asked = fake_virsh(monkeypatch, {
@@ -86,7 +87,7 @@ def test_gather_stops_at_a_remote_host_that_does_not_answer(monkeypatch):
     # The SSH login fails: ssh's words and their kind, no virsh.
     asked = fake_virsh(monkeypatch, {})
     fake_ssh_path(monkeypatch, fails=libvirt_ssh.SshFailure("host-key", "Host key verification failed."))
-    got = gather_host(cfg(**TWO_HOSTS), 1, virsh=True)
+    got = gather_host(lab_config(TWO_HOSTS), 1, virsh=True)
     assert got == HostFacts(reachable=False, error="Host key verification failed.", ssh_failure="host-key")
     assert asked == []
     # Logged in, but sshd did not connect the socket: what ssh said, sorted.
@@ -94,13 +95,14 @@ def test_gather_stops_at_a_remote_host_that_does_not_answer(monkeypatch):
                            "error: Cannot recv data: Connection reset by peer\n")
     asked = fake_virsh(monkeypatch, {(TUNNEL, "nodeinfo"): disconnected})
     fake_ssh_path(monkeypatch, said="channel 2: open failed: connect failed: open failed")
-    got = gather_host(cfg(**TWO_HOSTS), 1, virsh=True)
+    got = gather_host(lab_config(TWO_HOSTS), 1, virsh=True)
     assert got == HostFacts(reachable=False, error="channel 2: open failed: connect failed: open failed",
                             ssh_failure="forward")
     assert asked == [(TUNNEL, "nodeinfo")]
     fake_virsh(monkeypatch, {})  # a timeout, ssh silent
     fake_ssh_path(monkeypatch)
-    assert gather_host(cfg(**TWO_HOSTS), 1, virsh=True) == HostFacts(reachable=False, error="no answer within 20 s")
+    silent = HostFacts(reachable=False, error="no answer within 20 s")
+    assert gather_host(lab_config(TWO_HOSTS), 1, virsh=True) == silent
 
 
 def test_gather_falls_back_to_nodeinfo_total_and_to_unknown(monkeypatch):
@@ -114,7 +116,7 @@ def test_gather_falls_back_to_nodeinfo_total_and_to_unknown(monkeypatch):
         (uri, "iface-dumpxml", "br-mgmt"): (1, "", "error: this function is not supported by the connection driver"),
         (uri, "iface-dumpxml", "br-ext"): (1, "", "error: this function is not supported by the connection driver"),
     })
-    got = gather_host(cfg(**TWO_HOSTS), 1, virsh=True)
+    got = gather_host(lab_config(TWO_HOSTS), 1, virsh=True)
     assert (got.mem_available_mib, got.mem_total_only) == (32768000 // 1024, True)
     assert (got.pool_exists, got.disk_free_bytes) == (False, None)
     assert got.bridges == (("br-mgmt", None), ("br-ext", None))
@@ -124,14 +126,14 @@ def test_gather_finds_sbin_tools_outside_path():
     def which(tool, path=None):
         return "/usr/sbin/dnsmasq" if tool == "dnsmasq" and path else None
 
-    lab_facts = gather(cfg(hypervisor="qemu", storagePoolPath="/tmp/osl-pool"), which=which)
+    lab_facts = gather(lab_config(dict(hypervisor="qemu", storagePoolPath="/tmp/osl-pool")), which=which)
     assert "dnsmasq" in lab_facts.machine.commands and "mkisofs" not in lab_facts.machine.commands
 
 
 def test_gather_reads_this_machines_cpu_flags():
     # A real probe: the CPU flag fact must agree with /proc/cpuinfo.
     flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
-    lab_facts = gather(cfg(hypervisor="qemu", storagePoolPath="/tmp/osl-pool"))
+    lab_facts = gather(lab_config(dict(hypervisor="qemu", storagePoolPath="/tmp/osl-pool")))
     assert lab_facts.machine.cpu_virtualization == bool({"vmx", "svm"} & set(flags))
 
 
@@ -152,7 +154,7 @@ def test_probe_kills_what_outlives_its_timeout(monkeypatch):
 
 
 def test_gather_lists_other_networks_but_not_the_stacks_own(monkeypatch):
-    config = cfg(managementCidr="10.20.0.0/24", externalCidr="10.20.1.0/24")
+    config = lab_config(dict(managementCidr="10.20.0.0/24", externalCidr="10.20.1.0/24"))
     own = naming.resource_prefix("openstack-lab", "alice")
     bridge = naming.bridge_name("openstack-lab", "alice", "management")
     answers = {

@@ -7,48 +7,49 @@ from lab.preflight.check import Check, HostScope
 from lab.preflight.facts import HostFacts
 from lab.preflight.needs import GIB, needed_bridges, needed_disk_bytes, needed_memory_mib
 from lab.preflight.rules import bridges, capacity, libvirt, networks, run_checks, storage_pool
-from preflight_facts import BRIDGES, GOOD, HOST_B, TWO_HOSTS, by_title, cfg, facts, failed, host, with_
-from test_multihost import LOGIN
+from harness import lab_config, login_pair
+from preflight_facts import BRIDGES, GOOD, HOST_B, TWO_HOSTS, by_title, facts, failed, host, with_
 
 
 def test_ready_host_passes():
-    assert failed(cfg(), GOOD) == {}
+    assert failed(lab_config(), GOOD) == {}
 
 
 def test_kvm_device_without_cpu_virtualisation_is_not_usable():
     # The machine this project is tested on: /dev/kvm exists, the CPU has no vmx/svm, KVM guests hang.
     lab_facts = with_(cpu_virtualization=False, hardware_virt_check=None)
-    detail = failed(cfg(), lab_facts)["KVM"]
+    detail = failed(lab_config(), lab_facts)["KVM"]
     assert "no vmx/svm flag" in detail and "hypervisor qemu" in detail
-    assert "KVM" not in failed(cfg(hypervisor="qemu"), lab_facts)
+    assert "KVM" not in failed(lab_config(dict(hypervisor="qemu")), lab_facts)
 
 
 def test_virt_host_validate_verdict_is_believed():
     lab_facts = with_(
         hardware_virt_check="FAIL (Host not compatible with KVM; HW virtualization CPU features not found)")
-    assert "virt-host-validate: hardware virtualization FAIL (Host not compatible" in failed(cfg(), lab_facts)["KVM"]
+    kvm = failed(lab_config(), lab_facts)["KVM"]
+    assert "virt-host-validate: hardware virtualization FAIL (Host not compatible" in kvm
 
 
 def test_missing_kvm_device_suggests_tcg():
-    assert "hypervisor qemu" in failed(cfg(), with_(kvm_device_ok=False))["KVM"]
+    assert "hypervisor qemu" in failed(lab_config(), with_(kvm_device_ok=False))["KVM"]
 
 
 def test_memory_shortage_names_the_keys_to_lower():
-    detail = failed(cfg(), with_(mem_available_mib=8000))["memory"]
+    detail = failed(lab_config(), with_(mem_available_mib=8000))["memory"]
     assert "17408 MiB" in detail and "computeCount" in detail  # 8192 + 2*4096 + 1024
 
 
 def test_disk_shortage_points_to_storage_pool_path():
-    assert "storagePoolPath" in failed(cfg(), with_(disk_free_bytes=10 * GIB))["disk"]
+    assert "storagePoolPath" in failed(lab_config(), with_(disk_free_bytes=10 * GIB))["disk"]
 
 
 def test_data_disks_count_for_the_disk_of_their_host():
-    config = cfg(controller={"vcpus": 4, "memoryMiB": 8192, "diskGiB": 40, "dataDisksGiB": [100]})
+    config = lab_config(dict(controller={"vcpus": 4, "memoryMiB": 8192, "diskGiB": 40, "dataDisksGiB": [100]}))
     assert needed_disk_bytes(config) == (40 + 100 + 2 * config.compute.disk_gib) * GIB
 
 
 def test_missing_tools_say_what_to_install():
-    problems = failed(cfg(hypervisor="qemu"), with_(commands=frozenset(), reachable=False))
+    problems = failed(lab_config(dict(hypervisor="qemu")), with_(commands=frozenset(), reachable=False))
     assert "qemu-utils" in problems["qemu-img"]
     assert "libvirt-daemon-system" in problems["libvirt"] and "libvirtUri qemu:///system" in problems["libvirt"]
     assert "qemu-system-x86" in problems["QEMU (TCG)"]
@@ -58,19 +59,19 @@ def test_missing_tools_say_what_to_install():
 
 
 def test_missing_default_pool_offers_both_fixes():
-    detail = failed(cfg(), with_(pool_exists=False, pool_active=None))["storage pool"]
+    detail = failed(lab_config(), with_(pool_exists=False, pool_active=None))["storage pool"]
     assert "virsh pool-define-as default dir" in detail and "storagePoolPath" in detail
-    assert "pool-start default" in failed(cfg(), with_(pool_active=False))["storage pool"]
+    assert "pool-start default" in failed(lab_config(), with_(pool_active=False))["storage pool"]
 
 
 def test_docker_style_forward_drop_with_br_netfilter_is_fatal():
     lab_facts = with_(bridge_nf_call_iptables=True, forward_policy_drop=True)
-    assert "bridge-nf-call-iptables=0" in failed(cfg(), lab_facts)["bridged traffic"]
-    assert "bridged traffic" not in failed(cfg(), with_(forward_policy_drop=True))
+    assert "bridge-nf-call-iptables=0" in failed(lab_config(), lab_facts)["bridged traffic"]
+    assert "bridged traffic" not in failed(lab_config(), with_(forward_policy_drop=True))
 
 
 def test_pool_directory_access_and_selinux_are_warnings_with_the_fix():
-    checks = by_title(cfg(storagePoolPath="/home/alice/pool"),
+    checks = by_title(lab_config(dict(storagePoolPath="/home/alice/pool")),
                       with_(closed_dirs=("/home/alice",), selinux_enforcing=True))
     assert not checks["pool directory access"].ok and not checks["pool directory access"].fatal
     assert "chmod o+x" in checks["pool directory access"].detail
@@ -79,7 +80,7 @@ def test_pool_directory_access_and_selinux_are_warnings_with_the_fix():
 
 def test_remote_libvirt_host_is_checked_over_its_uri_not_with_this_machines_tools():
     lab_facts = facts(host(mem_available_mib=8000), commands=frozenset({"mkisofs", "virsh"}), kvm_device_ok=False)
-    config = cfg(libvirtUri="qemu+ssh://root@lab-host/system")
+    config = lab_config(dict(libvirtUri="qemu+ssh://root@lab-host/system"))
     # This machine's KVM and tools are not the host's; the host's memory is.
     assert set(failed(config, lab_facts)) == {"memory"}
     assert "mkisofs" in failed(config, facts(commands=frozenset()))
@@ -94,7 +95,7 @@ def test_remote_libvirt_host_is_checked_over_its_uri_not_with_this_machines_tool
 def test_an_ssh_host_not_reached_says_the_fix_of_what_failed():
     # The provider's SSH path (lab/libvirt_ssh.py): each kind of failure with its own fix, naming the URI's files.
     uri = "qemu+ssh://root@lab-host/system?keyfile=/home/al/.ssh/id_lab&knownhosts=/home/al/.ssh/lab_hosts"
-    config = cfg(libvirtUri=uri)
+    config = lab_config(dict(libvirtUri=uri))
     said = {"host-key": ("Host key verification failed.", "the host key of lab-host is not trusted"),
             "login": ("root@lab-host: Permission denied (publickey).", "refused the login key"),
             "forward": ("channel 2: open failed: connect failed: open failed", "libvirtd did not answer on its socket"),
@@ -108,7 +109,7 @@ def test_an_ssh_host_not_reached_says_the_fix_of_what_failed():
 
 
 def test_every_host_is_checked_and_named():
-    config = cfg(**TWO_HOSTS)
+    config = lab_config(TWO_HOSTS)
     a = host(bridges=BRIDGES)
     short = host(bridges=BRIDGES, mem_available_mib=5000, disk_free_bytes=20 * GIB, disk_path="pool default")
     problems = failed(config, facts(a, short))
@@ -124,14 +125,14 @@ def test_every_host_is_checked_and_named():
 
 
 def test_the_pool_of_every_host_is_named_with_its_uri():
-    detail = failed(cfg(**TWO_HOSTS), facts(host(bridges=BRIDGES), host(bridges=BRIDGES, pool_exists=False)))[
+    detail = failed(lab_config(TWO_HOSTS), facts(host(bridges=BRIDGES), host(bridges=BRIDGES, pool_exists=False)))[
         "hosts[1] (b) storage pool"]
     assert f"virsh -c '{HOST_B}' pool-define-as default dir" in detail and "hosts[1].storagePoolPath" in detail
 
 
 def test_a_remote_hosts_own_pool_cannot_be_sized_and_says_why():
     hosts = [TWO_HOSTS["hosts"][0], {**TWO_HOSTS["hosts"][1], "storagePoolPath": "/srv/p"}]
-    config = cfg(**{**TWO_HOSTS, "hosts": hosts})
+    config = lab_config(dict(**{**TWO_HOSTS, "hosts": hosts}))
     unsized = host(bridges=BRIDGES, pool_exists=None, disk_free_bytes=None)
     checks = by_title(config, facts(host(bridges=BRIDGES), unsized))
     disk = checks["hosts[1] (b) disk"]
@@ -141,7 +142,7 @@ def test_a_remote_hosts_own_pool_cannot_be_sized_and_says_why():
 
 
 def test_bridge_mode_needs_both_bridges_on_every_host_and_no_cidr_check():
-    config = cfg(**TWO_HOSTS)
+    config = lab_config(TWO_HOSTS)
     in_use = (("host route via br-mgmt", "10.40.0.0/24"), ("host route via br-ext", "10.41.0.0/24"))
     lacking = host(bridges=(("br-mgmt", "bridge"), ("br-ext", "missing")))
     not_bridge = host(bridges=(("br-mgmt", "ethernet"), ("br-ext", "bridge")))
@@ -155,8 +156,9 @@ def test_bridge_mode_needs_both_bridges_on_every_host_and_no_cidr_check():
 
 
 def test_existing_machine_that_does_not_answer_ssh_is_a_warning():
-    config = cfg(**TWO_HOSTS, **LOGIN,
-                 existingComputes=[{"name": "phys1", "address": "10.40.0.200", "trustFirstContact": True}])
+    config = lab_config(dict(**TWO_HOSTS, **login_pair(),
+                             existingComputes=[{"name": "phys1", "address": "10.40.0.200", "trustFirstContact": True}]),
+                        secrets=("sshPrivateKey",))
     checks = by_title(config, facts(host(bridges=BRIDGES), host(bridges=BRIDGES), existing=(False,)))
     ssh = checks["existingComputes[0] (phys1) SSH"]
     assert not ssh.ok and not ssh.fatal and "10.40.0.200:22 does not answer" in ssh.detail
@@ -165,25 +167,26 @@ def test_existing_machine_that_does_not_answer_ssh_is_a_warning():
 
 
 def test_the_test_driver_is_only_reached():
-    config = cfg(libvirtUri="test+unix:///default?socket=/tmp/x/libvirt-sock")
+    config = lab_config(dict(libvirtUri="test+unix:///default?socket=/tmp/x/libvirt-sock"))
     checks = run_checks(config, facts(HostFacts(reachable=True, test_driver=True)))
     assert [c.name for c in checks if c.host == 0] == ["libvirt"] and "test driver" in checks[-1].detail
 
 
 def test_no_virsh_here_leaves_a_remote_host_unchecked_with_a_warning():
-    checks = by_title(cfg(**TWO_HOSTS), facts(host(bridges=BRIDGES), HostFacts(reachable=None)))
+    checks = by_title(lab_config(TWO_HOSTS), facts(host(bridges=BRIDGES), HostFacts(reachable=None)))
     unchecked = checks["hosts[1] (b) libvirt"]
     assert not unchecked.fatal and "install libvirt-clients" in unchecked.detail
 
 
 def test_existing_cloud_needs_no_libvirt():
-    config = cfg(cloud={"authUrl": "http://127.0.0.1:5000/v3"}, cloudPassword="x")
+    config = lab_config({"cloud": {"authUrl": "http://127.0.0.1:5000/v3"}, "cloudPassword": "x"},
+                        secrets=("cloudPassword",))
     assert failed(config, with_(reachable=False, kvm_device_ok=False)) == {}
 
 
 
 def test_a_derived_cidr_already_in_use_is_caught_with_the_fix():
-    config = cfg(managementCidr="192.168.122.0/24", externalCidr="10.77.1.0/24")
+    config = lab_config(dict(managementCidr="192.168.122.0/24", externalCidr="10.77.1.0/24"))
     lab_facts = with_(networks_in_use=(("libvirt network default", "192.168.122.0/24"),
                                        ("host route via docker0", "10.77.0.0/16")))
     problems = failed(config, lab_facts)
@@ -195,7 +198,7 @@ def test_a_derived_cidr_already_in_use_is_caught_with_the_fix():
 
 
 def test_a_hosts_checks_name_its_own_keys():
-    one, two = HostScope.of(cfg(), 0), HostScope.of(cfg(**TWO_HOSTS), 1)
+    one, two = HostScope.of(lab_config(), 0), HostScope.of(lab_config(TWO_HOSTS), 1)
     assert (one.where, one.key, one.uri_key, one.count_key, one.local) == ("", "", "libvirtUri", "computeCount", True)
     assert (two.where, two.key, two.uri_key, two.count_key, two.local) == (
         "hosts[1] (b)", "hosts[1].", "hosts[1].uri", "hosts[1].computes", False)
@@ -203,7 +206,7 @@ def test_a_hosts_checks_name_its_own_keys():
 
 
 def test_a_host_is_judged_only_when_its_facts_say_something():
-    local, remote = HostScope.of(cfg(**TWO_HOSTS), 0), HostScope.of(cfg(**TWO_HOSTS), 1)
+    local, remote = HostScope.of(lab_config(TWO_HOSTS), 0), HostScope.of(lab_config(TWO_HOSTS), 1)
     assert libvirt.judged(remote, HostFacts(reachable=True)) and libvirt.judged(local, HostFacts(reachable=True))
     # A libvirtd on this machine that does not answer: its memory and disk are still this machine's.
     assert libvirt.judged(local, HostFacts(reachable=False)) and not libvirt.judged(remote, HostFacts(reachable=False))
@@ -212,16 +215,16 @@ def test_a_host_is_judged_only_when_its_facts_say_something():
 
 
 def test_unknown_facts_make_no_check():
-    scope = HostScope.of(cfg(), 0)
+    scope = HostScope.of(lab_config(), 0)
     unknown = HostFacts(reachable=True)
     assert storage_pool.storage_pool(scope, unknown) is None
-    assert capacity.memory(cfg(), scope, unknown) is None and capacity.disk(cfg(), scope, unknown) is None
-    assert bridges.bridges(cfg(), scope, unknown) == []  # NAT mode needs no LAN bridge
+    assert capacity.memory(lab_config(), scope, unknown) is None and capacity.disk(lab_config(), scope, unknown) is None
+    assert bridges.bridges(lab_config(), scope, unknown) == []  # NAT mode needs no LAN bridge
 
 
 def test_bridge_mode_needs_the_two_named_bridges():
-    assert needed_bridges(cfg(**TWO_HOSTS)) == (("managementBridge", "br-mgmt"), ("externalBridge", "br-ext"))
-    assert needed_bridges(cfg()) == ()
+    assert needed_bridges(lab_config(TWO_HOSTS)) == (("managementBridge", "br-mgmt"), ("externalBridge", "br-ext"))
+    assert needed_bridges(lab_config()) == ()
 
 
 def test_cidr_overlap_ignores_what_is_not_a_network():

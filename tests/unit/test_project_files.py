@@ -6,7 +6,8 @@ import re
 import yaml
 
 from labtest import ROOT
-from lab.config import SCHEMA, parse
+from harness import lab_config
+from lab.config import SCHEMA
 from lab.config.schema import pulumi_config_block
 
 
@@ -62,8 +63,8 @@ def test_schema_defaults_equal_the_model_defaults():
     defaults = {key: spec["default"] for key, spec in schema.items() if "default" in spec}
     # Pulumi hands every value over as a string, objects and arrays as JSON.
     as_pulumi_sends = {k: v if isinstance(v, str) else json.dumps(v) for k, v in defaults.items()}
-    cfg_from_schema = parse(as_pulumi_sends, "openstack-lab", "alice", path_exists=lambda p: True)
-    cfg_default = parse({}, "openstack-lab", "alice", path_exists=lambda p: True)
+    cfg_from_schema = lab_config(as_pulumi_sends)
+    cfg_default = lab_config({})
     assert cfg_from_schema == cfg_default
 
 
@@ -82,7 +83,7 @@ def test_project_uses_the_checkout_venv():
 def test_example_dev_stack_is_valid():
     values = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
     raw = {k.split(":", 1)[1]: v for k, v in values.items()}
-    cfg = parse(raw, "openstack-lab", "dev", path_exists=lambda p: True)
+    cfg = lab_config(raw, "dev")
     assert cfg.compute_count == 2 and cfg.packstack_answers["CONFIG_HEAT_INSTALL"] == "y"
 
 
