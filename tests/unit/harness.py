@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Optional
 
@@ -25,6 +28,7 @@ from lab.config import ConfigError, LabConfig, parse
 
 PROJECT = "openstack-lab"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 # A lab on two hosts joined by bridges on one LAN (host b reached over qemu+ssh).
 HOST_B = "qemu+ssh://root@host-b.example/system"
@@ -261,3 +265,17 @@ def run_lab(
 
     flags = asyncio.get_event_loop().run_until_complete(holder["secret_task"]())
     return LabRun(records, holder.get("outputs", {}), {k for k, v in flags.items() if v})
+
+
+def run_script(name: str, tmp_path: Path, env: Optional[Mapping[str, str]] = None, stdin: str = "",
+               fakes: Optional[Mapping[str, str]] = None) -> subprocess.CompletedProcess:
+    """Run scripts/<name> with bash, HOME in tmp_path; `fakes` maps tool name -> shell body put first on PATH."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for tool, body in (fakes or {}).items():
+        path = bin_dir / tool
+        path.write_text("#!/usr/bin/env bash\n" + body + "\n")
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    full_env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path), **(env or {})}
+    return subprocess.run(["bash", str(SCRIPTS / name)], input=stdin, capture_output=True, text=True,
+                          env=full_env, timeout=60)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from harness import SCRIPTS, run_script
 from labtest import require
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 OVERLAY = Path(__file__).resolve().parents[2] / "tests" / "support" / "overlay"  # the test overlay's own scripts
 GUEST = SCRIPTS / "guest"  # run inside OpenStack servers (CirrOS: busybox sh, no bash), e.g. by make verify
 PACKSTACK_TIER = Path(__file__).resolve().parents[2] / "tests" / "packstack"  # its sandbox and EL9 stand-ins
@@ -19,19 +19,6 @@ def packstack_tier_scripts():
     """The Packstack tier's shell: its *.sh and the stand-ins (named as the EL9 tools they stand in for)."""
     standins = PACKSTACK_TIER / "standins"
     return [*PACKSTACK_TIER.glob("*.sh"), *(p for p in standins.iterdir() if p.is_file())]
-
-
-def run(name, tmp_path, env=None, stdin="", fakes=None):
-    """Run scripts/<name> with bash; `fakes` maps tool name -> shell body put first on PATH."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    for tool, body in (fakes or {}).items():
-        path = bin_dir / tool
-        path.write_text("#!/usr/bin/env bash\n" + body + "\n")
-        path.chmod(path.stat().st_mode | stat.S_IEXEC)
-    full_env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path), **(env or {})}
-    return subprocess.run(["bash", str(SCRIPTS / name)], input=stdin, capture_output=True, text=True,
-                          env=full_env, timeout=60)
 
 
 def test_every_script_passes_shellcheck():
@@ -79,7 +66,7 @@ def answers_env(tmp_path):
 
 def test_answer_edits_land_in_the_generated_file(tmp_path):
     edits = "CONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12\nCONFIG_KEYSTONE_ADMIN_PW=s3cret\nCONFIG_PROVISION_DEMO=n\n"
-    result = run("packstack-answers.sh", tmp_path, answers_env(tmp_path), edits, {"packstack": FAKE_PACKSTACK})
+    result = run_script("packstack-answers.sh", tmp_path, answers_env(tmp_path), edits, {"packstack": FAKE_PACKSTACK})
     assert result.returncode == 0, result.stderr
     text = (tmp_path / "answers" / "answers.txt").read_text()
     assert "CONFIG_COMPUTE_HOSTS=10.0.0.11,10.0.0.12\n" in text
@@ -94,9 +81,9 @@ def test_answer_edits_land_in_the_generated_file(tmp_path):
 def test_answer_file_is_generated_once_and_second_run_changes_nothing(tmp_path):
     edits = "CONFIG_PROVISION_DEMO=n\n"
     fakes = {"packstack": FAKE_PACKSTACK}
-    first = run("packstack-answers.sh", tmp_path, answers_env(tmp_path), edits, fakes)
+    first = run_script("packstack-answers.sh", tmp_path, answers_env(tmp_path), edits, fakes)
     before = (tmp_path / "answers" / "answers.txt").stat().st_mtime_ns
-    second = run("packstack-answers.sh", tmp_path, answers_env(tmp_path), edits, fakes)
+    second = run_script("packstack-answers.sh", tmp_path, answers_env(tmp_path), edits, fakes)
     assert first.returncode == second.returncode == 0
     assert "unchanged" in second.stdout
     assert (tmp_path / "answers" / "answers.txt").stat().st_mtime_ns == before
@@ -104,7 +91,7 @@ def test_answer_file_is_generated_once_and_second_run_changes_nothing(tmp_path):
 
 
 def test_unknown_answer_key_fails_loudly(tmp_path):
-    result = run("packstack-answers.sh", tmp_path, answers_env(tmp_path), "CONFIG_TYPO=1\n",
+    result = run_script("packstack-answers.sh", tmp_path, answers_env(tmp_path), "CONFIG_TYPO=1\n",
                  {"packstack": FAKE_PACKSTACK})
     assert result.returncode != 0
     assert "unknown answer key: CONFIG_TYPO" in result.stderr
@@ -122,7 +109,7 @@ def answer_lines(tmp_path):
 
 
 def run_answers(tmp_path, edits):
-    return run("packstack-answers.sh", tmp_path, answers_env(tmp_path), edits, {"packstack": FAKE_PACKSTACK})
+    return run_script("packstack-answers.sh", tmp_path, answers_env(tmp_path), edits, {"packstack": FAKE_PACKSTACK})
 
 
 def test_a_scale_outs_answer_file_excludes_no_server(tmp_path):
@@ -163,7 +150,7 @@ def discover(tmp_path, registered, timeout="30"):
     env = {"LAB_COMPUTE_HOSTS": "10.0.0.11,10.0.0.12", "LAB_DISCOVER_INTERVAL": "0",
            "LAB_DISCOVER_TIMEOUT": timeout, "NOVA_CALLS": str(tmp_path / "nova-calls"), "REGISTERED": registered}
     (tmp_path / "nova-calls").write_text("")
-    return run("packstack-discover-hosts.sh", tmp_path, env,
+    return run_script("packstack-discover-hosts.sh", tmp_path, env,
                fakes={"ssh": FAKE_SSH, "su": FAKE_SU, "nova-manage": FAKE_NOVA_MANAGE})
 
 
@@ -183,7 +170,7 @@ def test_discover_hosts_is_bounded_and_names_the_missing_compute(tmp_path):
 
 
 def test_discover_hosts_demands_the_computes(tmp_path):
-    result = run("packstack-discover-hosts.sh", tmp_path, {}, fakes={"ssh": "exit 1"})
+    result = run_script("packstack-discover-hosts.sh", tmp_path, {}, fakes={"ssh": "exit 1"})
     assert result.returncode != 0 and "LAB_COMPUTE_HOSTS" in result.stderr
 
 
@@ -195,7 +182,7 @@ def test_packstack_failure_surfaces_the_log_tail(tmp_path):
     (tmp_path / "answers").mkdir()
     (tmp_path / "answers" / "answers.txt").write_text("CONFIG_X=1\n")
     env = {"LAB_ANSWER_DIR": str(tmp_path / "answers"), "LAB_PACKSTACK_RUNS": str(runs)}
-    result = run("packstack-apply.sh", tmp_path, env, fakes={"packstack": "echo applying; exit 3"})
+    result = run_script("packstack-apply.sh", tmp_path, env, fakes={"packstack": "echo applying; exit 3"})
     assert result.returncode == 3
     assert "ERROR: puppet failed" in result.stderr and "line 99" in result.stderr
     assert "line 10\n" not in result.stderr  # only the tail
@@ -214,7 +201,7 @@ def test_packstack_failure_shows_the_newest_puppet_log(tmp_path):
     (tmp_path / "answers").mkdir()
     (tmp_path / "answers" / "answers.txt").write_text("CONFIG_X=1\n")
     env = {"LAB_ANSWER_DIR": str(tmp_path / "answers"), "LAB_PACKSTACK_RUNS": str(tmp_path / "runs")}
-    result = run("packstack-apply.sh", tmp_path, env, fakes={"packstack": "exit 1"})
+    result = run_script("packstack-apply.sh", tmp_path, env, fakes={"packstack": "exit 1"})
     assert result.returncode == 1
     assert "Error appeared during Puppet run" in result.stderr  # Packstack's summary
     assert f"newest Puppet log, {newest}" in result.stderr
@@ -225,7 +212,7 @@ def test_packstack_failure_shows_the_newest_puppet_log(tmp_path):
 def test_packstack_apply_uses_the_lab_answer_file(tmp_path):
     (tmp_path / "answers").mkdir()
     (tmp_path / "answers" / "answers.txt").write_text("CONFIG_X=1\n")
-    result = run("packstack-apply.sh", tmp_path, {"LAB_ANSWER_DIR": str(tmp_path / "answers")},
+    result = run_script("packstack-apply.sh", tmp_path, {"LAB_ANSWER_DIR": str(tmp_path / "answers")},
                  fakes={"packstack": 'echo "args: $*"'})
     assert result.returncode == 0
     assert f"--answer-file={tmp_path}/answers/answers.txt" in result.stdout
@@ -233,7 +220,7 @@ def test_packstack_apply_uses_the_lab_answer_file(tmp_path):
 
 
 def test_packstack_apply_refuses_without_answers(tmp_path):
-    result = run("packstack-apply.sh", tmp_path, {"LAB_ANSWER_DIR": str(tmp_path / "none")},
+    result = run_script("packstack-apply.sh", tmp_path, {"LAB_ANSWER_DIR": str(tmp_path / "none")},
                  fakes={"packstack": "exit 0"})
     assert result.returncode != 0 and "no answer file" in result.stderr
 
@@ -241,8 +228,8 @@ def test_packstack_apply_refuses_without_answers(tmp_path):
 def test_sync_hosts_writes_once(tmp_path):
     target = tmp_path / "hosts"
     content = "127.0.0.1 localhost\n10.0.0.10 controller.a.lab.internal controller\n"
-    first = run("sync-hosts.sh", tmp_path, {"LAB_HOSTS_FILE": str(target)}, content)
-    second = run("sync-hosts.sh", tmp_path, {"LAB_HOSTS_FILE": str(target)}, content)
+    first = run_script("sync-hosts.sh", tmp_path, {"LAB_HOSTS_FILE": str(target)}, content)
+    second = run_script("sync-hosts.sh", tmp_path, {"LAB_HOSTS_FILE": str(target)}, content)
     assert first.returncode == 0 and "updated" in first.stdout
     assert second.returncode == 0 and "unchanged" in second.stdout
     assert target.read_text() == content
@@ -251,14 +238,14 @@ def test_sync_hosts_writes_once(tmp_path):
 def test_sync_hosts_refuses_empty_input(tmp_path):
     target = tmp_path / "hosts"
     target.write_text("keep\n")
-    result = run("sync-hosts.sh", tmp_path, {"LAB_HOSTS_FILE": str(target)}, "")
+    result = run_script("sync-hosts.sh", tmp_path, {"LAB_HOSTS_FILE": str(target)}, "")
     assert result.returncode != 0 and target.read_text() == "keep\n"
 
 
 def test_controller_root_key_is_made_once(tmp_path):
     env = {"LAB_SSH_DIR": str(tmp_path / "ssh")}
-    first = run("controller-root-key.sh", tmp_path, env)
-    second = run("controller-root-key.sh", tmp_path, env)
+    first = run_script("controller-root-key.sh", tmp_path, env)
+    second = run_script("controller-root-key.sh", tmp_path, env)
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("ssh-ed25519 ") and first.stdout == second.stdout
     assert stat.S_IMODE((tmp_path / "ssh").stat().st_mode) == 0o700
@@ -267,8 +254,8 @@ def test_controller_root_key_is_made_once(tmp_path):
 def test_trust_adds_the_controller_key_once_and_installs_known_hosts(tmp_path):
     env = {"LAB_SSH_DIR": str(tmp_path / "ssh"), "LAB_CONTROLLER_KEY": "ssh-ed25519 AAAAroot packstack@controller"}
     known = "10.0.0.10,controller ssh-ed25519 AAAAhost\n"
-    first = run("trust-controller-key.sh", tmp_path, env, known)
-    second = run("trust-controller-key.sh", tmp_path, env, known)
+    first = run_script("trust-controller-key.sh", tmp_path, env, known)
+    second = run_script("trust-controller-key.sh", tmp_path, env, known)
     assert first.returncode == second.returncode == 0
     keys = (tmp_path / "ssh" / "authorized_keys").read_text().splitlines()
     assert keys == ["ssh-ed25519 AAAAroot packstack@controller"]
@@ -288,20 +275,20 @@ esac
 @pytest.mark.parametrize("status", [1, 2])
 def test_wait_for_boot_accepts_only_a_clean_cloud_init(tmp_path, status):
     # 1 = error, 2 = done with recoverable errors ("degraded"): both fail the node, with cloud-init's account.
-    result = run("wait-for-boot.sh", tmp_path, {"STATUS": str(status)}, fakes={"cloud-init": FAKE_CLOUD_INIT})
+    result = run_script("wait-for-boot.sh", tmp_path, {"STATUS": str(status)}, fakes={"cloud-init": FAKE_CLOUD_INIT})
     assert result.returncode == 1
     assert f"cloud-init status exit {status}" in result.stderr
     assert "(scripts_user) Runparts: 1 failures (runcmd)" in result.stderr  # the failing module, from status --long
 
 
 def test_wait_for_boot_passes_a_clean_finish(tmp_path):
-    result = run("wait-for-boot.sh", tmp_path, {"STATUS": "0"},
+    result = run_script("wait-for-boot.sh", tmp_path, {"STATUS": "0"},
                  fakes={"cloud-init": FAKE_CLOUD_INIT, "hostname": "echo node1.lab.internal"})
     assert result.returncode == 0 and result.stdout.strip() == "node1.lab.internal"
 
 
 def test_wait_for_boot_is_bounded(tmp_path):
-    result = run("wait-for-boot.sh", tmp_path, {"LAB_BOOT_TIMEOUT": "1"},
+    result = run_script("wait-for-boot.sh", tmp_path, {"LAB_BOOT_TIMEOUT": "1"},
                  fakes={"cloud-init": 'case "$*" in "status --wait") sleep 30;; *) echo "status: running";; esac'})
     assert result.returncode == 1
     assert "did not finish" in result.stderr and "within 1 s (LAB_BOOT_TIMEOUT)" in result.stderr
@@ -309,7 +296,7 @@ def test_wait_for_boot_is_bounded(tmp_path):
 
 def test_prep_scripts_demand_their_inputs(tmp_path):
     for script in ("prep-el9.sh", str(OVERLAY / "prep-debian-test.sh")):
-        result = run(script, tmp_path, {})
+        result = run_script(script, tmp_path, {})
         assert result.returncode != 0 and "LAB_" in result.stderr, script
 
 
@@ -339,7 +326,7 @@ def run_prep_el9(tmp_path, flavor="centos-stream", update="true", installed=""):
            "LAB_RELEASE": "epoxy", "LAB_PACKAGE_UPDATE": update, "LAB_STATE_DIR": str(tmp_path / "state"),
            "LAB_SELINUX_CONFIG": str(selinux), "CALLS": str(tmp_path / "calls"),
            "INSTALLED": f"glibc-langpack-en dnf-plugins-core {installed}"}
-    result = run("prep-el9.sh", tmp_path, env, fakes=FAKE_EL9)
+    result = run_script("prep-el9.sh", tmp_path, env, fakes=FAKE_EL9)
     calls = (tmp_path / "calls").read_text().splitlines() if (tmp_path / "calls").exists() else []
     return result, calls
 
@@ -411,10 +398,10 @@ def nic_env(tmp_path, active="cloud-init eth1"):
 def test_external_nic_activates_the_lab_profile_once(tmp_path):
     env = nic_env(tmp_path)
     fakes = {"nmcli": FAKE_NMCLI, "ip": fake_ip(), "hostname": "echo node1"}
-    first = run("external-nic.sh", tmp_path, env, fakes=fakes)
+    first = run_script("external-nic.sh", tmp_path, env, fakes=fakes)
     assert first.returncode == 0, first.stderr
     assert "activating lab-eth1 (was: cloud-init eth1)" in first.stdout and "no address" in first.stdout
-    second = run("external-nic.sh", tmp_path, env, fakes=fakes)
+    second = run_script("external-nic.sh", tmp_path, env, fakes=fakes)
     assert second.returncode == 0 and "activating" not in second.stdout
     calls = (tmp_path / "calls").read_text()
     assert calls.count("connection up") == 1 and calls.count("connection reload") == 2
@@ -423,20 +410,20 @@ def test_external_nic_activates_the_lab_profile_once(tmp_path):
 def test_external_nic_fails_when_the_nic_has_an_address(tmp_path):
     link_local = "3: eth1    inet6 fe80::5054:ff:fe00:2/64 scope link \\\\       valid_lft forever\\n"
     fakes = {"nmcli": FAKE_NMCLI, "ip": fake_ip(addresses=link_local), "hostname": "echo node1"}
-    result = run("external-nic.sh", tmp_path, nic_env(tmp_path, "lab-eth1"), fakes=fakes)
+    result = run_script("external-nic.sh", tmp_path, nic_env(tmp_path, "lab-eth1"), fakes=fakes)
     assert result.returncode == 1
     assert "node1: eth1 must carry no address" in result.stderr and "fe80::5054:ff:fe00:2/64" in result.stderr
 
 
 def test_external_nic_fails_when_the_nic_is_down(tmp_path):
     fakes = {"nmcli": FAKE_NMCLI, "ip": fake_ip(flags="BROADCAST,MULTICAST"), "hostname": "echo node1"}
-    result = run("external-nic.sh", tmp_path, nic_env(tmp_path, "lab-eth1"), fakes=fakes)
+    result = run_script("external-nic.sh", tmp_path, nic_env(tmp_path, "lab-eth1"), fakes=fakes)
     assert result.returncode == 1 and "eth1 is not up" in result.stderr
 
 
 def test_external_nic_fails_without_the_lab_profile(tmp_path):
     nmcli = FAKE_NMCLI.replace(r"printf 'cloud-init eth0\ncloud-init eth1\nlab-eth1\n'", r"printf 'cloud-init eth1\n'")
-    result = run("external-nic.sh", tmp_path, nic_env(tmp_path),
+    result = run_script("external-nic.sh", tmp_path, nic_env(tmp_path),
                  fakes={"nmcli": nmcli, "ip": fake_ip(), "hostname": "echo n1"})
     assert result.returncode == 1 and "no profile lab-eth1" in result.stderr
 
@@ -448,21 +435,21 @@ def fake_ovs(ports):
 
 
 def test_bridge_check_passes_with_eth1_on_br_ex(tmp_path):
-    result = run("verify-external-bridge.sh", tmp_path, {"CALLS": str(tmp_path / "calls")},
+    result = run_script("verify-external-bridge.sh", tmp_path, {"CALLS": str(tmp_path / "calls")},
                  fakes={"ovs-vsctl": fake_ovs("eth1\\nphy-br-ex\\n"), "ip": fake_ip(), "hostname": "echo compute1"})
     assert result.returncode == 0, result.stderr
     assert "compute1: br-ex has eth1 as a port" in result.stdout
 
 
 def test_bridge_check_names_the_node_when_eth1_is_missing(tmp_path):
-    result = run("verify-external-bridge.sh", tmp_path, {"CALLS": str(tmp_path / "calls")},
+    result = run_script("verify-external-bridge.sh", tmp_path, {"CALLS": str(tmp_path / "calls")},
                  fakes={"ovs-vsctl": fake_ovs("patch-provnet\\n"), "ip": fake_ip(), "hostname": "echo compute2"})
     assert result.returncode == 1
     assert "compute2: eth1 is not a port of br-ex (ports: patch-provnet)" in result.stderr
 
 
 def test_bridge_check_names_the_node_when_br_ex_is_missing(tmp_path):
-    result = run("verify-external-bridge.sh", tmp_path, {"LAB_BRIDGE": "br-missing"},
+    result = run_script("verify-external-bridge.sh", tmp_path, {"LAB_BRIDGE": "br-missing"},
                  fakes={"ovs-vsctl": fake_ovs(""), "ip": fake_ip(), "hostname": "echo controller"})
     assert result.returncode == 1 and "controller: Open vSwitch bridge br-missing does not exist" in result.stderr
 

@@ -2,7 +2,7 @@
 disks it did not make, checks Swift's disk."""
 import subprocess
 
-from test_scripts import run
+from harness import run_script
 
 GIB = 1024**3
 
@@ -47,11 +47,11 @@ def calls(state):
 
 def test_blank_disk_gets_the_volume_group_and_a_second_run_changes_nothing(tmp_path):
     state, dev, env = setup(tmp_path)
-    first = run("storage-lvm.sh", tmp_path, env, fakes=FAKES)
+    first = run_script("storage-lvm.sh", tmp_path, env, fakes=FAKES)
     assert first.returncode == 0, first.stderr
     assert calls(state) == [f"pvcreate -q {dev}", f"vgcreate -q cinder-volumes {dev}"]
     assert "volume group cinder-volumes made" in first.stdout
-    second = run("storage-lvm.sh", tmp_path, env, fakes=FAKES)
+    second = run_script("storage-lvm.sh", tmp_path, env, fakes=FAKES)
     assert second.returncode == 0, second.stderr
     assert len(calls(state)) == 2 and "present" in second.stdout
 
@@ -61,7 +61,7 @@ def test_a_disk_with_a_file_system_or_partition_table_is_refused(tmp_path):
         tmp = tmp_path / str(i)
         tmp.mkdir()
         state, dev, env = setup(tmp, sig=sig, pt=pt)
-        result = run("storage-lvm.sh", tmp, env, fakes=FAKES)
+        result = run_script("storage-lvm.sh", tmp, env, fakes=FAKES)
         assert result.returncode == 1
         assert "the lab did not make" in result.stderr and (sig or pt) in result.stderr
         assert calls(state) == []
@@ -69,7 +69,7 @@ def test_a_disk_with_a_file_system_or_partition_table_is_refused(tmp_path):
 
 def test_a_disk_of_another_size_is_refused_before_anything(tmp_path):
     state, dev, env = setup(tmp_path, size_gib=41)
-    result = run("storage-lvm.sh", tmp_path, env, fakes=FAKES)
+    result = run_script("storage-lvm.sh", tmp_path, env, fakes=FAKES)
     assert result.returncode == 1 and "not the 40 GiB" in result.stderr
     assert calls(state) == []
 
@@ -77,14 +77,14 @@ def test_a_disk_of_another_size_is_refused_before_anything(tmp_path):
 def test_a_missing_disk_fails_naming_it(tmp_path):
     state, dev, env = setup(tmp_path)
     dev.unlink()
-    result = run("storage-lvm.sh", tmp_path, env, fakes=FAKES)
+    result = run_script("storage-lvm.sh", tmp_path, env, fakes=FAKES)
     assert result.returncode == 1 and f"no disk {dev}" in result.stderr
 
 
 def test_the_volume_group_on_another_disk_is_refused(tmp_path):
     state, dev, env = setup(tmp_path)
     (state / "vg").write_text("cinder-volumes:/dev/vdz")
-    result = run("storage-lvm.sh", tmp_path, env, fakes=FAKES)
+    result = run_script("storage-lvm.sh", tmp_path, env, fakes=FAKES)
     assert result.returncode == 1 and "exists on /dev/vdz" in result.stderr
 
 
@@ -99,7 +99,7 @@ def test_lvm2_is_installed_when_missing(tmp_path):
     )
     if result.stdout.strip() != "none":  # the host has LVM itself; nothing to prove here
         return
-    out = run("storage-lvm.sh", tmp_path, {**env, "PATH": f"{bin_dir}:/usr/bin:/bin"}, fakes=fakes)
+    out = run_script("storage-lvm.sh", tmp_path, {**env, "PATH": f"{bin_dir}:/usr/bin:/bin"}, fakes=fakes)
     assert "dnf -y -q install lvm2" in calls(state)
     assert out.returncode != 0  # pvcreate still missing after the fake dnf
 
@@ -107,16 +107,16 @@ def test_lvm2_is_installed_when_missing(tmp_path):
 def test_swift_disk_is_only_checked(tmp_path):
     state, dev, env = setup(tmp_path, size_gib=20)
     swift_env = {"FAKE_STATE": env["FAKE_STATE"], "LAB_SWIFT_DEVICE": str(dev), "LAB_SWIFT_SIZE_GIB": "20"}
-    ok = run("storage-lvm.sh", tmp_path, swift_env, fakes=FAKES)
+    ok = run_script("storage-lvm.sh", tmp_path, swift_env, fakes=FAKES)
     assert ok.returncode == 0, ok.stderr and "Packstack makes" in ok.stdout
     assert calls(state) == []
     (state / "sig").write_text("xfs")  # what Packstack made: fine on a re-run
-    assert run("storage-lvm.sh", tmp_path, swift_env, fakes=FAKES).returncode == 0
+    assert run_script("storage-lvm.sh", tmp_path, swift_env, fakes=FAKES).returncode == 0
     (state / "sig").write_text("ntfs")
-    refused = run("storage-lvm.sh", tmp_path, swift_env, fakes=FAKES)
+    refused = run_script("storage-lvm.sh", tmp_path, swift_env, fakes=FAKES)
     assert refused.returncode == 1 and "ntfs" in refused.stderr
 
 
 def test_nothing_to_do_without_disks(tmp_path):
-    result = run("storage-lvm.sh", tmp_path, {}, fakes=FAKES)
+    result = run_script("storage-lvm.sh", tmp_path, {}, fakes=FAKES)
     assert result.returncode == 0 and result.stdout == ""
