@@ -30,6 +30,13 @@ PROJECT = "openstack-lab"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
+# The smallest config the program builds a lab from, and the resource types tests look for.
+BASE = {"hypervisor": "qemu", "baseImage": "https://images.example/el9.qcow2"}
+COMMAND = "command:remote:Command"
+DOMAIN = "libvirt:index/domain:Domain"
+DYNAMIC = "pulumi-python:dynamic:Resource"
+NETWORK = "libvirt:index/network:Network"
+
 # A lab on two hosts joined by bridges on one LAN (host b reached over qemu+ssh).
 HOST_B = "qemu+ssh://root@host-b.example/system"
 BRIDGE = {"mode": "bridge", "managementBridge": "br-mgmt", "externalBridge": "br-ext",
@@ -44,6 +51,21 @@ def login_pair() -> dict[str, str]:
                                 serialization.NoEncryption()).decode()
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
     return {"sshPublicKey": public, "sshPrivateKey": private}
+
+# Host a (this machine) and host b, each with computes; b keeps its own storage pool. phys1: an existing machine.
+HOSTS = [{"name": "a", "uri": "qemu:///system", "computes": 1},
+         {"name": "b", "uri": HOST_B, "computes": 2, "storagePoolPath": "/srv/lab-pool"}]
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfPhys1ForTheTestOnlyxxxxxxxxxxxxxx"
+LOGIN = login_pair()
+TWO_HOSTS = {"hosts": HOSTS, "network": BRIDGE, **LAN}
+WITH_EXISTING = {**TWO_HOSTS, **LOGIN, "existingComputes": [{"name": "phys1", "address": "10.40.0.200",
+                                                            "hostKey": HOST_KEY + " root@phys1"}]}
+
+# An existing cloud instead of a lab (its password must be given with secrets=("cloudPassword",)), and the
+# OpenStack types stage demo declares.
+CLOUD = {"cloud": {"authUrl": "http://127.0.0.1:15000/v3"}, "cloudPassword": "pw"}
+IMAGE = "openstack:images/image:Image"
+FLAVOR = "openstack:compute/flavor:Flavor"
 
 
 def lab_config(raw: Optional[Mapping[str, Any]] = None, stack: str = "alice", secrets: Iterable[str] = (),

@@ -2,8 +2,8 @@
 host, changed field by field, and the two-host bridge-mode lab."""
 import dataclasses
 
-from harness import BRIDGE, HOST_B, LAN
 
+from harness import BRIDGE, HOST_B, LAN
 from lab.preflight.check import fatal_problems
 from lab.preflight.facts import HostFacts, LabFacts, MachineFacts
 from lab.preflight.needs import GIB

@@ -1,9 +1,9 @@
 """Packstack answers the lab writes: right keys for each L2 agent, all known to Packstack."""
 import pytest
 
+from harness import WITH_EXISTING, lab_config
 from lab.packstack_facts import LAB_DEFAULT_ANSWERS, packstack_options
 from lab.plan import plan
-from harness import lab_config
 
 
 def test_hosts_follow_the_node_set():
@@ -57,7 +57,6 @@ def test_removed_nagios_keys_are_never_written():
     assert not any("NAGIOS" in k for k in packstack_options())
 
 
-
 def test_defaults_trim_packstack_to_fit_the_lab_controller():
     # Packstack's multinode CI: --service-workers=2, no Ceilometer, no Aodh.
     answers = plan(lab_config()).answers
@@ -78,3 +77,37 @@ def test_tunnels_are_accepted_from_the_whole_management_network(agent, twin):
     # stacks hold it since issue 11, so it stays (providers/packstack_answers.py DEFERRED_KEYS).
     answers = plan(lab_config(dict(l2Agent=agent, managementCidr="10.1.2.0/24", externalCidr="10.1.3.0/24"))).answers
     assert answers[f"CONFIG_NEUTRON_{twin}_TUNNEL_SUBNETS"] == "10.1.2.0/24"
+
+
+# -- data disks: Cinder and Swift ------------------------------------------------------------------------
+def test_answers_without_data_disks_keep_packstacks_loopback_files():
+    answers = plan(lab_config({})).answers
+    assert not {"CONFIG_CINDER_VOLUMES_CREATE", "CONFIG_SWIFT_STORAGES", "CONFIG_SWIFT_STORAGE_FSTYPE"} & set(answers)
+
+
+@pytest.mark.parametrize("disks, extra, expected", [
+    ([40], {}, {"CONFIG_CINDER_VOLUMES_CREATE": "n", "CONFIG_CINDER_VOLUME_NAME": "cinder-volumes"}),
+    ([40, 20, 5], {}, {"CONFIG_CINDER_VOLUMES_CREATE": "n", "CONFIG_CINDER_VOLUME_NAME": "cinder-volumes",
+                       "CONFIG_SWIFT_STORAGES": "/dev/vdc", "CONFIG_SWIFT_STORAGE_FSTYPE": "xfs"}),
+    ([20], {"CONFIG_CINDER_INSTALL": "n"}, {"CONFIG_SWIFT_STORAGES": "/dev/vdb", "CONFIG_SWIFT_STORAGE_FSTYPE": "xfs"}),
+    ([20, 20], {"CONFIG_CINDER_INSTALL": "n", "CONFIG_SWIFT_INSTALL": "n"}, {}),
+])
+def test_answers_with_data_disks(disks, extra, expected):
+    import json
+
+    raw = {"controller": json.dumps({"dataDisksGiB": disks}), "packstackAnswers": json.dumps(extra)}
+    answers = plan(lab_config(raw)).answers
+    storage = {k: v for k, v in answers.items() if k in (
+        "CONFIG_CINDER_VOLUMES_CREATE", "CONFIG_CINDER_VOLUME_NAME", "CONFIG_SWIFT_STORAGES",
+        "CONFIG_SWIFT_STORAGE_FSTYPE")}
+    assert storage == expected
+    assert set(answers) <= packstack_options()  # every key is one the pinned `packstack -o` lists
+
+
+# -- several hosts ---------------------------------------------------------------------------------------
+def test_answers_list_every_compute_of_every_host_and_the_existing_machines():
+    from lab.plan import plan
+
+    answers = plan(lab_config(WITH_EXISTING, secrets=("sshPrivateKey",))).answers
+    assert answers["CONFIG_COMPUTE_HOSTS"].split(",") == ["10.40.0.11", "10.40.0.51", "10.40.0.52", "10.40.0.200"]
+    assert answers["CONFIG_CONTROLLER_HOST"] == "10.40.0.10"

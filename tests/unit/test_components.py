@@ -3,12 +3,7 @@ import ipaddress
 
 import pytest
 
-from harness import run_lab
-
-BASE = {"hypervisor": "qemu", "baseImage": "https://images.example/el9.qcow2"}
-COMMAND = "command:remote:Command"
-DOMAIN = "libvirt:index/domain:Domain"
-DYNAMIC = "pulumi-python:dynamic:Resource"
+from harness import BASE, COMMAND, DOMAIN, DYNAMIC, HOST_B, HOST_KEY, LOGIN, NETWORK, TWO_HOSTS, WITH_EXISTING, run_lab
 
 
 @pytest.fixture(scope="module")
@@ -393,3 +388,68 @@ def test_invalid_config_declares_nothing():
 
     with pytest.raises(ConfigError):
         run_lab({**BASE, "computeCount": -1})
+
+
+# -- several hosts and existing machines -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def multi():
+    return run_lab({"hypervisor": "qemu", "baseImage": "https://images.example/el9.qcow2", **WITH_EXISTING},
+                   secrets=("sshPrivateKey",))
+
+
+def test_one_libvirt_provider_per_host_and_each_node_on_its_own(multi):
+    a, b = multi.named("libvirt"), multi.named("libvirt-b")
+    assert (a.inputs["uri"], b.inputs["uri"]) == ("qemu:///system", HOST_B)
+    for node, provider in (("controller", a), ("compute1", a), ("b-compute1", b), ("b-compute2", b)):
+        for part in ("domain", "disk", "cloud-init"):
+            assert provider.urn in multi.named(f"{node}-{part}").provider, (node, part)
+    assert multi.names(DOMAIN) == {"controller-domain", "compute1-domain", "b-compute1-domain", "b-compute2-domain"}
+
+
+def test_bridge_mode_attaches_nics_to_each_hosts_bridges_and_gives_every_host_its_storage(multi):
+    # No libvirt network in bridge mode: the provider reads a NIC on a bridge-mode network back as a
+    # bridge NIC, so a network_id there would show a change on every preview.
+    assert not multi.of_type(NETWORK)
+    for node in ("controller", "b-compute1"):
+        nics = multi.named(f"{node}-domain").inputs["networkInterfaces"]
+        assert [(nic.get("bridge"), nic.get("networkId")) for nic in nics] == [("br-mgmt", None), ("br-ext", None)]
+    for suffix, provider in (("", "libvirt"), ("-b", "libvirt-b")):
+        assert multi.named(provider).urn in multi.named(f"storage{suffix}-base").provider
+    assert multi.named("storage-b-pool").inputs["target"]["path"] == "/srv/lab-pool"
+
+
+def test_nodes_use_the_lans_gateway_and_dns(multi):
+    import yaml
+
+    config = yaml.safe_load(multi.named("b-compute1-cloud-init").inputs["networkConfig"])
+    eth0 = config["ethernets"]["eth0"]
+    assert eth0["routes"] == [{"to": "0.0.0.0/0", "via": "10.40.0.1"}]
+    assert eth0["nameservers"]["addresses"] == ["10.40.0.1"] and eth0["addresses"] == ["10.40.0.51/24"]
+
+
+def test_an_existing_machine_is_joined_not_created(multi):
+    assert not any(r.name.startswith("phys1-") and r.type.startswith("libvirt:") for r in multi.resources)
+    wait = multi.named("phys1-prep-wait")
+    assert wait.inputs["connection"]["host"] == "10.40.0.200"
+    assert wait.inputs["connection"]["hostKey"] == HOST_KEY
+    joined = multi.named("phys1-prep-joined")
+    assert "existing-machine-left" in joined.inputs["delete"] or "leaving existing machine" in joined.inputs["delete"]
+    assert joined.urn in multi.named("phys1-prep-prep").dependencies
+    nic = multi.named("phys1-prep-external-nic")
+    assert "interface-name=eth1" in nic.inputs["environment"]["LAB_NIC_KEYFILE"]
+    assert "phys1" in multi.named("controller-prep-hosts").inputs["stdin"]
+
+
+def test_trust_first_contact_scans_the_host_key_once():
+    machine = {"name": "phys1", "address": "10.40.0.200", "trustFirstContact": True}
+    run = run_lab({"hypervisor": "qemu", "baseImage": "https://images.example/el9.qcow2", **TWO_HOSTS, **LOGIN,
+                   "existingComputes": [machine]}, secrets=("sshPrivateKey",))
+    scan = run.named("phys1-host-key")
+    assert scan.type == DYNAMIC and scan.inputs["host"] == "10.40.0.200"
+    assert scan.urn in run.named("phys1-prep-wait").dependencies
+
+
+def test_a_one_host_lab_keeps_its_resource_names():
+    run = run_lab({"hypervisor": "qemu", "baseImage": "https://images.example/el9.qcow2"})
+    assert {"libvirt", "network", "network-management", "network-external", "storage", "storage-base"} <= run.names()
+    assert not any(name.startswith(("libvirt-", "storage-local", "network-local")) for name in run.names())

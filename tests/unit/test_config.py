@@ -4,8 +4,10 @@ import json
 
 import pytest
 
+from harness import (
+    BRIDGE, CLOUD, HOSTS, HOST_B, HOST_KEY, LAN, LOGIN, PROJECT, TWO_HOSTS, WITH_EXISTING, config_problems, lab_config,
+)
 from labtest import ROOT
-from harness import PROJECT, config_problems, lab_config
 from lab.config import ConfigError, parse, read_overlay
 from lab.config.profiles import OVERLAY_ENV
 
@@ -374,3 +376,160 @@ def test_existing_cloud_mode_accepts_the_defaults_pulumi_hands_over():
     sent = {k: v["default"] if isinstance(v["default"], str) else json.dumps(v["default"]) for k, v in schema.items()}
     sent.update({"cloud": json.dumps({"authUrl": "http://127.0.0.1:5000/v3"}), "cloudPassword": "pw"})
     assert lab_config(sent, secrets=("cloudPassword",)).existing_cloud
+
+
+# -- data disks and stage demo ---------------------------------------------------------------------------
+def test_data_disks_default_to_none_and_follow_the_role_objects():
+    assert lab_config({}).controller.data_disks_gib == () and lab_config({}).compute.data_disks_gib == ()
+    c = lab_config({"controller": '{"dataDisksGiB": [40, "20"]}', "compute": '{"dataDisksGiB": 10}'})
+    assert c.controller.data_disks_gib == (40, 20) and c.controller.disk_gib == 40
+    assert c.compute.data_disks_gib == (10,)
+
+
+def test_data_disk_sizes_must_be_positive():
+    found = config_problems({"controller": '{"dataDisksGiB": [0, -1, "x"]}', "compute": '{"dataDisksGiB": {"a": 1}}'})
+    assert {"controller.dataDisksGiB[0]", "controller.dataDisksGiB[1]", "controller.dataDisksGiB[2]",
+            "compute.dataDisksGiB"} <= set(found)
+
+
+def test_storage_answers_are_the_labs_while_the_disks_are_used():
+    found = config_problems({"controller": '{"dataDisksGiB": [40, 20]}',
+                      "packstackAnswers": '{"CONFIG_SWIFT_STORAGES": "/dev/sdb", "CONFIG_CINDER_VOLUMES_CREATE": "y"}'})
+    assert "managed by the lab" in found["packstackAnswers.CONFIG_SWIFT_STORAGES"]
+    assert "packstackAnswers.CONFIG_CINDER_VOLUMES_CREATE" in found
+    # Without disks they stay the user's.
+    assert lab_config({"packstackAnswers": '{"CONFIG_CINDER_VOLUMES_CREATE": "n"}'}).packstack_answers
+
+
+def test_demo_defaults_cirros_with_its_published_checksum():
+    demo = lab_config({}).demo
+    assert demo.image == "https://download.cirros-cloud.net/0.6.3/cirros-0.6.3-x86_64-disk.img"
+    assert demo.image_sha256 == "7d6355852aeb6dbcd191bcda7cd74f1536cfe5cbf8a10495a7283a8396e4b75b"
+    assert [f.name for f in demo.flavors] == ["m1.nano", "m1.micro"] and not demo.instance
+    assert lab_config({}).runs("demo") and not lab_config({"stopAfter": "networking"}).runs("demo")
+
+
+def test_demo_rules():
+    found = config_problems({"demo": '{"image": "https://example.org/x.img", "flavors": [{"name": "a", "vcpus": 0}], '
+                              '"diskFormat": "vmdk", "publicKey": "nope", "waitSeconds": 0, "typo": 1}'})
+    assert "sha256" in found["demo.imageSha256"]
+    assert {"demo.flavors[0].vcpus", "demo.diskFormat", "demo.publicKey", "demo.waitSeconds", "demo.typo"} <= set(found)
+    assert "demo.image" in config_problems({"demo": '{"image": "relative/file.img"}'})
+    assert "demo.imageSha256" in config_problems({"demo": '{"image": "/srv/x.img", "imageSha256": "abc"}'})
+    local = lab_config({"demo": '{"image": "/srv/x.img", "flavors": ["m1.small", {"name": "big", "vcpus": 2, '
+                         '"ramMiB": "2048", "diskGiB": 10}]}', "demoInstance": "true"}).demo
+    assert local.image_sha256 is None and local.instance
+    assert local.flavors[0].existing and not local.flavors[1].existing and local.flavors[1].ram_mib == 2048
+
+
+def test_existing_cloud_mode_takes_demo_and_stops_after_networking_or_demo():
+    assert lab_config(CLOUD | {"demoInstance": "true"}, secrets=("cloudPassword",)).demo.instance
+    assert "stopAfter" in config_problems(CLOUD | {"stopAfter": "packstack"}, secrets=("cloudPassword",))
+    assert not lab_config(CLOUD | {"stopAfter": "networking"}, secrets=("cloudPassword",)).runs("demo")
+
+
+# -- several hosts, bridge mode, existing machines: placement and one problem per key --------------------
+def test_one_host_without_the_new_keys_is_placed_as_before():
+    cfg = lab_config({"computeCount": 2})
+    assert [(n.name, n.host, n.address) for n in cfg.placed_nodes] == [
+        ("controller", 0, cfg.node_address("controller")), ("compute1", 0, cfg.node_address("compute1")),
+        ("compute2", 0, cfg.node_address("compute2"))]
+    assert cfg.network.mode == "nat" and cfg.lab_hosts[0].uri == cfg.libvirt_uri == "qemu:///system"
+
+
+def test_computes_are_named_and_addressed_per_host():
+    cfg = lab_config(TWO_HOSTS)
+    assert [(n.name, n.host, n.address) for n in cfg.placed_nodes] == [
+        ("controller", 0, "10.40.0.10"), ("compute1", 0, "10.40.0.11"),
+        ("b-compute1", 1, "10.40.0.51"), ("b-compute2", 1, "10.40.0.52")]
+    assert cfg.libvirt_uri == "qemu:///system" and cfg.management_gateway == "10.40.0.1"
+
+
+def test_adding_a_compute_on_one_host_moves_no_node_of_another():
+    before = {n.name: n.address for n in lab_config(TWO_HOSTS).placed_nodes}
+    grown = [dict(HOSTS[0], computes=3), HOSTS[1]]
+    after = {n.name: n.address for n in lab_config({**TWO_HOSTS, "hosts": grown}).placed_nodes}
+    assert {k: after[k] for k in before} == before
+    assert set(after) - set(before) == {"compute2", "compute3"}
+
+
+def test_existing_machines_come_last_with_their_own_address():
+    cfg = lab_config(WITH_EXISTING, secrets=("sshPrivateKey",))
+    last = cfg.placed_nodes[-1]
+    assert (last.name, last.host, last.address) == ("phys1", None, "10.40.0.200")
+    assert last.existing.host_key == HOST_KEY  # the comment is dropped: known_hosts takes type and key
+
+
+def test_hosts_replace_the_one_host_keys():
+    found = config_problems({**TWO_HOSTS, "libvirtUri": HOST_B, "computeCount": 5})
+    assert "hosts[0].uri" in found["libvirtUri"] and "hosts[0].computes" in found["computeCount"]
+
+
+def test_two_hosts_need_bridge_mode():
+    found = config_problems({"hosts": HOSTS})
+    assert "network.mode bridge" in found["network.mode"]
+
+
+@pytest.mark.parametrize("host, key, words", [
+    ({"name": "B_2", "uri": HOST_B}, "hosts[1].name", "lower-case"),
+    ({"name": "a", "uri": HOST_B}, "hosts[1].name", "unique"),
+    ({"name": "b"}, "hosts[1].uri", "required"),
+    ({"name": "b", "uri": "ssh://host-b"}, "hosts[1].uri", "not a libvirt QEMU URI"),
+    ({"name": "b", "uri": HOST_B, "computes": 40}, "hosts[1].computes", "0 to 39"),
+    ({"name": "b", "uri": HOST_B, "storagePoolPath": "pool"}, "hosts[1].storagePoolPath", "absolute"),
+    ({"name": "b", "uri": HOST_B, "cpus": 4}, "hosts[1].cpus", "unknown key"),
+])
+def test_each_bad_host_field_is_named(host, key, words):
+    found = config_problems({**TWO_HOSTS, "hosts": [HOSTS[0], host]})
+    assert words in found[key]
+
+
+def test_bridge_mode_takes_the_lans_addresses_explicitly():
+    found = config_problems({"network": {"mode": "bridge", "managementBridge": "br-mgmt", "externalBridge": "br-mgmt"}})
+    for key in ("managementCidr", "externalCidr", "externalGateway"):
+        assert "explicitly" in found[key]
+    assert "router" in found["network.managementGateway"]
+    assert "must differ" in found["network.externalBridge"]
+
+
+def test_bridge_mode_checks_bridge_names_gateway_and_nameservers():
+    found = config_problems({**LAN, "network": {"mode": "bridge", "managementBridge": "a-bridge-name-too-long",
+                                         "externalBridge": "br-ext", "managementGateway": "10.99.0.1",
+                                         "nameservers": ["dns.example"]}})
+    assert "15 characters" in found["network.managementBridge"]
+    assert "not in managementCidr" in found["network.managementGateway"]
+    assert "not an IPv4 address" in found["network.nameservers[0]"]
+
+
+def test_nat_mode_refuses_bridge_settings():
+    found = config_problems({"network": {"mode": "nat", "managementBridge": "br0"}})
+    assert "only with network.mode bridge" in found["network.managementBridge"]
+
+
+def test_existing_machines_need_bridge_mode_and_the_login_pair():
+    found = config_problems({"existingComputes": [{"name": "phys1", "address": "10.40.0.200", "hostKey": HOST_KEY}]})
+    assert "network.mode bridge" in found["existingComputes"] or "sshPublicKey" in found["existingComputes"]
+    found = config_problems({**TWO_HOSTS, "existingComputes": [{"name": "phys1", "address": "10.40.0.200",
+                                                        "hostKey": HOST_KEY}]})
+    assert "sshPublicKey" in found["existingComputes"]
+
+
+@pytest.mark.parametrize("machine, key, words", [
+    ({"name": "compute3", "address": "10.40.0.200", "hostKey": HOST_KEY}, "existingComputes[0].name", "does not use"),
+    ({"name": "phys1", "address": "10.40.0.200"}, "existingComputes[0].hostKey", "trustFirstContact"),
+    ({"name": "phys1", "address": "10.40.0.200", "hostKey": "AAAA"}, "existingComputes[0].hostKey", "host public key"),
+    ({"name": "phys1", "address": "10.40.0.200", "hostKey": HOST_KEY, "trustFirstContact": True},
+     "existingComputes[0].trustFirstContact", "meaningless"),
+    ({"name": "phys1", "address": "10.50.0.7", "hostKey": HOST_KEY}, "existingComputes[0].address", "managementCidr"),
+    ({"name": "phys1", "address": "10.40.0.51", "hostKey": HOST_KEY}, "existingComputes[0].address", "lab node"),
+    ({"name": "phys1", "address": "10.40.0.1", "hostKey": HOST_KEY}, "existingComputes[0].address", "gateway"),
+])
+def test_each_bad_existing_machine_field_is_named(machine, key, words):
+    found = config_problems({**TWO_HOSTS, **LOGIN, "existingComputes": [machine]}, secrets=("sshPrivateKey",))
+    assert words in found[key]
+
+
+def test_the_management_network_must_hold_every_hosts_block():
+    found = config_problems({**TWO_HOSTS, "managementCidr": "10.40.0.0/27",
+                      "network": dict(BRIDGE, managementGateway="10.40.0.1")})
+    assert "no room" in found["managementCidr"]

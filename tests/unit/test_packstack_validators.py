@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from harness import config_problems, lab_config, run_lab
 from labtest import ROOT
 from lab import packstack_validators as pv
 from lab.packstack_facts import packstack_options
 from lab.plan import plan
-from harness import config_problems, lab_config
 from lab.config import ConfigError
 
 PROJECT = "openstack-lab"
@@ -194,7 +194,6 @@ def test_a_refused_answer_does_not_reach_the_labs_other_rules():
 
 
 def test_preview_of_the_program_stops_before_any_resource_with_packstacks_message():
-    from harness import run_lab
 
     with pytest.raises(ConfigError) as info:
         run_lab({"hypervisor": "qemu", "baseImage": "https://images.example/el9.qcow2",

@@ -3,8 +3,8 @@ import dataclasses
 
 import pytest
 
-from lab import naming
 from harness import BRIDGE, LAN, lab_config, login_pair
+from lab import naming
 from lab.plan import HostEntry, plan
 
 

@@ -3,11 +3,11 @@ problem naming the host; `make doctor` (tools/doctor.py) prints every check grou
 import subprocess
 import sys
 
+from harness import lab_config
 from labtest import ROOT
 from lab.preflight import gate, probes
 from lab.preflight.facts import HostFacts
 from lab.preflight.rules import run_checks
-from harness import lab_config
 from preflight_facts import BRIDGES, HOST_B, TWO_HOSTS, facts, host, with_
 
 

@@ -4,13 +4,13 @@ import socket
 import subprocess
 from contextlib import contextmanager
 
+from harness import lab_config
 from lab import libvirt_ssh, naming
 from lab.preflight.facts import HostFacts
 from lab.preflight.probes import command, gather, local, machine
 from lab.preflight.probes.host import gather_host
 from lab.preflight.probes.networks import networks_in_use
 from lab.preflight.probes.ssh import ssh_answers
-from harness import lab_config
 from preflight_facts import TWO_HOSTS
 
 

@@ -2,12 +2,12 @@
 prerequisite of this machine or of a libvirt host fails with what to install or change, naming the host."""
 import ast
 
+from harness import lab_config, login_pair
 from labtest import ROOT
 from lab.preflight.check import Check, HostScope
 from lab.preflight.facts import HostFacts
 from lab.preflight.needs import GIB, needed_bridges, needed_disk_bytes, needed_memory_mib
 from lab.preflight.rules import bridges, capacity, libvirt, networks, run_checks, storage_pool
-from harness import lab_config, login_pair
 from preflight_facts import BRIDGES, GOOD, HOST_B, TWO_HOSTS, by_title, facts, failed, host, with_
 
 
@@ -184,7 +184,6 @@ def test_existing_cloud_needs_no_libvirt():
     assert failed(config, with_(reachable=False, kvm_device_ok=False)) == {}
 
 
-
 def test_a_derived_cidr_already_in_use_is_caught_with_the_fix():
     config = lab_config(dict(managementCidr="192.168.122.0/24", externalCidr="10.77.1.0/24"))
     lab_facts = with_(networks_in_use=(("libvirt network default", "192.168.122.0/24"),
@@ -194,7 +193,6 @@ def test_a_derived_cidr_already_in_use_is_caught_with_the_fix():
     assert overlap in problems["managementCidr free"]
     assert "externalCidr 10.77.1.0/24 overlaps host route via docker0 (10.77.0.0/16)" in problems["externalCidr free"]
     assert "pulumi config set managementCidr" in problems["managementCidr free"]
-
 
 
 def test_a_hosts_checks_name_its_own_keys():

@@ -5,8 +5,8 @@ import re
 
 import yaml
 
-from labtest import ROOT
 from harness import lab_config
+from labtest import ROOT
 from lab.config import SCHEMA
 from lab.config.schema import pulumi_config_block
 

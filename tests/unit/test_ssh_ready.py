@@ -4,6 +4,7 @@ import threading
 
 import pytest
 
+from harness import BASE, run_lab
 from providers.ssh_ready import NotAnswering, _SshReadyProvider, ssh_banner, wait_for_ssh
 
 PROPS = {"subject": "compute2", "host": "10.1.2.12", "port": 22, "identity": "uuid-1", "timeout_seconds": 60,
@@ -122,3 +123,43 @@ def test_the_message_prints_the_port_as_pulumi_hands_it_over():
 
     with pytest.raises(NotAnswering, match=r"on 10\.1\.2\.12:22 within"):
         wait_for_ssh({**PROPS, "port": 22.0}, clock=clock, sleep=clock.sleep, probe=probe)
+
+
+# -- the demo instance's readiness -----------------------------------------------------------------------
+def test_instance_ready_answers_from_a_local_listener():
+    from providers.ssh_ready import wait_for_ssh
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve():
+        conn, _ = listener.accept()
+        conn.sendall(b"SSH-2.0-dropbear_2022.83\r\n")
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    props = {"subject": "server demo", "host": "127.0.0.1", "port": listener.getsockname()[1], "timeout_seconds": 10,
+             "timeout_setting": "demo.waitSeconds", "hint": ""}
+    got = wait_for_ssh(props)
+    listener.close()
+    assert got["banner"].startswith("SSH-2.0-dropbear") and got["attempts"] == 1
+
+
+def test_instance_ready_gives_up_at_its_deadline_naming_the_server():
+    from providers.ssh_ready import NotAnswering, wait_for_ssh
+
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()  # nothing listens there now
+    now = [0.0]
+    # The wait the program declares for the demo server, pointed at a closed port on 127.0.0.1.
+    props = {**run_lab({**BASE, "demoInstance": True}).named("demo-ready").inputs,
+             "host": "127.0.0.1", "port": port, "timeout_seconds": 30}
+    with pytest.raises(NotAnswering) as err:
+        wait_for_ssh(props, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    message = str(err.value)
+    assert "server openstack-lab-alice-demo did not answer SSH" in message
+    assert "within 30 s (demo.waitSeconds" in message
+    assert "openstack console log show openstack-lab-alice-demo" in message

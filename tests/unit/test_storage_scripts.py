@@ -4,6 +4,7 @@ import subprocess
 
 from harness import run_script
 
+
 GIB = 1024**3
 
 # Fake tools keep their state in $FAKE_STATE: size (bytes), sig (blkid TYPE), pt (PTTYPE), vg (name:device).
