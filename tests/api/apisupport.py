@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 import pytest
 
 from support import IN_CI, require  # noqa: F401  (re-exported for the tier's modules)
+from support.command_log import CommandLog
 from support.program import copy_program
 from support.pulumi import Stack, Workspace
 
@@ -28,28 +29,9 @@ TIMINGS_FILE = HERE / ".timings.json"
 
 
 
-def assert_absent(secret: str, text: str, where: str) -> None:
-    """Fail when `secret` occurs in `text`, without ever showing the secret (a plain
-    `assert secret not in text` would print it through pytest's assertion rewriting)."""
-    if secret and secret in text:
-        pytest.fail(f"a secret appears in {where}", pytrace=False)
-
-
-class TextLog:
-    """Everything the tier's subprocesses printed (pulumi, openstack CLI, fixture scripts), so the
-    secret-hygiene test can scan it. Also written to a file for post-mortems."""
-
-    def __init__(self) -> None:
-        self.chunks: list[str] = []
-
-    def add(self, label: str, text: str) -> None:
-        self.chunks.append(f"### {label}\n{text}")
-
-    def text(self) -> str:
-        return "\n".join(self.chunks)
-
-
-LOG = TextLog()
+# Everything the tier's subprocesses printed (pulumi, openstack CLI, fixture scripts), for the secret-hygiene
+# test; conftest writes it to a file for post-mortems.
+LOG = CommandLog()
 CAPTURED: list[str] = []  # captured output of every test report (conftest hook), for the secret-hygiene test
 # Secrets a test got hold of (e.g. a stack's generated private key), name -> value, for the secret-hygiene test.
 SECRETS: dict[str, str] = {}  # never printed: only checked for presence in texts
@@ -150,15 +132,9 @@ class Opaque(dict):
 
 
 # --- Pulumi ---------------------------------------------------------------------------------------
-def log_pulumi(args: list, proc: subprocess.CompletedProcess) -> None:
-    """Every pulumi command's output goes to LOG (scanned for secrets), except what --show-secrets decrypted."""
-    shown = "(withheld: --show-secrets)" if "--show-secrets" in args else proc.stdout
-    LOG.add(f"pulumi {' '.join(args)} (rc={proc.returncode})", shown + "\n" + proc.stderr)
-
-
 def workspace(tmp: Path) -> Workspace:
     """A copy of the program with its own file backend and passphrase, every command logged to LOG."""
-    return Workspace(copy_program(tmp / "program"), tmp / "state", log=log_pulumi)
+    return Workspace(copy_program(tmp / "program"), tmp / "state", log=LOG.add_pulumi)
 
 
 def init_stack(ws: Workspace, name: str, config: dict, secret_password: str) -> Stack:

@@ -131,7 +131,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     _TIMINGS["ci"] = IN_CI
     _TIMINGS["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     data = record_timings(_TIMINGS)
-    try:  # what the tier's commands printed (checked secret-free by test_api_zz_secrets.py)
+    try:  # what the tier's commands printed (checked secret-free by test_api_secret_hygiene.py)
         LOG_FILE.write_text(LOG.text())
         terminalreporter.write_line(f"api tier command log: {LOG_FILE}")
     except OSError:

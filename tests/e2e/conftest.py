@@ -28,8 +28,9 @@ from typing import Optional
 
 import pytest
 
-from e2esupport import CAPTURED_KEY, E2E_COMMANDS, E2E_PACKAGES, HERE, OVERLAY, LabStack, TierLog, log, new_keypair, run
+from e2esupport import CAPTURED_KEY, E2E_COMMANDS, E2E_PACKAGES, HERE, OVERLAY, LabStack, log, new_keypair, run
 from support import require
+from support.command_log import CommandLog
 from support.libvirtd import PrivateLibvirtd, require_host
 from support.program import copy_program, overlay_env
 from support.pulumi import Workspace, require_toolchain
@@ -107,12 +108,12 @@ def lab(host_ready, base_dir):
 
 @pytest.fixture(scope="session")
 def tier_log(base_dir):
-    """The output of every pulumi command of the tier (see TierLog)."""
-    return TierLog(base_dir / "tier.log")
+    """The output of every pulumi command of the tier (stdout after --show-secrets withheld), in tier.log."""
+    return CommandLog(base_dir / "tier.log")
 
 
 class StackFactory:
-    def __init__(self, lab: PrivateLibvirtd, base: Path, image: dict, hypervisor: str, tier_log: TierLog) -> None:
+    def __init__(self, lab: PrivateLibvirtd, base: Path, image: dict, hypervisor: str, tier_log: CommandLog) -> None:
         self.lab, self.base, self.image, self.hypervisor, self.tier_log = lab, base, image, hypervisor, tier_log
         self.stacks: dict[str, LabStack] = {}
         # Secret values the tests got hold of (login keys, ...), name -> value: in memory only.
@@ -132,7 +133,7 @@ class StackFactory:
     def create(self, name: str, config: dict) -> LabStack:
         work = copy_program(self.base / f"work-{name}")
         workspace = Workspace(work, self.base / "pulumi", netns=self.lab.netns, env=overlay_env(OVERLAY),
-                              log=self.tier_log.add)
+                              log=self.tier_log.add_pulumi)
         key_file, public, private = new_keypair(self.base, f"id-{name}")
         full = self.base_config(name)
         stack = LabStack(workspace, name, self.lab, key_file, Path(full["storagePoolPath"]))

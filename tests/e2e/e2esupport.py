@@ -1,5 +1,6 @@
 """What only the e2e tier needs beyond tests/support/: SSH to the guests (inside the private libvirtd's
-network namespace), a watcher of SSH readiness, the guest probe, the tier's own log and secret checks.
+network namespace), a watcher of SSH readiness, the guest probe, the answer file's secrets (the tier's log and
+the scan of it: support.command_log, support.secret_scan).
 
 Every process that talks to a guest (pulumi and its plugins, ssh) runs under `ip netns exec <netns>`: guest
 traffic never leaves the namespace. Secrets (the login key, the passphrase) only live in mode-600 files of the
@@ -19,6 +20,7 @@ import pytest
 
 from support.libvirtd import PrivateLibvirtd
 from support.pulumi import PROJECT, Stack, Workspace, auto
+from support.secret_scan import Secrets
 
 HERE = Path(__file__).resolve().parent
 # What the e2e tier needs beyond a private libvirtd's packages (support.libvirtd.PACKAGES), installed with
@@ -34,23 +36,6 @@ CAPTURED_KEY = pytest.StashKey[list]()
 
 def log(msg: str) -> None:
     print(f"[e2e] {time.strftime('%H:%M:%S')} {msg}", flush=True)
-
-
-class TierLog:
-    """Everything the tier's pulumi commands printed (stdout of `--show-secrets` commands withheld), in a file of
-    the test's temp dir: the secret-hygiene test scans it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.touch(mode=0o600)
-
-    def add(self, args: list, proc: subprocess.CompletedProcess) -> None:
-        out = "(withheld: --show-secrets)" if "--show-secrets" in args else proc.stdout
-        with self.path.open("a") as f:
-            f.write(f"### pulumi {' '.join(map(str, args))} (exit {proc.returncode})\n{out}\n{proc.stderr}\n")
-
-    def text(self) -> str:
-        return self.path.read_text()
 
 
 def run(argv: list[str], *, check: bool = True, input: Optional[str] = None, timeout: Optional[float] = None,
@@ -143,13 +128,6 @@ class SshReadyWatcher:
 
 
 # -- secrets ------------------------------------------------------------------------------------------
-class Secrets(dict):
-    """Secret values by name: never shown by an assertion report."""
-
-    def __repr__(self) -> str:
-        return f"<{len(self)} values withheld>"
-
-
 ANSWER_FILE = "/root/openstack-lab/answers.txt"
 
 
@@ -170,14 +148,6 @@ def plain(value):
     if isinstance(value, dict) and "plaintext" in value:
         return json.loads(value["plaintext"])
     return value
-
-
-def assert_absent(secrets: Secrets, text: str, where: str) -> None:
-    """Fail when any secret occurs in `text`, naming the secret but never showing it (a plain `assert s not in
-    text` would print it through pytest's assertion rewriting)."""
-    found = sorted(name for name, value in secrets.items() if value and value in text)
-    if found:
-        pytest.fail(f"secret(s) {found} appear in {where}", pytrace=False)
 
 
 # Runs on a guest (python3 as root, from stdin) and prints one JSON document of the facts

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2esupport import (CAPTURED_KEY, PROJECT, Secrets, SshReadyWatcher, answer_file, assert_absent, log, plain,
-                        probe_guest, run)
+from e2esupport import CAPTURED_KEY, PROJECT, SshReadyWatcher, answer_file, log, plain, probe_guest, run
 from support.pulumi import step_type, steps_of, urn_name
+from support.secret_scan import Secrets, assert_absent
 
 COMMAND_TYPE = "command:remote:Command"
 MARKER = "/var/lib/openstack-lab/prep-runs"

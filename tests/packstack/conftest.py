@@ -7,7 +7,7 @@
   own (dryrun_sandbox.py: a network namespace, a private mount namespace with scratch /root, /var/tmp, /run,
   everything else read-only, a local sshd), and keeps the result (or the error) for every test after;
 - `machine_before` is what the tier must leave as it was (the machine's /root/.ssh, /var/tmp/packstack,
-  /etc/hosts, /etc/resolv.conf), taken before the first run; test_zz_machine_untouched.py compares.
+  /etc/hosts, /etc/resolv.conf), taken before the first run; test_packstack_machine_untouched.py compares.
 The session scratch is mode 0700 (answers and hieradata carry passwords) and removed at the end unless
 LAB_PACKSTACK_KEEP=1.
 """

@@ -23,6 +23,7 @@ from components.packstack import ANSWER_DIR
 from lab.plan import plan
 from support import ROOT, require, tail
 from support.packages import ensure
+from support.secret_scan import mask
 
 from answer_sets import SUCCESS, AnswerSet, stage_answers
 from dryrun_nodes import write_nodes, write_puppet_dir
@@ -64,13 +65,6 @@ def packstack_package() -> Path:
 def answers_of(text: str) -> dict[str, str]:
     """KEY=VALUE lines of an answer file (its [general] header and comments aside)."""
     return dict(line.split("=", 1) for line in text.splitlines() if ANSWER_LINE.match(line))
-
-
-def mask(text: str, passwords: frozenset[str]) -> str:
-    """`text` with every generated password replaced: for messages and logs."""
-    for secret in passwords:
-        text = text.replace(secret, "<password>")
-    return text
 
 
 def same_answer(value: Any, answer: str) -> bool:

@@ -1,4 +1,4 @@
-"""machine_state, the check test_zz_machine_untouched.py relies on: it sees what a run would leave."""
+"""machine_state, the check test_packstack_machine_untouched.py relies on: it sees what a run would leave."""
 from __future__ import annotations
 
 from machine_state import differences, snapshot

@@ -26,6 +26,7 @@ import yaml
 
 from support import ROOT, require, tail
 from support.program import VENV
+from support.secret_scan import shown_stdout
 
 try:
     from pulumi import automation as auto
@@ -140,7 +141,7 @@ class LabCommand(auto.PulumiCommand if auto else object):  # type: ignore[misc]
 
 def failure(args: tuple[str, ...] | list[str], proc: subprocess.CompletedProcess) -> str:
     """What a failed command printed (stdout withheld where it may hold decrypted secrets)."""
-    out = "(withheld: --show-secrets)" if "--show-secrets" in args else tail(proc.stdout)
+    out = shown_stdout(args, tail(proc.stdout))
     return (f"`pulumi {' '.join(args)}` exited {proc.returncode}\n--- stdout\n{out}"
             f"\n--- stderr\n{tail(proc.stderr)}")
 

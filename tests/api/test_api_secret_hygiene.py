@@ -1,9 +1,15 @@
-"""Secret hygiene, run last in the tier: no admin/service/database password, no private key a stack
-generated and no Keystone token appears in anything the tier's commands printed (pulumi, openstack CLI,
-fixture scripts), in the output pytest captured from earlier tests, or in the fixture's service logs."""
+"""Secret hygiene, after every other test of the tier (marker tier_end, tests/conftest.py): no
+admin/service/database password, no private key a stack generated and no Keystone token appears in anything the
+tier's commands printed (pulumi, openstack CLI, fixture scripts), in the output pytest captured from the other
+tests, or in the fixture's service logs."""
 import configparser
 
+import pytest
+
 from apisupport import CAPTURED, FERNET_TOKEN_RE, LOG, SECRETS
+from support.secret_scan import found_in
+
+pytestmark = pytest.mark.tier_end
 
 
 # service -> its config file in the fixture's state dir (each has a service user and a database password)
@@ -33,7 +39,7 @@ def _secrets(cloud) -> dict:
 
 
 def _scan(text: str, secrets: dict) -> list[str]:
-    problems = [f"{name} appears" for name, value in secrets.items() if value and value in text]
+    problems = [f"{name} appears" for name in found_in(text, secrets)]
     tokens = FERNET_TOKEN_RE.findall(text)
     if tokens:
         problems.append(f"{len(tokens)} Keystone token(s) appear")

@@ -1,12 +1,16 @@
-"""Last in the tier: the machine is as the tier found it. Packstack ran as root with real SSH, ssh-keygen,
-tar and a var dir, yet the machine's /root/.ssh, /var/tmp/packstack, /etc/hosts and /etc/resolv.conf are
-unchanged, and no namespace or sshd of the tier is left."""
+"""After every other test of the tier (marker tier_end, tests/conftest.py): the machine is as the tier found it.
+Packstack ran as root with real SSH, ssh-keygen, tar and a var dir, yet the machine's /root/.ssh,
+/var/tmp/packstack, /etc/hosts and /etc/resolv.conf are unchanged, and no namespace or sshd of the tier is left."""
 from __future__ import annotations
 
 import os
 import subprocess
 
+import pytest
+
 from machine_state import differences, snapshot
+
+pytestmark = pytest.mark.tier_end
 
 
 def test_the_machine_is_unchanged_after_the_tier(packstack_runs, machine_before):
