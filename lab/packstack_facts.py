@@ -8,8 +8,9 @@ the answer edits (lab/answers.py), so no import circle runs through the config.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping, Optional
+
+from lab.packstack_validators import declarations
 
 # Key the physical network of the external flat network is known by, in Neutron and OVN/OVS.
 PHYSNET = "extnet"
@@ -20,7 +21,6 @@ KEYSTONE_PORT = 5000
 # Where host prep leaves the controller's root key for Packstack's CONFIG_SSH_KEY.
 CONTROLLER_ROOT_PUBKEY = "/root/.ssh/id_ed25519.pub"
 
-PACKSTACK_OPTIONS_FILE = Path(__file__).with_name("packstack_options.txt")
 
 # Cinder's LVM volume group: Packstack's default CONFIG_CINDER_VOLUME_NAME (plugins/cinder_250.py), made by
 # host prep (scripts/storage-lvm.sh) on the controller's first data disk instead of Packstack's loopback file.
@@ -126,9 +126,9 @@ def storage_disks(data_disks_gib: tuple[int, ...], answers: Mapping[str, str]) -
 
 
 def packstack_options() -> frozenset[str]:
-    """Every answer key `packstack -o` of the pinned Packstack lists."""
-    lines = PACKSTACK_OPTIONS_FILE.read_text().splitlines()
-    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+    """Every answer key `packstack -o` of the pinned Packstack lists: the CONFIG_ options its plugins declare
+    (packstack_validators.json; prescript's EXCLUDE_SERVERS is declared too but not listed)."""
+    return frozenset(key for key in declarations() if key.startswith("CONFIG_"))
 
 
 @dataclass(frozen=True)
