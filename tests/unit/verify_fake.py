@@ -52,26 +52,22 @@ class NotFound(Exception):
     pass
 
 
+# The fake's tables, name (or id) -> object: networks, subnets and routers by name, servers, floating IPs and
+# volumes by id, containers by name -> {object: bytes}.
+TABLES = ("networks", "subnets", "routers", "images", "flavors", "keypairs", "groups", "servers", "fips",
+          "volumes", "containers")
+
+
 @dataclass
 class State:
-    """What the fake cloud holds; tests edit it to break things."""
+    """What the fake cloud holds; tests edit it to break things. `s.networks` and the other TABLES are dicts."""
 
     catalog: list = field(default_factory=list)
     services: list = field(default_factory=list)
     hypervisors: list = field(default_factory=list)
     agents: list = field(default_factory=list)
-    networks: dict = field(default_factory=dict)  # name -> network
-    subnets: dict = field(default_factory=dict)
-    routers: dict = field(default_factory=dict)
+    tables: dict[str, dict] = field(default_factory=lambda: {name: {} for name in TABLES})
     ports: list = field(default_factory=list)
-    images: dict = field(default_factory=dict)
-    flavors: dict = field(default_factory=dict)
-    keypairs: dict = field(default_factory=dict)
-    groups: dict = field(default_factory=dict)
-    servers: dict = field(default_factory=dict)  # id -> server
-    fips: dict = field(default_factory=dict)
-    volumes: dict = field(default_factory=dict)
-    containers: dict = field(default_factory=dict)  # name -> {object: bytes}
     calls: list = field(default_factory=list)  # (kind, name) of every create and delete
     # Knobs: what a test breaks.
     boot_status: str = "ACTIVE"
@@ -84,6 +80,12 @@ class State:
     corrupt_objects: bool = False
     interrupt_on: Optional[str] = None  # raise KeyboardInterrupt in this call
     fail_on: Optional[str] = None  # raise RuntimeError (with the password in its message) in this call
+
+    def __getattr__(self, name: str) -> dict:
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        raise AttributeError(name)
 
     def hook(self, call: str) -> None:
         if self.interrupt_on == call:
@@ -103,15 +105,15 @@ def healthy_state(computes: tuple[str, ...] = ("compute1", "compute2")) -> State
                     host=FQDN.format(n), is_alive=True, last_heartbeat_at="now") for n in ("controller", *computes)]
     ext = obj(id=new_id("net"), name=f"{PREFIX}-external", subnet_ids=["sub-ext"], is_router_external=True)
     private = obj(id=new_id("net"), name=f"{PREFIX}-private", subnet_ids=["sub-priv"], is_router_external=False)
-    s.networks = {ext.name: ext, private.name: private}
-    s.subnets = {"sub-ext": obj(cidr="10.209.1.0/24"), "sub-priv": obj(cidr="192.168.100.0/24")}
+    s.networks.update({ext.name: ext, private.name: private})
+    s.subnets.update({"sub-ext": obj(cidr="10.209.1.0/24"), "sub-priv": obj(cidr="192.168.100.0/24")})
     router = obj(id=new_id("router"), name=f"{PREFIX}-router", external_gateway_info={"network_id": ext.id})
-    s.routers = {router.name: router}
+    s.routers.update({router.name: router})
     s.ports.append(obj(id=new_id("port"), device_id=router.id, network_id=private.id, fixed_ips=[]))
-    s.images = {f"{PREFIX}-cirros-0.6.3-x86_64-disk": obj(id=new_id("image"), status="active")}
-    s.flavors = {"m1.nano": obj(id="42")}
-    s.keypairs = {f"{PREFIX}-key": obj(name=f"{PREFIX}-key")}
-    s.groups = {f"{PREFIX}-demo": obj(id=new_id("sg"))}
+    s.images.update({f"{PREFIX}-cirros-0.6.3-x86_64-disk": obj(id=new_id("image"), status="active")})
+    s.flavors.update({"m1.nano": obj(id="42")})
+    s.keypairs.update({f"{PREFIX}-key": obj(name=f"{PREFIX}-key")})
+    s.groups.update({f"{PREFIX}-demo": obj(id=new_id("sg"))})
     return s
 
 
