@@ -86,21 +86,9 @@ pkg_file="$(realpath "$pkg_file")"
 
 key="$({ printf '%s\n' "$suite"; cat "$pkg_file" ${setup:+"$setup"} "${BASH_SOURCE[0]}"; } | sha256sum | cut -c1-16)"
 out="$cache/$suite-$key"
-if [[ -f "$out/.osl-build-info" ]]; then
-  log "cached chroot: $out"
-  printf '%s\n' "$out"
-  exit 0
-fi
-
-mkdir -p "$cache"
-exec 9>"$cache/.lock-$key"
-log "waiting (at most ${lock_wait} s) for the build lock of $out"
-flock -w "$lock_wait" 9 || die "another build of $out held its lock for more than ${lock_wait} s"
-if [[ -f "$out/.osl-build-info" ]]; then
-  log "built meanwhile by another run: $out"
-  printf '%s\n' "$out"
-  exit 0
-fi
+# shellcheck source=tests/support/build-cache.sh
+source "$(dirname "${BASH_SOURCE[0]}")/build-cache.sh"
+cached_or_locked "$out" .osl-build-info "$cache/.lock-$key" "$lock_wait" "$name" && exit 0
 
 work="$(mktemp -d "$cache/.build-$key.XXXXXX")"
 trap 'rm -rf "$work"' EXIT

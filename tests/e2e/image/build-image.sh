@@ -33,20 +33,10 @@ done
 
 recipe_hash="$(cat "${BASH_SOURCE[0]}" "$pkg_file" | sha256sum | cut -c1-16)"
 out="$cache_root/$recipe_hash"
-if [[ -f "$out/.complete" ]]; then
-  log "cached image: $out"
-  printf '%s\n' "$out"
-  exit 0
-fi
-
-mkdir -p "$cache_root"
-# Only one build per recipe at a time.
-exec 9>"$cache_root/.lock-$recipe_hash"
-flock 9
-if [[ -f "$out/.complete" ]]; then
-  printf '%s\n' "$out"
-  exit 0
-fi
+# shellcheck source=tests/support/build-cache.sh
+source "$here/../../support/build-cache.sh"
+cached_or_locked "$out" .complete "$cache_root/.lock-$recipe_hash" "${LAB_E2E_IMAGE_LOCK_WAIT:-1800}" build-image \
+  && exit 0
 
 start_s=$(date +%s)
 work="$cache_root/.build-$recipe_hash"
