@@ -17,68 +17,22 @@ x/crypto/ssh and opens a unix-socket channel (`direct-streamlocal@openssh.com`) 
   while virsh (which runs a helper on the host instead) still works.
 
 virsh's `qemu+ssh://` runs OpenSSH's ssh, which reads neither `knownhosts=` nor the provider's defaults, so
-probing with it would test another trust than the provider's. `forwarded()` runs OpenSSH's ssh with the
-provider's settings (`tunnel_argv`), forwarding a local socket to the host's libvirtd socket (the same channel
-type), and the preflight's virsh probes go through `qemu+unix:///system?socket=<that>`. A failure is sorted
-(`SshFailure.kind`) and `fix()` says what to change.
+probing with it would test another trust than the provider's. The tunnel that reproduces the provider's login
+(`forwarded()`, `tunnel_argv`, `ssh_target`, `SshFailure`) and the virsh runner over it live in
+providers/libvirt_virsh.py, where the dynamic providers can import them too; this module re-exports them for the
+preflight and the tools, checks a URI as the provider will read it (`uri_problem`) and, for a failure sorted by
+`SshFailure.kind`, says what to change (`fix()`).
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import tempfile
-import time
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Iterator, Optional
-from urllib.parse import parse_qs, unquote, urlparse
+from typing import Optional
+from urllib.parse import parse_qs, urlparse
 
-SCHEME = "qemu+ssh"
-DEFAULT_SOCKET = "/var/run/libvirt/libvirt-sock"
-# The provider's host key algorithms, in its order (ssh.go:236-246, x/crypto/ssh names).
-HOST_KEY_ALGORITHMS = ("ssh-ed25519", "ssh-rsa", "rsa-sha2-256", "rsa-sha2-512", "sk-ecdsa-sha2-nistp256@openssh.com",
-                       "sk-ssh-ed25519@openssh.com", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-                       "ecdsa-sha2-nistp521")
-# What a failed ssh says, per kind (OpenSSH 8-9 client messages).
-_KINDS = (
-    ("host-key", ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED", "host key is known for",
-                  "No matching host key", "has changed and you have requested strict checking")),
-    ("login", ("Permission denied", "Too many authentication failures")),
-    ("forward", ("open failed", "administratively prohibited", "forwarding failed",
-                 "Could not request local forwarding")),
-)
+from providers.libvirt_virsh import (DEFAULT_SOCKET, HOST_KEY_ALGORITHMS, SCHEME, SshFailure, SshTarget, Tunnel,
+                                     forwarded, kind_of, said, ssh_target, tunnel_argv)
 
-
-@dataclass(frozen=True)
-class SshTarget:
-    """The provider's SSH settings for one `qemu+ssh://` URI (see the module docstring)."""
-
-    user: str
-    host: str
-    port: Optional[int]
-    keyfile: Optional[str]
-    known_hosts: Optional[str]  # knownhosts=, $VARs expanded; None: the provider's default ($HOME/.ssh/known_hosts)
-    verify: bool
-    socket: str
-
-    def known_hosts_file(self) -> str:
-        return self.known_hosts or os.path.join(os.environ.get("HOME", "~"), ".ssh", "known_hosts")
-
-    def login(self) -> str:
-        return f"{self.user}@{self.host}" + (f":{self.port}" if self.port else "")
-
-
-def ssh_target(uri: str) -> Optional[SshTarget]:
-    """The provider's SSH settings for `uri`; None for any other transport."""
-    parsed = urlparse(uri)
-    if parsed.scheme != SCHEME:
-        return None
-    query = {k: v[-1] for k, v in parse_qs(parsed.query, keep_blank_values=True).items()}
-    known = query.get("knownhosts") or None
-    verify = "no_verify" not in query and query.get("known_hosts_verify") != "ignore"
-    return SshTarget(unquote(parsed.username or ""), parsed.hostname or "", parsed.port, query.get("keyfile") or None,
-                     os.path.expandvars(known) if known else None, verify, query.get("socket") or DEFAULT_SOCKET)
+__all__ = ["DEFAULT_SOCKET", "HOST_KEY_ALGORITHMS", "SCHEME", "SshFailure", "SshTarget", "Tunnel", "fix", "forwarded",
+           "kind_of", "said", "ssh_target", "tunnel_argv", "uri_problem"]
 
 
 def uri_problem(uri: str) -> Optional[str]:
@@ -100,106 +54,6 @@ def uri_problem(uri: str) -> Optional[str]:
         if key in query and not value.startswith(("/", "$")) and not (key == "keyfile" and value.startswith("~/")):
             return f"{uri!r}: {key}={value!r} must be an absolute path (the provider reads it as given)"
     return None
-
-
-def tunnel_argv(target: SshTarget, local_socket: str, timeout: int) -> list[str]:
-    """OpenSSH's ssh, set up as the provider logs in, forwarding `local_socket` to the host's libvirtd socket."""
-    argv = ["ssh", "-N", "-T", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}",
-            "-o", "ExitOnForwardFailure=yes",
-            "-o", "LogLevel=ERROR", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "UpdateHostKeys=no",
-            "-o", f"HostKeyAlgorithms={','.join(HOST_KEY_ALGORITHMS)}"]
-    if target.verify:
-        argv += ["-o", "StrictHostKeyChecking=yes"]
-        if target.known_hosts:
-            argv += ["-o", f"UserKnownHostsFile={target.known_hosts}"]
-    else:  # as the provider: no check, and nothing written to any known_hosts
-        argv += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
-    if target.keyfile:
-        argv += ["-i", target.keyfile]
-    if target.port:
-        argv += ["-p", str(target.port)]
-    return argv + ["-l", target.user, "-L", f"{local_socket}:{target.socket}", "--", target.host]
-
-
-class SshFailure(Exception):
-    """The provider's way to the host failed: `kind` is host-key, login, forward, keyfile or connect."""
-
-    def __init__(self, kind: str, detail: str) -> None:
-        self.kind, self.detail = kind, detail
-        super().__init__(detail)
-
-
-def kind_of(ssh_said: str) -> str:
-    for kind, marks in _KINDS:
-        if any(mark in ssh_said for mark in marks):
-            return kind
-    return "connect"
-
-
-def said(text: str) -> str:
-    """ssh's message in one line: the lines that say what failed (not OpenSSH's warning banner and its advice),
-    else its last line."""
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("@")]
-    telling = [line for line in lines
-               if line.startswith("ssh:") or any(mark in line for _, marks in _KINDS for mark in marks)]
-    return " ".join(telling or lines[-1:])[:400]
-
-
-@dataclass
-class Tunnel:
-    uri: str  # what virsh probes: qemu+unix:///system?socket=<local end>
-    messages_path: str
-
-    def messages(self) -> str:
-        try:
-            with open(self.messages_path, errors="replace") as f:
-                return said(f.read())
-        except OSError:
-            return ""
-
-
-@contextmanager
-def forwarded(target: SshTarget, timeout: int) -> Iterator[Tunnel]:
-    """A local socket reaching the host's libvirtd as the provider does, for as long as the block runs; SshFailure
-    when the login or the forward fails within `timeout` seconds. ssh runs in a session of its own (it can neither
-    prompt on this terminal nor outlive the block)."""
-    if target.keyfile and not os.path.isfile(os.path.expanduser(target.keyfile)):
-        raise SshFailure("keyfile", f"keyfile {target.keyfile} does not exist")
-    if target.verify and target.known_hosts and not os.path.isfile(target.known_hosts):
-        raise SshFailure("host-key", f"known hosts file {target.known_hosts} does not exist")
-    with tempfile.TemporaryDirectory(prefix="osl-libvirt-ssh-") as tmp:
-        local = os.path.join(tmp, "libvirt-sock")
-        messages = os.path.join(tmp, "ssh.err")
-        with open(messages, "w") as err:
-            proc = subprocess.Popen(tunnel_argv(target, local, timeout), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
-        tunnel = Tunnel(f"qemu+unix:///system?socket={local}", messages)
-        try:
-            deadline = time.monotonic() + timeout
-            while not os.path.exists(local):
-                if proc.poll() is not None:
-                    text = tunnel.messages() or f"ssh exited {proc.returncode}"
-                    raise SshFailure(kind_of(text), text)
-                if time.monotonic() > deadline:
-                    raise SshFailure("connect", f"no SSH session within {timeout} s")
-                time.sleep(0.05)
-            yield tunnel
-        finally:
-            _end(proc)
-
-
-def _end(proc: subprocess.Popen) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)
-        except OSError:
-            return
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def fix(kind: str, target: SshTarget, uri_key: str) -> str:
