@@ -17,6 +17,7 @@ import pulumi
 from components.remote import BOOT_DIAL_ERROR_LIMIT, NodeConnection, run_script
 from lab.cloudinit import EXTERNAL_NIC_PROFILE, external_nic_keyfile
 from lab.node_plan import NodePlan
+from lab.package_sources import apt_input, el9_input, lab_repo_ids
 from lab.packstack_facts import CINDER_VOLUME_GROUP, EXTERNAL_NIC, StorageDisks
 from lab.plan import PrepPlan
 from providers.ssh_ready import SshReady, SshReadyArgs
@@ -121,18 +122,33 @@ class HostPrep(pulumi.ComponentResource):
                 secret_io=True,
             )
             before_prep.append(self.subscription)
+        self.package_sources = None
+        sources = prep.package_sources
+        prep_env = {
+            "LAB_FQDN": args.node.fqdn,
+            "LAB_ROLE": args.node.role,
+            "LAB_OS_FLAVOR": prep.os_flavor,
+            "LAB_RELEASE": prep.openstack_release,
+            "LAB_PACKAGE_UPDATE": "true" if prep.package_update else "false",
+        }
+        if sources is not None:
+            # The proxy password is inside the rendered data: stdin as a secret, output not logged.
+            rendered = el9_input(sources) if prep.profile.package_manager == "dnf" else apt_input(sources)
+            self.package_sources = run_script(
+                f"{name}-package-sources", "package-sources.sh", conn, after(*before_prep),
+                stdin=pulumi.Output.secret(rendered) if sources.secret else rendered,
+                triggers=triggers, secret_io=sources.secret,
+            )
+            before_prep.append(self.package_sources)
+            if sources.sources.mirrors is not None:
+                prep_env["LAB_REPOS_ONLY"] = " ".join(lab_repo_ids(sources))
+                prep_env["LAB_RELEASE_PACKAGE"] = "true" if sources.sources.gpg_keys == "release-package" else "false"
         self.prep = run_script(
             f"{name}-prep",
             prep.profile.script,
             conn,
             after(*before_prep),
-            environment={
-                "LAB_FQDN": args.node.fqdn,
-                "LAB_ROLE": args.node.role,
-                "LAB_OS_FLAVOR": prep.os_flavor,
-                "LAB_RELEASE": prep.openstack_release,
-                "LAB_PACKAGE_UPDATE": "true" if prep.package_update else "false",
-            },
+            environment=prep_env,
             triggers=triggers,
         )
         # Every profile, the Debian test guest's included: eth1 up with no address, whatever renderer.

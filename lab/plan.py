@@ -19,6 +19,7 @@ from lab.config.model import (STAGES, BootSettings, ExistingCloud, LabConfig, La
                               RhelSubscription, Secret)
 from lab.node_plan import HostEntry, NodePlan, NodeVolumes, node_volumes
 from lab.openstack_plan import DemoPlan, NetworkingPlan, OpenStackNames, image_name, openstack_names
+from lab.package_sources import PackageSourcesPlan, package_sources_plan
 from lab.packstack_facts import KEYSTONE_PORT, PHYSNET, StorageDisks, cloud_flavors, storage_disks
 
 __all__ = [
@@ -64,6 +65,7 @@ class PrepPlan:
     package_update: bool
     rhel: Optional[RhelSubscription]
     boot_timeout: int  # seconds a node may take to answer SSH, and again to finish cloud-init
+    package_sources: Optional[PackageSourcesPlan] = None  # proxy and mirrors (lab/package_sources.py); None: unset
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,7 @@ def plan(config: LabConfig) -> LabPlan:
         hypervisor=config.hypervisor,
         boot=config.boot,
         prep=PrepPlan(config.prep_profile, config.os_flavor, config.openstack_release, config.package_update,
-                      config.rhel, config.boot_timeout),
+                      config.rhel, config.boot_timeout, package_sources_plan(config, nodes, dns_domain)),
         login=login,
         answers=MappingProxyType(answers),
         storage_disks=disks,

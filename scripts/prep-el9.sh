@@ -3,6 +3,10 @@
 # following RDO's EL9 steps. Idempotent: a second run changes nothing.
 # Inputs (environment): LAB_FQDN, LAB_ROLE (controller|compute),
 #   LAB_OS_FLAVOR (centos-stream|rhel), LAB_RELEASE (e.g. epoxy), LAB_PACKAGE_UPDATE (true|false),
+#   LAB_REPOS_ONLY (the lab's mirror repositories, space-separated, all in openstack-lab.repo, which
+#   package-sources.sh wrote before; set: every other repository is disabled), LAB_REPOS_DIR (default
+#   /etc/yum.repos.d), LAB_RELEASE_PACKAGE (true: centos-release-openstack-<release>
+#   comes from those mirrors for its GPG keys, and its public repositories are disabled too),
 #   LAB_STATE_DIR (default /var/lib/openstack-lab: run markers),
 #   LAB_SELINUX_CONFIG (default /etc/selinux/config).
 set -euo pipefail
@@ -17,6 +21,34 @@ installed() { rpm -q "$@" >/dev/null 2>&1; }
 if [ "$(hostnamectl --static)" != "$LAB_FQDN" ]; then
   log "hostname -> $LAB_FQDN"
   hostnamectl set-hostname "$LAB_FQDN"
+fi
+
+# With the lab's mirrors (packageSources.mirrors) no other repository stays enabled, before any dnf install:
+# nothing of the prep, of Packstack (its prescript's yum calls) or of Puppet reaches a public mirror.
+# Every section of every other repository file gets enabled=0 (no dnf call: dnf-plugins-core may be missing yet).
+repos_dir=${LAB_REPOS_DIR:-/etc/yum.repos.d}
+disable_other_repos() {
+  local file tmp
+  for file in "$repos_dir"/*.repo; do
+    if [ ! -f "$file" ] || [ "$file" = "$repos_dir/openstack-lab.repo" ]; then continue; fi
+    tmp=$(mktemp)
+    awk '/^[[:space:]]*\[/ { print; print "enabled=0"; next } /^[[:space:]]*enabled[[:space:]]*=/ { next } { print }' \
+      "$file" > "$tmp"
+    if ! cmp -s "$tmp" "$file"; then
+      log "disabling the repositories of ${file##*/} (the lab's mirrors replace them)"
+      cat "$tmp" > "$file"
+    fi
+    rm -f "$tmp"
+  done
+}
+if [ -n "${LAB_REPOS_ONLY:-}" ]; then
+  for id in $LAB_REPOS_ONLY; do
+    grep -qs "^\[$id\]" "$repos_dir/openstack-lab.repo" || {
+      echo "prep: repository $id is not in $repos_dir/openstack-lab.repo (package-sources.sh writes it)" >&2
+      exit 1
+    }
+  done
+  disable_other_repos
 fi
 
 # Puppet inside Packstack needs a UTF-8 locale.
@@ -43,7 +75,15 @@ fi
 
 # Repositories: CRB (or CodeReady Builder) plus RDO for the chosen release.
 installed dnf-plugins-core || dnf -y -q install dnf-plugins-core
-if [ "$LAB_OS_FLAVOR" = "centos-stream" ]; then
+if [ -n "${LAB_REPOS_ONLY:-}" ]; then
+  # The mirrors hold CRB and RDO already; the release package (for its SIG GPG keys) comes from them too, and
+  # stays installed so that Packstack's prescript finds it and installs nothing (prescript_000.py:1049-1076).
+  if [ "${LAB_RELEASE_PACKAGE:-false}" = "true" ] && ! installed "centos-release-openstack-${LAB_RELEASE}"; then
+    log "installing centos-release-openstack-${LAB_RELEASE} from the lab's mirrors"
+    dnf -y -q install "centos-release-openstack-${LAB_RELEASE}"
+  fi
+  disable_other_repos
+elif [ "$LAB_OS_FLAVOR" = "centos-stream" ]; then
   if ! dnf repolist --enabled 2>/dev/null | grep -q '^crb'; then
     log "enabling CRB"
     dnf config-manager --set-enabled crb

@@ -58,6 +58,34 @@ class RhelSubscription:
 
 
 @dataclass(frozen=True)
+class PackageMirrors:
+    """Base URLs of the local mirrors the nodes install from (packageSources.mirrors; centos-stream only)."""
+
+    baseos: str
+    appstream: str
+    crb: str
+    rdo: str  # the Cloud SIG's openstack-<release> repository
+    rdo_deps: Mapping[str, str]  # rabbitmq, openvswitch, ceph: the SIG repositories the release package enables
+    extras: Optional[str] = None  # extras-common, where centos-release-openstack-<release> comes from
+
+
+@dataclass(frozen=True)
+class PackageSources:
+    """Where the nodes' packages come from (packageSources, packageProxyPassword); empty: the public mirrors."""
+
+    proxy: Optional[str] = None  # http://host:port, no credentials
+    proxy_user: Optional[str] = None
+    proxy_password: Optional[Secret] = None
+    no_proxy: tuple[str, ...] = ()  # extra hosts/domains; the lab adds its own (lab/package_sources.py)
+    mirrors: Optional[PackageMirrors] = None
+    gpg_keys: str = "release-package"  # or the http(s) URL of a directory holding the SIG key files
+
+    @property
+    def configured(self) -> bool:
+        return self.proxy is not None or self.mirrors is not None
+
+
+@dataclass(frozen=True)
 class ExistingCloud:
     """Credentials of a cloud that already exists (skips nodes and Packstack)."""
 
@@ -79,6 +107,7 @@ class PrepProfile:
     last_stage: str  # stopAfter may not go beyond it
     min_memory_mib: Mapping[str, int]  # role -> MiB; a role missing here has no fixed minimum
     min_disk_gib: Mapping[str, int]  # role -> GiB
+    package_manager: str = "dnf"  # what packageSources configures on the node: dnf (el9) or apt (a Debian guest)
 
     @property
     def runs_packstack(self) -> bool:
@@ -200,6 +229,7 @@ class LabConfig:
     hosts: tuple[LabHost, ...] = ()
     network: NetworkSettings = NetworkSettings()
     existing_computes: tuple[ExistingCompute, ...] = ()
+    package_sources: PackageSources = PackageSources()  # proxy and mirrors of the nodes' packages
 
     @property
     def existing_cloud(self) -> bool:

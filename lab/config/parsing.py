@@ -6,7 +6,8 @@ import os
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from lab.config import access, addressing, cloud, demo, flow, host, placement, profiles, sizes, software
+from lab.config import (access, addressing, cloud, demo, flow, host, packages, placement, profiles, sizes,
+                        software)
 from lab.config.model import LabConfig
 from lab.config.reader import ConfigError, Reader
 
@@ -37,6 +38,8 @@ def parse(
         **flow.read(r, profile),
         cloud=cloud.read(r),
         **demo.read(r),
+        **packages.read(r, software_fields["os_flavor"], software_fields["openstack_release"],
+                        dict(software_fields["packstack_answers"])),
     )
     if config.existing_computes and not r.problems:  # (node addresses need a valid managementCidr)
         placement.check_addresses(r, config.management_cidr, config.management_gateway,

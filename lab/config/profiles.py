@@ -1,7 +1,7 @@
 """Host-prep profiles: el9, the users' only one, and those a test overlay adds.
 
 A test overlay (tests/support/overlay/README.md) is a mapping
-`{prepProfiles: {name: {script, lastStage, minMemoryMiB, minDiskGiB}}, prepProfile: name}`;
+`{prepProfiles: {name: {script, lastStage, minMemoryMiB, minDiskGiB, packageManager}}, prepProfile: name}`;
 the Pulumi source reads it from the file OPENSTACK_LAB_TEST_OVERLAY names, with `script`
 already made absolute, and `parse()` gets it as an argument.
 """
@@ -44,7 +44,7 @@ def read(r: Reader, overlay: Mapping[str, Any]) -> PrepProfile:
 
 
 def _profile(r: Reader, where: str, name: str, spec: Any) -> Optional[PrepProfile]:
-    fields = ("script", "lastStage", "minMemoryMiB", "minDiskGiB")
+    fields = ("script", "lastStage", "minMemoryMiB", "minDiskGiB", "packageManager")
     if not isinstance(spec, dict) or not str(spec.get("script", "")).startswith("/"):
         r.problem(where, f"expected {{{', '.join(fields)}}} with an absolute script path")
         return None
@@ -60,4 +60,8 @@ def _profile(r: Reader, where: str, name: str, spec: Any) -> Optional[PrepProfil
             r.problem(f"{where}.{field}", f"expected positive whole numbers for {', '.join(ROLES)}")
             given = {}
         minimums[field] = MappingProxyType(dict(given))
-    return PrepProfile(name, spec["script"], last_stage, minimums["minMemoryMiB"], minimums["minDiskGiB"])
+    manager = spec.get("packageManager", "dnf")
+    if manager not in ("dnf", "apt"):
+        r.problem(f"{where}.packageManager", f"{manager!r} is not one of dnf, apt")
+        manager = "dnf"
+    return PrepProfile(name, spec["script"], last_stage, minimums["minMemoryMiB"], minimums["minDiskGiB"], manager)

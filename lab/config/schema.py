@@ -147,6 +147,14 @@ SCHEMA: dict[str, Key] = {k.name: k for k in (
     Key("packageUpdate", "boolean", True,
          "Run a full package update (dnf update) once during host prep, as RDO's documented path does; "
          "false opts out.", SOFTWARE, "software"),
+    Key("packageSources", "object", None,
+         "Where the nodes' packages come from: {proxy: http://host:port, proxyUser, noProxy: [hosts], mirrors: "
+         "{baseos, appstream, crb, extras, rdo, rdoDeps: {rabbitmq, openvswitch, ceph}}, gpgKeys: release-package "
+         "or the URL of a directory with the SIG keys}; unset: the public mirrors, directly.", SOFTWARE, "packages",
+         shown="public mirrors, no proxy"),
+    Key("packageProxyPassword", "string", None,
+         "Password of packageSources.proxyUser at the proxy; set with --secret (plain text is refused).", SOFTWARE,
+         "packages", secret=True),
     Key("packstackAnswers", "object", {},
          "Extra Packstack answers {CONFIG_KEY: value}; every key must be one that `packstack -o` lists, "
          "every value pass Packstack's own validators (checked at preview).",

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from harness import (
-    BRIDGE, CLOUD, HOSTS, HOST_B, HOST_KEY, LAN, LOGIN, PROJECT, TWO_HOSTS, WITH_EXISTING, config_problems, lab_config,
+    BASE, BRIDGE, CLOUD, HOSTS, HOST_B, HOST_KEY, LAN, LOGIN, PROJECT, TWO_HOSTS, WITH_EXISTING, config_problems,
+    lab_config,
 )
 from labtest import ROOT
 from lab.config import ConfigError, parse, read_overlay
@@ -533,3 +534,94 @@ def test_the_management_network_must_hold_every_hosts_block():
     found = config_problems({**TWO_HOSTS, "managementCidr": "10.40.0.0/27",
                       "network": dict(BRIDGE, managementGateway="10.40.0.1")})
     assert "no room" in found["managementCidr"]
+
+
+# --- packageSources (lab/config/packages.py) -----------------------------------------------------------
+
+PKG_MIRRORS = {"baseos": "http://m.lan/b/", "appstream": "http://m.lan/a/", "crb": "http://m.lan/c/",
+               "extras": "http://m.lan/e/", "rdo": "http://m.lan/r/",
+               "rdoDeps": {"rabbitmq": "http://m.lan/q/", "openvswitch": "http://m.lan/o/", "ceph": "http://m.lan/s/"}}
+
+
+def test_package_sources_unset_and_complete():
+    assert not lab_config(BASE).package_sources.configured
+    config = lab_config({**BASE, "packageSources": {"proxy": "http://proxy.lan:3128/", "proxyUser": "bob",
+                                                    "noProxy": ["mirror.lan", ".corp.example", "10.0.0.0/8"],
+                                                    "mirrors": PKG_MIRRORS},
+                         "packageProxyPassword": "pw-secret-1"}, secrets=("packageProxyPassword",))
+    src = config.package_sources
+    assert src.proxy == "http://proxy.lan:3128" and src.proxy_user == "bob"
+    assert src.proxy_password is not None and src.proxy_password.value == "pw-secret-1"
+    assert src.mirrors is not None and dict(src.mirrors.rdo_deps)["ceph"] == "http://m.lan/s/"
+    assert src.gpg_keys == "release-package" and "pw-secret-1" not in repr(config)
+
+
+def test_package_proxy_with_credentials_in_the_url_is_refused_without_echoing_them():
+    problems = config_problems({**BASE, "packageSources": {"proxy": "http://bob:hunter2-pw@proxy.lan:3128"}})
+    message = problems["packageSources.proxy"]
+    assert "packageProxyPassword" in message and "proxyUser" in message and "hunter2-pw" not in message
+
+
+@pytest.mark.parametrize("proxy", ["proxy.lan:3128", "http://proxy.lan", "ftp://proxy.lan:21", "http://p.lan:3128/x",
+                                   "http://p.lan:port"])
+def test_package_proxy_must_be_http_host_port(proxy):
+    assert "packageSources.proxy" in config_problems({**BASE, "packageSources": {"proxy": proxy}})
+
+
+def test_package_proxy_password_rules():
+    plain = config_problems({**BASE, "packageSources": {"proxy": "http://p.lan:3128", "proxyUser": "bob"},
+                             "packageProxyPassword": "pw"})
+    assert "--secret packageProxyPassword" in plain["packageProxyPassword"]
+    orphan = config_problems({**BASE, "packageProxyPassword": "pw"}, secrets=("packageProxyPassword",))
+    assert "set the user" in orphan["packageProxyPassword"]
+    user = config_problems({**BASE, "packageSources": {"proxyUser": "bob"}})
+    assert "needs packageSources.proxy" in user["packageSources.proxyUser"]
+    assert "packageSources.proxyUser" in config_problems(
+        {**BASE, "packageSources": {"proxy": "http://p.lan:3128", "proxyUser": "bob smith"}})
+
+
+def test_mirror_missing_a_repository_the_release_needs():
+    partial = {k: v for k, v in PKG_MIRRORS.items() if k not in ("crb", "rdoDeps")}
+    problems = config_problems({**BASE, "openstackRelease": "dalmatian", "packageSources": {"mirrors": partial}})
+    assert "CRB/x86_64/os/" in problems["packageSources.mirrors.crb"]
+    assert "centos-release-openstack-dalmatian" in problems["packageSources.mirrors.rdoDeps"]
+    deps = {**PKG_MIRRORS, "rdoDeps": {"rabbitmq": "http://m.lan/q/"}}
+    problems = config_problems({**BASE, "packageSources": {"mirrors": deps}})
+    assert set(problems) == {"packageSources.mirrors.rdoDeps.openvswitch", "packageSources.mirrors.rdoDeps.ceph"}
+    no_extras = {k: v for k, v in PKG_MIRRORS.items() if k != "extras"}
+    problems = config_problems({**BASE, "packageSources": {"mirrors": no_extras}})
+    assert "gpgKeys a URL" in problems["packageSources.mirrors.extras"]
+    config = lab_config({**BASE, "packageSources": {"mirrors": no_extras, "gpgKeys": "http://m.lan/keys"}})
+    assert config.package_sources.gpg_keys == "http://m.lan/keys/" and config.package_sources.mirrors.extras is None
+
+
+def test_mirror_urls_fields_and_gpg_keys_are_checked():
+    problems = config_problems({**BASE, "packageSources": {
+        "mirrors": {**PKG_MIRRORS, "baseos": "file:///srv/b", "epel": "http://m.lan/epel/"},
+        "gpgKeys": "somewhere", "colour": "red"}})
+    assert set(problems) == {"packageSources.mirrors.baseos", "packageSources.mirrors.epel",
+                             "packageSources.gpgKeys", "packageSources.colour"}
+    assert "unknown key" in problems["packageSources.mirrors.epel"]
+    assert "applies to packageSources.mirrors" in config_problems(
+        {**BASE, "packageSources": {"proxy": "http://p.lan:3128", "gpgKeys": "http://k.lan/"}})["packageSources.gpgKeys"]
+    assert "packageSources.noProxy" in config_problems({**BASE, "packageSources": {"noProxy": "a.lan b.lan"}})
+
+
+def test_mirrors_with_rhel_say_what_applies():
+    problems = config_problems({**BASE, "osFlavor": "rhel", "rhelUsername": "u", "rhelPassword": "p",
+                                "packageSources": {"mirrors": PKG_MIRRORS}}, secrets=("rhelPassword",))
+    assert set(problems) == {"packageSources.mirrors"}
+    assert "centos-stream" in problems["packageSources.mirrors"]
+    assert "packageSources.proxy applies" in problems["packageSources.mirrors"]
+    proxied = lab_config({**BASE, "osFlavor": "rhel", "rhelUsername": "u", "rhelPassword": "p",
+                          "packageSources": {"proxy": "http://p.lan:3128"}}, secrets=("rhelPassword",))
+    assert proxied.package_sources.proxy == "http://p.lan:3128"
+
+
+def test_mirrors_refuse_packstack_answers_that_reach_beyond_them():
+    problems = config_problems({**BASE, "packageSources": {"mirrors": PKG_MIRRORS}, "packstackAnswers": {
+        "CONFIG_REPO": "http://elsewhere.example/repo", "CONFIG_PROVISION_TEMPEST": "y"}})
+    assert "gpgcheck=0" in problems["packstackAnswers.CONFIG_REPO"]
+    assert "packstackAnswers.CONFIG_PROVISION_TEMPEST" in problems
+    # Without mirrors they are the user's business.
+    lab_config({**BASE, "packstackAnswers": {"CONFIG_REPO": "http://elsewhere.example/repo"}})
