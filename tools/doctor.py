@@ -15,7 +15,8 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lab.config import ConfigError, LabConfig, parse, read_overlay  # noqa: E402
+from lab.config import ConfigError, parse, read_overlay  # noqa: E402
+from lab.plan import LabPlan, plan  # noqa: E402
 from lab.preflight import Check, fatal_problems, gather, run_checks  # noqa: E402
 
 
@@ -34,12 +35,12 @@ def stack_config(stack: str) -> dict:
     }
 
 
-def report(cfg: LabConfig, checks: list[Check]) -> list[str]:
+def report(lab: LabPlan, checks: list[Check]) -> list[str]:
     """The checks as lines: this machine's, then a heading and the checks of each host and existing machine."""
     lines, heading = [], None
     for check in checks:
         if check.host is not None:
-            host = cfg.lab_hosts[check.host]
+            host = lab.hosts[check.host]
             group = f"{check.where or 'libvirtUri'} {host.uri}:"
         elif check.where:
             group = f"{check.where}:"
@@ -64,8 +65,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except ConfigError as err:
         print(f"doctor: {err}", file=sys.stderr)
         return 1
-    checks = run_checks(cfg, gather(cfg))
-    for line in report(cfg, checks):
+    lab = plan(cfg)
+    checks = run_checks(lab, gather(lab))
+    for line in report(lab, checks):
         print(line)
     failed = fatal_problems(checks)
     if failed:

@@ -5,7 +5,7 @@ checked before anything is created, each failure saying what to install or chang
 - probes/: the only code that runs commands, opens sockets or reads /proc: `gather()` reads the real hosts,
   this machine's commands, /proc, sysfs, `virt-host-validate` and `iptables`, and each lab host over its
   libvirt URI (`virsh -c URI`: reachability, memory, pool, bridges), remote ones too.
-- rules/: pure functions of the config and the facts, one module per concern; `run_checks()` runs them, so
+- rules/: pure functions of the lab's plan and the facts, one module per concern; `run_checks()` runs them, so
   every rule is tested with facts built by hand. check.py (a rule's verdict), needs.py (what the lab asks
   of each host), hosts.py (a host by its URI) serve both sides.
 - gate.py: what the program runs before declaring any resource (`require_host_ready`); `make doctor`

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.config import LabConfig
-from lab.config.model import LabHost
+from lab.plan import HostPlan, LabPlan
 from lab.preflight.hosts import is_local
 
 
@@ -14,7 +13,7 @@ class Check:
     ok: bool
     detail: str
     fatal: bool = True
-    host: int | None = None  # index in cfg.lab_hosts; None: this machine or an existing machine
+    host: int | None = None  # index in LabPlan.hosts; None: this machine or an existing machine
     where: str = ""  # "hosts[1] (b)" in a multi-host config, "existingComputes[0] (phys1)"; "" otherwise
 
     @property
@@ -32,7 +31,7 @@ class HostScope:
     nothing and the top-level keys (libvirtUri, computeCount, storagePoolPath) otherwise."""
 
     index: int
-    host: LabHost
+    host: HostPlan
     where: str  # "hosts[1] (b)", or ""
     key: str  # the prefix of the host's own keys: "hosts[1].", or ""
     uri_key: str  # hosts[1].uri or libvirtUri
@@ -40,11 +39,11 @@ class HostScope:
     local: bool  # the host is this machine
 
     @classmethod
-    def of(cls, cfg: LabConfig, index: int) -> HostScope:
-        host = cfg.lab_hosts[index]
-        if not cfg.hosts:
+    def of(cls, lab: LabPlan, index: int) -> HostScope:
+        host = lab.hosts[index]
+        key = host.keys
+        if not key:
             return cls(index, host, "", "", "libvirtUri", "computeCount", is_local(host.uri))
-        key = f"hosts[{index}]."
         return cls(index, host, f"hosts[{index}] ({host.name})", key, f"{key}uri", f"{key}computes",
                    is_local(host.uri))
 

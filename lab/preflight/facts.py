@@ -50,6 +50,6 @@ class HostFacts:
 @dataclass(frozen=True)
 class LabFacts:
     machine: MachineFacts
-    hosts: tuple[HostFacts, ...]  # one per cfg.lab_hosts entry, in order
+    hosts: tuple[HostFacts, ...]  # one per LabPlan.hosts entry, in order
     # One per existing compute: its SSH port answered from here within SSH_PROBE_TIMEOUT_S; None: not probed.
     existing_ssh: tuple[bool | None, ...] = ()

@@ -3,6 +3,7 @@ lab host (over its URI); the fatal failures stop `pulumi up`, one line each (too
 from __future__ import annotations
 
 from lab.config import LabConfig
+from lab.plan import plan
 from lab.preflight import probes, rules
 from lab.preflight.check import Check, fatal_problems
 
@@ -21,6 +22,7 @@ def require_host_ready(cfg: LabConfig) -> None:
     any resource is declared."""
     if cfg.existing_cloud:
         return
-    problems = fatal_problems(rules.run_checks(cfg, probes.gather(cfg, existing=False)))
+    lab = plan(cfg)
+    problems = fatal_problems(rules.run_checks(lab, probes.gather(lab, existing=False)))
     if problems:
         raise HostNotReady(problems)

@@ -13,14 +13,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from lab.config import parse, read_overlay
+from lab.plan import plan
 from lab.preflight import fatal_problems, gather, run_checks
 
 
 def main() -> None:
     given = json.load(sys.stdin)
-    cfg = parse(given["config"], "openstack-lab", "enginessh", frozenset(), overlay=read_overlay())
-    facts = gather(cfg, existing=False)
-    problems = {check.title: check.detail for check in fatal_problems(run_checks(cfg, facts))}
+    lab = plan(parse(given["config"], "openstack-lab", "enginessh", frozenset(), overlay=read_overlay()))
+    facts = gather(lab, existing=False)
+    problems = {check.title: check.detail for check in fatal_problems(run_checks(lab, facts))}
     json.dump({"host": dataclasses.asdict(facts.hosts[given["host"]]), "problems": problems}, sys.stdout)
 
 

@@ -17,6 +17,7 @@ from lab.preflight import gate, probes
 from lab.preflight.check import fatal_problems
 from lab.preflight.facts import HostFacts
 from lab.preflight.probes import command
+from lab.plan import plan
 from lab.preflight.probes.host import gather_host
 from lab.preflight.rules import run_checks
 from support.libvirtd import PrivateLibvirtd, require_host
@@ -61,8 +62,7 @@ def two_hosts(a: str, b: str, bridges=(BRIDGE, NOT_A_BRIDGE)):
 
 
 def test_a_host_over_its_uri(daemon):
-    cfg = two_hosts(daemon.uri(), UNREACHABLE)
-    got = gather_host(cfg, 0, virsh=True)
+    got = gather_host(plan(two_hosts(daemon.uri(), UNREACHABLE)), 0, virsh=True)
     assert got.reachable and got.error == ""
     assert (got.pool_exists, got.pool_active, got.disk_path) == (True, True, f"pool {POOL}")
     assert got.disk_free_bytes and got.disk_free_bytes > 0
@@ -70,17 +70,17 @@ def test_a_host_over_its_uri(daemon):
     assert dict(got.bridges) == {BRIDGE: "bridge", NOT_A_BRIDGE: "ethernet"}
     assert not Path("/sys/class/net", BRIDGE).exists()
     assert got.mem_available_mib and got.mem_available_mib > 0
-    missing = gather_host(two_hosts(daemon.uri(), UNREACHABLE, ("nosuchbr0", BRIDGE)), 0, virsh=True)
+    missing = gather_host(plan(two_hosts(daemon.uri(), UNREACHABLE, ("nosuchbr0", BRIDGE))), 0, virsh=True)
     assert dict(missing.bridges) == {"nosuchbr0": "missing", BRIDGE: "bridge"}
 
 
 def test_a_host_that_does_not_answer_is_one_bounded_problem_naming_it(daemon):
     cfg = two_hosts(daemon.uri(), UNREACHABLE)
     started = time.monotonic()
-    lab = probes.gather(cfg, existing=False)
+    lab = probes.gather(plan(cfg), existing=False)
     assert time.monotonic() - started < 2 * command.PROBE_TIMEOUT_S + 30
     assert lab.hosts[1].reachable is False and lab.hosts[1].error
-    problems = {c.title: c.detail for c in fatal_problems(run_checks(cfg, lab))}
+    problems = {c.title: c.detail for c in fatal_problems(run_checks(plan(cfg), lab))}
     assert "hosts[1] (b) libvirt" in problems and f"hosts[1].uri {UNREACHABLE}" in problems["hosts[1] (b) libvirt"]
     assert "hosts[0] (a) bridge labnic0" in problems  # a veth, not a bridge
     assert not [t for t in problems if t.startswith("hosts[0] (a)") and t != "hosts[0] (a) bridge labnic0"], problems
@@ -90,6 +90,5 @@ def test_a_host_that_does_not_answer_is_one_bounded_problem_naming_it(daemon):
 
 
 def test_the_test_driver_is_reached_and_not_sized(daemon):
-    cfg = config(libvirtUri=daemon.uri("test"), hypervisor="qemu", stopAfter="nodes")
-    got = gather_host(cfg, 0, virsh=True)
+    got = gather_host(plan(config(libvirtUri=daemon.uri("test"), hypervisor="qemu", stopAfter="nodes")), 0, virsh=True)
     assert got == HostFacts(reachable=True, test_driver=True)

@@ -4,6 +4,7 @@ import dataclasses
 
 
 from harness import BRIDGE, HOST_B, LAN
+from lab.plan import plan
 from lab.preflight.check import fatal_problems
 from lab.preflight.facts import HostFacts, LabFacts, MachineFacts
 from lab.preflight.needs import GIB
@@ -46,9 +47,9 @@ GOOD = facts()
 
 
 def failed(config, lab_facts):
-    return {c.title: c.detail for c in fatal_problems(run_checks(config, lab_facts))}
+    return {c.title: c.detail for c in fatal_problems(run_checks(plan(config), lab_facts))}
 
 
 def by_title(config, lab_facts):
-    return {c.title: c for c in run_checks(config, lab_facts)}
+    return {c.title: c for c in run_checks(plan(config), lab_facts)}
 

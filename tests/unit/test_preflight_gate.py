@@ -5,6 +5,7 @@ import sys
 
 from harness import lab_config
 from labtest import ROOT
+from lab.plan import plan
 from lab.preflight import gate, probes
 from lab.preflight.facts import HostFacts
 from lab.preflight.rules import run_checks
@@ -23,7 +24,8 @@ def test_doctor_groups_the_checks_by_host():
     from tools.doctor import report
 
     config = lab_config(TWO_HOSTS)
-    lines = report(config, run_checks(config, facts(host(bridges=BRIDGES), host(bridges=BRIDGES, mem_available_mib=1))))
+    lab = plan(config)
+    lines = report(lab, run_checks(lab, facts(host(bridges=BRIDGES), host(bridges=BRIDGES, mem_available_mib=1))))
     assert lines[0] == "-- this machine:"
     assert "-- hosts[0] (a) qemu:///system:" in lines and f"-- hosts[1] (b) {HOST_B}:" in lines
     b = lines[lines.index(f"-- hosts[1] (b) {HOST_B}:"):]

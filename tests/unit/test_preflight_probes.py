@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 from harness import lab_config
 from lab import libvirt_ssh, naming
+from lab.plan import plan
 from lab.preflight.facts import HostFacts
 from lab.preflight.probes import command, gather, local, machine
 from lab.preflight.probes.host import gather_host
@@ -75,7 +76,7 @@ def test_gather_asks_a_remote_host_over_the_providers_ssh_path(monkeypatch):
         (uri, "iface-dumpxml", "br-mgmt"): (0, BR_XML.format("br-mgmt"), ""),
         (uri, "iface-dumpxml", "br-ext"): (1, "", NOT_FOUND),
     })
-    got = gather_host(config, 1, virsh=True)
+    got = gather_host(plan(config), 1, virsh=True)
     assert got == HostFacts(reachable=True, mem_available_mib=(10240000 + 1024000 + 2048000) // 1024,
                                       pool_exists=True, pool_active=True, disk_free_bytes=400000000000,
                                       disk_path="pool default", bridges=(("br-mgmt", "bridge"), ("br-ext", "missing")))
@@ -87,7 +88,7 @@ def test_gather_stops_at_a_remote_host_that_does_not_answer(monkeypatch):
     # The SSH login fails: ssh's words and their kind, no virsh.
     asked = fake_virsh(monkeypatch, {})
     fake_ssh_path(monkeypatch, fails=libvirt_ssh.SshFailure("host-key", "Host key verification failed."))
-    got = gather_host(lab_config(TWO_HOSTS), 1, virsh=True)
+    got = gather_host(plan(lab_config(TWO_HOSTS)), 1, virsh=True)
     assert got == HostFacts(reachable=False, error="Host key verification failed.", ssh_failure="host-key")
     assert asked == []
     # Logged in, but sshd did not connect the socket: what ssh said, sorted.
@@ -95,14 +96,14 @@ def test_gather_stops_at_a_remote_host_that_does_not_answer(monkeypatch):
                            "error: Cannot recv data: Connection reset by peer\n")
     asked = fake_virsh(monkeypatch, {(TUNNEL, "nodeinfo"): disconnected})
     fake_ssh_path(monkeypatch, said="channel 2: open failed: connect failed: open failed")
-    got = gather_host(lab_config(TWO_HOSTS), 1, virsh=True)
+    got = gather_host(plan(lab_config(TWO_HOSTS)), 1, virsh=True)
     assert got == HostFacts(reachable=False, error="channel 2: open failed: connect failed: open failed",
                             ssh_failure="forward")
     assert asked == [(TUNNEL, "nodeinfo")]
     fake_virsh(monkeypatch, {})  # a timeout, ssh silent
     fake_ssh_path(monkeypatch)
     silent = HostFacts(reachable=False, error="no answer within 20 s")
-    assert gather_host(lab_config(TWO_HOSTS), 1, virsh=True) == silent
+    assert gather_host(plan(lab_config(TWO_HOSTS)), 1, virsh=True) == silent
 
 
 def test_gather_falls_back_to_nodeinfo_total_and_to_unknown(monkeypatch):
@@ -116,7 +117,7 @@ def test_gather_falls_back_to_nodeinfo_total_and_to_unknown(monkeypatch):
         (uri, "iface-dumpxml", "br-mgmt"): (1, "", "error: this function is not supported by the connection driver"),
         (uri, "iface-dumpxml", "br-ext"): (1, "", "error: this function is not supported by the connection driver"),
     })
-    got = gather_host(lab_config(TWO_HOSTS), 1, virsh=True)
+    got = gather_host(plan(lab_config(TWO_HOSTS)), 1, virsh=True)
     assert (got.mem_available_mib, got.mem_total_only) == (32768000 // 1024, True)
     assert (got.pool_exists, got.disk_free_bytes) == (False, None)
     assert got.bridges == (("br-mgmt", None), ("br-ext", None))
@@ -126,14 +127,14 @@ def test_gather_finds_sbin_tools_outside_path():
     def which(tool, path=None):
         return "/usr/sbin/dnsmasq" if tool == "dnsmasq" and path else None
 
-    lab_facts = gather(lab_config(dict(hypervisor="qemu", storagePoolPath="/tmp/osl-pool")), which=which)
+    lab_facts = gather(plan(lab_config(dict(hypervisor="qemu", storagePoolPath="/tmp/osl-pool"))), which=which)
     assert "dnsmasq" in lab_facts.machine.commands and "mkisofs" not in lab_facts.machine.commands
 
 
 def test_gather_reads_this_machines_cpu_flags():
     # A real probe: the CPU flag fact must agree with /proc/cpuinfo.
     flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
-    lab_facts = gather(lab_config(dict(hypervisor="qemu", storagePoolPath="/tmp/osl-pool")))
+    lab_facts = gather(plan(lab_config(dict(hypervisor="qemu", storagePoolPath="/tmp/osl-pool"))))
     assert lab_facts.machine.cpu_virtualization == bool({"vmx", "svm"} & set(flags))
 
 
@@ -172,7 +173,7 @@ def test_gather_lists_other_networks_but_not_the_stacks_own(monkeypatch):
         return subprocess.CompletedProcess(argv, 0, out, "")
 
     monkeypatch.setattr(command, "probe", probe)
-    used = networks_in_use(config, virsh=True)
+    used = networks_in_use(plan(config), virsh=True)
     assert used == (("libvirt network default", "192.168.122.0/24"), ("host route via docker0", "172.17.0.0/16"))
 
 

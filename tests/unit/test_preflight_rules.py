@@ -4,6 +4,7 @@ import ast
 
 from harness import lab_config, login_pair
 from labtest import ROOT
+from lab.plan import plan
 from lab.preflight.check import Check, HostScope
 from lab.preflight.facts import HostFacts
 from lab.preflight.needs import GIB, needed_bridges, needed_disk_bytes, needed_memory_mib
@@ -45,7 +46,7 @@ def test_disk_shortage_points_to_storage_pool_path():
 
 def test_data_disks_count_for_the_disk_of_their_host():
     config = lab_config(dict(controller={"vcpus": 4, "memoryMiB": 8192, "diskGiB": 40, "dataDisksGiB": [100]}))
-    assert needed_disk_bytes(config) == (40 + 100 + 2 * config.compute.disk_gib) * GIB
+    assert needed_disk_bytes(plan(config)) == (40 + 100 + 2 * config.compute.disk_gib) * GIB
 
 
 def test_missing_tools_say_what_to_install():
@@ -118,7 +119,7 @@ def test_every_host_is_checked_and_named():
     assert "9216 MiB (2 nodes + 1024 MiB" in problems["hosts[1] (b) memory"]
     assert "hosts[1].computes" in problems["hosts[1] (b) memory"]
     assert "hosts[1].storagePoolPath" in problems["hosts[1] (b) disk"]
-    assert needed_memory_mib(config, 0) == 8192 + 4096 + 1024
+    assert needed_memory_mib(plan(config), 0) == 8192 + 4096 + 1024
     down = failed(config, facts(a, HostFacts(reachable=False, error="no answer within 20 s")))
     assert set(down) == {"hosts[1] (b) libvirt"}
     assert f"hosts[1].uri {HOST_B} (no answer within 20 s)" in down["hosts[1] (b) libvirt"]
@@ -168,7 +169,7 @@ def test_existing_machine_that_does_not_answer_ssh_is_a_warning():
 
 def test_the_test_driver_is_only_reached():
     config = lab_config(dict(libvirtUri="test+unix:///default?socket=/tmp/x/libvirt-sock"))
-    checks = run_checks(config, facts(HostFacts(reachable=True, test_driver=True)))
+    checks = run_checks(plan(config), facts(HostFacts(reachable=True, test_driver=True)))
     assert [c.name for c in checks if c.host == 0] == ["libvirt"] and "test driver" in checks[-1].detail
 
 
@@ -196,7 +197,7 @@ def test_a_derived_cidr_already_in_use_is_caught_with_the_fix():
 
 
 def test_a_hosts_checks_name_its_own_keys():
-    one, two = HostScope.of(lab_config(), 0), HostScope.of(lab_config(TWO_HOSTS), 1)
+    one, two = HostScope.of(plan(lab_config()), 0), HostScope.of(plan(lab_config(TWO_HOSTS)), 1)
     assert (one.where, one.key, one.uri_key, one.count_key, one.local) == ("", "", "libvirtUri", "computeCount", True)
     assert (two.where, two.key, two.uri_key, two.count_key, two.local) == (
         "hosts[1] (b)", "hosts[1].", "hosts[1].uri", "hosts[1].computes", False)
@@ -204,7 +205,7 @@ def test_a_hosts_checks_name_its_own_keys():
 
 
 def test_a_host_is_judged_only_when_its_facts_say_something():
-    local, remote = HostScope.of(lab_config(TWO_HOSTS), 0), HostScope.of(lab_config(TWO_HOSTS), 1)
+    local, remote = HostScope.of(plan(lab_config(TWO_HOSTS)), 0), HostScope.of(plan(lab_config(TWO_HOSTS)), 1)
     assert libvirt.judged(remote, HostFacts(reachable=True)) and libvirt.judged(local, HostFacts(reachable=True))
     # A libvirtd on this machine that does not answer: its memory and disk are still this machine's.
     assert libvirt.judged(local, HostFacts(reachable=False)) and not libvirt.judged(remote, HostFacts(reachable=False))
@@ -213,16 +214,18 @@ def test_a_host_is_judged_only_when_its_facts_say_something():
 
 
 def test_unknown_facts_make_no_check():
-    scope = HostScope.of(lab_config(), 0)
+    scope = HostScope.of(plan(lab_config()), 0)
     unknown = HostFacts(reachable=True)
     assert storage_pool.storage_pool(scope, unknown) is None
-    assert capacity.memory(lab_config(), scope, unknown) is None and capacity.disk(lab_config(), scope, unknown) is None
-    assert bridges.bridges(lab_config(), scope, unknown) == []  # NAT mode needs no LAN bridge
+    assert capacity.memory(plan(lab_config()), scope, unknown) is None
+    assert capacity.disk(plan(lab_config()), scope, unknown) is None
+    assert bridges.bridges(plan(lab_config()), scope, unknown) == []  # NAT mode needs no LAN bridge
 
 
 def test_bridge_mode_needs_the_two_named_bridges():
-    assert needed_bridges(lab_config(TWO_HOSTS)) == (("managementBridge", "br-mgmt"), ("externalBridge", "br-ext"))
-    assert needed_bridges(lab_config()) == ()
+    both = (("managementBridge", "br-mgmt"), ("externalBridge", "br-ext"))
+    assert needed_bridges(plan(lab_config(TWO_HOSTS))) == both
+    assert needed_bridges(plan(lab_config())) == ()
 
 
 def test_cidr_overlap_ignores_what_is_not_a_network():

@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import shutil
 
-from lab.config import LabConfig
+from lab.plan import LabPlan
 from lab.preflight.facts import LabFacts
 from lab.preflight.probes.host import gather_host
 from lab.preflight.probes.machine import Which, gather_machine
 from lab.preflight.probes.ssh import ssh_answers
 
 
-def gather(cfg: LabConfig, which: Which = shutil.which, existing: bool = True) -> LabFacts:
+def gather(lab: LabPlan, which: Which = shutil.which, existing: bool = True) -> LabFacts:
     """Every fact the checks read; `existing=False` skips the existing machines' SSH probes (warnings only)."""
-    machine = gather_machine(cfg, which)
-    if cfg.existing_cloud:
+    machine = gather_machine(lab, which)
+    if lab.cloud is not None:
         return LabFacts(machine, ())
     virsh = "virsh" in machine.commands
-    hosts = tuple(gather_host(cfg, i, virsh) for i in range(len(cfg.lab_hosts)))
-    probes = tuple(ssh_answers(m.address) if existing and m.address else None for m in cfg.existing_computes)
+    hosts = tuple(gather_host(lab, i, virsh) for i in range(len(lab.hosts)))
+    probes = tuple(ssh_answers(m.address) if existing and m.address else None for m in lab.existing_machines)
     return LabFacts(machine, hosts, probes)

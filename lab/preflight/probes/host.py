@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from lab import libvirt_ssh
-from lab.config import LabConfig
+from lab.plan import LabPlan
 from lab.preflight.facts import HostFacts
 from lab.preflight.hosts import (
     DEFAULT_POOL_DIR,
@@ -19,14 +19,14 @@ from lab.preflight.needs import needed_bridges
 from lab.preflight.probes import command, local
 
 
-def gather_host(cfg: LabConfig, index: int, virsh: bool) -> HostFacts:
+def gather_host(lab: LabPlan, index: int, virsh: bool) -> HostFacts:
     """One lab host over its URI (virsh, bounded); a host on this machine also from /proc and the file system."""
-    target = libvirt_ssh.ssh_target(cfg.lab_hosts[index].uri)
+    target = libvirt_ssh.ssh_target(lab.hosts[index].uri)
     if target is None or not virsh:
-        return _gather(cfg, index, virsh, cfg.lab_hosts[index].uri)
+        return _gather(lab, index, virsh, lab.hosts[index].uri)
     try:
         with libvirt_ssh.forwarded(target, command.PROBE_TIMEOUT_S) as tunnel:
-            facts = _gather(cfg, index, virsh, tunnel.uri)
+            facts = _gather(lab, index, virsh, tunnel.uri)
             said = tunnel.messages()
     except libvirt_ssh.SshFailure as failure:
         return HostFacts(reachable=False, error=failure.detail, ssh_failure=failure.kind)
@@ -35,9 +35,10 @@ def gather_host(cfg: LabConfig, index: int, virsh: bool) -> HostFacts:
     return facts
 
 
-def _gather(cfg: LabConfig, index: int, virsh: bool, uri: str) -> HostFacts:
+def _gather(lab: LabPlan, index: int, virsh: bool, uri: str) -> HostFacts:
     """The host's facts, its libvirt asked at `uri` (its own, or the local end of the provider's SSH path)."""
-    host = cfg.lab_hosts[index]
+    host = lab.hosts[index]
+    pool, pool_path = host.storage.pool_name, host.storage.pool_path
     here = is_local(host.uri)
     reachable: bool | None
     if virsh:
@@ -58,8 +59,8 @@ def _gather(cfg: LabConfig, index: int, virsh: bool, uri: str) -> HostFacts:
     exists: bool | None = None
     active: bool | None = None
     available: int | None = None
-    if asked and not host.storage_pool_path:
-        exists, active, available = pool_info(uri, host.storage_pool)
+    if asked and not pool_path:
+        exists, active, available = pool_info(uri, pool)
     mem: int | None
     if here:
         mem, total_only = local.mem_available_mib(), False
@@ -67,15 +68,15 @@ def _gather(cfg: LabConfig, index: int, virsh: bool, uri: str) -> HostFacts:
         mem, total_only = remote_memory(uri)
     disk: int | None
     if available is not None:
-        disk, disk_path = available, f"pool {host.storage_pool}"
+        disk, disk_path = available, f"pool {pool}"
     elif here:
-        disk_path = host.storage_pool_path or DEFAULT_POOL_DIR
+        disk_path = pool_path or DEFAULT_POOL_DIR
         disk = local.free_bytes(disk_path)
     else:
         disk, disk_path = None, ""
     bridges: tuple[tuple[str, str | None], ...] = ()
-    if cfg.network.mode == "bridge" and (asked or here):
-        names = [bridge for _, bridge in needed_bridges(cfg)]
+    if lab.bridged and (asked or here):
+        names = [bridge for _, bridge in needed_bridges(lab)]
         bridges = tuple((b, interface_type(uri, here, b) if asked else local.sysfs_type(b)) for b in names)
     return HostFacts(reachable=reachable, error=error, mem_available_mib=mem, mem_total_only=total_only,
                      pool_exists=exists, pool_active=active, disk_free_bytes=disk, disk_path=disk_path, bridges=bridges)

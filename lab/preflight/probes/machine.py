@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 
-from lab.config import LabConfig
+from lab.plan import LabPlan
 from lab.preflight.facts import MachineFacts
 from lab.preflight.hosts import is_local, libvirt_socket
 from lab.preflight.probes import command, local
@@ -18,22 +18,22 @@ TOOLS = ("qemu-img", "mkisofs", "dnsmasq", "qemu-system-x86_64", "virsh")
 SBIN = "/usr/sbin:/sbin"
 
 
-def gather_machine(cfg: LabConfig, which: Which = shutil.which) -> MachineFacts:
+def gather_machine(lab: LabPlan, which: Which = shutil.which) -> MachineFacts:
     commands = frozenset(t for t in TOOLS if which(t) or which(t, path=SBIN))
-    first = cfg.lab_hosts[0]
+    first = lab.hosts[0]
     here = is_local(first.uri)
     socket_ok = here and local.usable(libvirt_socket(first.uri))
     return MachineFacts(
         commands=commands,
         kvm_device_ok=local.usable("/dev/kvm"),
         cpu_virtualization=local.cpu_virtualization(),
-        hardware_virt_check=hardware_virt_check(which) if cfg.hypervisor == "kvm" and here else None,
-        closed_dirs=local.closed_dirs(first.storage_pool_path) if here and first.storage_pool_path else (),
+        hardware_virt_check=hardware_virt_check(which) if lab.hypervisor == "kvm" and here else None,
+        closed_dirs=local.closed_dirs(first.storage.pool_path) if here and first.storage.pool_path else (),
         selinux_enforcing=local.read("/sys/fs/selinux/enforce").strip() == "1",
         bridge_nf_call_iptables=local.read("/proc/sys/net/bridge/bridge-nf-call-iptables").strip() == "1",
         forward_policy_drop=forward_policy_drop(which),
-        networks_in_use=(networks_in_use(cfg, socket_ok and "virsh" in commands)
-                         if here and cfg.network.mode != "bridge" else ()),
+        networks_in_use=(networks_in_use(lab, socket_ok and "virsh" in commands)
+                         if here and not lab.bridged else ()),
     )
 
 

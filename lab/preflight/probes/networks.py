@@ -5,14 +5,12 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from lab.config import LabConfig
-from lab.plan import plan
+from lab.plan import LabPlan
 from lab.preflight.probes import command
 
 
-def networks_in_use(cfg: LabConfig, virsh: bool) -> tuple[tuple[str, str], ...]:
+def networks_in_use(lab: LabPlan, virsh: bool) -> tuple[tuple[str, str], ...]:
     """Other libvirt networks' addresses and the host's routes, without this stack's own: (what, cidr)."""
-    lab = plan(cfg)
     own_prefix, own_bridges, uri = lab.prefix + "-", {lab.management.bridge, lab.external.bridge}, lab.hosts[0].uri
     used = []
     listing = command.probe(["virsh", "-c", uri, "net-list", "--all", "--name"]) if virsh else None

@@ -2,16 +2,16 @@
 bridges, as its libvirt daemon sees them."""
 from __future__ import annotations
 
-from lab.config import LabConfig
+from lab.plan import LabPlan
 from lab.preflight.check import Check, HostScope
 from lab.preflight.facts import HostFacts
 from lab.preflight.needs import needed_bridges
 
 
-def bridges(cfg: LabConfig, scope: HostScope, facts: HostFacts) -> list[Check]:
+def bridges(lab: LabPlan, scope: HostScope, facts: HostFacts) -> list[Check]:
     found_by_name = dict(facts.bridges)
     checks = []
-    for field, bridge in needed_bridges(cfg):
+    for field, bridge in needed_bridges(lab):
         found = found_by_name.get(bridge)
         name = f"bridge {bridge}"
         if found == "bridge":

@@ -2,14 +2,14 @@
 Pulumi may run where the management LAN is reachable and this machine not)."""
 from __future__ import annotations
 
-from lab.config import LabConfig
+from lab.plan import LabPlan
 from lab.preflight.check import Check
 from lab.preflight.facts import SSH_PROBE_TIMEOUT_S
 
 
-def existing_ssh(cfg: LabConfig, answers: tuple[bool | None, ...]) -> list[Check]:
+def existing_ssh(lab: LabPlan, answers: tuple[bool | None, ...]) -> list[Check]:
     checks = []
-    for k, (machine, answered) in enumerate(zip(cfg.existing_computes, answers, strict=False)):
+    for k, (machine, answered) in enumerate(zip(lab.existing_machines, answers, strict=False)):
         if answered is None:
             continue  # not probed
         checks.append(Check(

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 
-from lab.config import LabConfig
+from lab.plan import LabPlan
 from lab.preflight.check import Check
 from lab.preflight.facts import MachineFacts
 
 
-def cidrs_free(cfg: LabConfig, facts: MachineFacts) -> list[Check]:
+def cidrs_free(lab: LabPlan, facts: MachineFacts) -> list[Check]:
     checks = []
-    for key, cidr in (("managementCidr", cfg.management_cidr), ("externalCidr", cfg.external_cidr)):
-        if cfg.network.mode == "bridge":
+    for key, cidr in (("managementCidr", lab.management.cidr), ("externalCidr", lab.external.cidr)):
+        if lab.bridged:
             # The LAN's own networks: the hosts have routes into them by design.
             checks.append(Check(f"{key} free", True, f"{cidr} is the LAN's (network.mode bridge): not checked "
                                                      "against this host's routes", fatal=False))

@@ -2,13 +2,13 @@
 enter it, and SELinux lets it (warnings: a libvirt that runs QEMU as root needs neither)."""
 from __future__ import annotations
 
-from lab.config.model import LabHost
+from lab.plan import HostPlan
 from lab.preflight.check import Check
 from lab.preflight.facts import MachineFacts
 
 
-def pool_access(host: LabHost, facts: MachineFacts) -> list[Check]:
-    path = host.storage_pool_path
+def pool_access(host: HostPlan, facts: MachineFacts) -> list[Check]:
+    path = host.storage.pool_path
     if not path:
         return []
     checks = [Check(

@@ -2,13 +2,13 @@
 QEMU's emulator for `hypervisor: qemu` (TCG)."""
 from __future__ import annotations
 
-from lab.config import LabConfig
+from lab.plan import LabPlan
 from lab.preflight.check import Check
 from lab.preflight.facts import MachineFacts
 
 
-def hypervisor(cfg: LabConfig, facts: MachineFacts) -> Check:
-    return kvm(facts) if cfg.hypervisor == "kvm" else tcg(facts)
+def hypervisor(lab: LabPlan, facts: MachineFacts) -> Check:
+    return kvm(facts) if lab.hypervisor == "kvm" else tcg(facts)
 
 
 def kvm(facts: MachineFacts) -> Check:

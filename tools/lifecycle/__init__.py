@@ -1,1 +1,0 @@
-"""Lab lifecycle tools: revert to a snapshot (revert.py), stop and start."""
