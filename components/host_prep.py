@@ -2,6 +2,8 @@
 
 Order on a node: SSH answers (SshReady, bounded by bootTimeout) -> cloud-init finished
 (wait-for-boot.sh, bounded by bootTimeout) -> [RHEL subscription]
+-> [package-sources.sh: packageSources rendered by lab/package_sources.py, dnf's or apt's by the profile, on stdin,
+a secret when it holds the proxy password; the prep then gets LAB_REPOS_ONLY with mirrors]
 -> prep script of the profile [-> storage-lvm.sh on the node with Cinder's/Swift's data disks];
 the external NIC's check, /etc/hosts and root SSH trust from the controller run beside it. Every command
 is triggered by the node's domain ID, so a re-created VM is prepared again while a no-change `pulumi up`

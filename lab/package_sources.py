@@ -16,19 +16,19 @@ Why [main] of dnf.conf: dnf reads /etc/dnf/vars only after dnf.conf (dnf/cli/cli
 password cannot hide in a variable; and EL9's yum, Packstack's `yum install` (prescript_000.py:1204) and Puppet's
 dnf package provider all read that one file. With a password the file becomes root-only (0600), as do apt's.
 No http_proxy goes into the nodes' environment: OpenStack's own HTTP between the nodes never meets the proxy.
-The lab's own names and addresses (management network, node names, FQDNs, the DNS domain) are never proxied: a
-mirror among them gets `proxy=` (empty: dnf.conf(5), "disable proxy setting inherited from the main section").
+The lab's own addresses and names (loopback, the management network and its gateway, the DNS domain of every node's
+FQDN) are never proxied: a mirror among them (or in noProxy) gets `proxy=` (empty: dnf.conf(5), "disable proxy
+setting inherited from the main section"); apt, which matches exact hosts only, gets them as DIRECT.
 """
 from __future__ import annotations
 
 import base64
 import ipaddress
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Optional
 from urllib.parse import quote, urlsplit
 
 from lab.config.model import LabConfig, PackageSources
-from lab.node_plan import NodePlan
 
 REPO_FILE = "/etc/yum.repos.d/openstack-lab.repo"
 DNF_CONF = "/etc/dnf/dnf.conf"
@@ -210,12 +210,11 @@ def apt_input(plan: PackageSourcesPlan) -> str:
     return node_input(apt_files(plan), apt_absent(plan))
 
 
-def package_sources_plan(config: LabConfig, nodes: Iterable[NodePlan], dns_domain: str) -> Optional[PackageSourcesPlan]:
-    """The plan's part, with what the lab never sends through the proxy: this machine's loopback, the management
-    network and its gateway, every node's name, FQDN and address, the lab's DNS domain. None: packageSources unset."""
+def package_sources_plan(config: LabConfig, dns_domain: str) -> Optional[PackageSourcesPlan]:
+    """The plan's part, with what the lab never sends through the proxy: loopback, the management network and its
+    gateway, the lab's DNS domain (every node's FQDN). By network and domain, not node by node, so adding a
+    compute changes nothing the existing nodes were given. None: packageSources unset."""
     if not config.package_sources.configured:
         return None
-    own = ["localhost", "127.0.0.1", config.management_cidr, config.management_gateway, "." + dns_domain]
-    for node in nodes:
-        own += [node.name, node.fqdn, node.management_ip]
-    return PackageSourcesPlan(config.package_sources, config.openstack_release, tuple(dict.fromkeys(own)))
+    own = ("localhost", "127.0.0.1", config.management_cidr, config.management_gateway, "." + dns_domain)
+    return PackageSourcesPlan(config.package_sources, config.openstack_release, own)

@@ -108,9 +108,14 @@ def test_a_mirror_in_no_proxy_or_on_the_lab_network_goes_direct():
     assert repo["openstack-lab-ceph"]["proxy"] == ""  # ceph-mirror.corp.example
     assert "proxy" not in repo["openstack-lab-baseos"]
     # The lab's own names, addresses, network and domain never go through the proxy.
-    assert {"controller", "controller.alice.lab.internal", "compute1"} <= set(part.no_proxy)
-    assert bypasses_proxy(plan(lab_config(BASE)).controller.management_ip, part.no_proxy)
-    assert bypasses_proxy("anything.alice.lab.internal", part.no_proxy)
+    lab = plan(lab_config(BASE))
+    for node in lab.nodes:
+        assert bypasses_proxy(node.management_ip, part.no_proxy) and bypasses_proxy(node.fqdn, part.no_proxy)
+    assert bypasses_proxy(lab.management.gateway or "", part.no_proxy) and bypasses_proxy("localhost", part.no_proxy)
+    # By network and domain, not node by node: a scale-out changes nothing the existing nodes got.
+    raw, secrets = sources(proxy=True, mirrors=True, no_proxy=(".corp.example",))
+    grown = plan(lab_config({**raw, "computeCount": 5}, secrets=secrets)).prep.package_sources
+    assert grown is not None and el9_input(grown) == el9_input(part) and apt_input(grown) == apt_input(part)
     assert not bypasses_proxy("mirror.lan", part.no_proxy)
 
 
@@ -119,7 +124,8 @@ def test_apt_proxy_for_the_debian_guest():
     apt = apt_files(part)[APT_PROXY_FILE]
     assert apt.mode == 0o600
     assert 'Acquire::http::Proxy "http://lab-user:pr0xy-Secret-Value-7781@proxy.lan:3128/";' in apt.content
-    assert 'Acquire::http::Proxy::controller "DIRECT";' in apt.content
+    assert 'Acquire::http::Proxy::localhost "DIRECT";' in apt.content
+    assert f'Acquire::http::Proxy::{plan(lab_config(BASE)).management.gateway} "DIRECT";' in apt.content
     plain = apt_files(plan_of(proxy=True))[APT_PROXY_FILE]
     assert plain.mode == 0o644 and 'Acquire::https::Proxy "http://proxy.lan:3128/";' in plain.content
     assert apt_files(plan_of(mirrors=True)) == {}
