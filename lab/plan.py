@@ -15,8 +15,8 @@ from typing import Mapping, Optional
 from lab import naming
 from lab.answers import lab_answers
 from lab.cloudinit import NodeIdentity
-from lab.config.model import (STAGES, BootSettings, ExistingCloud, LabConfig, LabHost, PlacedNode, PrepProfile,
-                              RhelSubscription, Secret)
+from lab.config.model import (STAGES, BootSettings, ExistingCloud, ExistingCompute, LabConfig, LabHost, PlacedNode,
+                              PrepProfile, RhelSubscription, Secret)
 from lab.node_plan import HostEntry, NodePlan, NodeVolumes, node_volumes
 from lab.openstack_plan import DemoPlan, NetworkingPlan, OpenStackNames, image_name, openstack_names
 from lab.package_sources import PackageSourcesPlan, package_sources_plan
@@ -53,6 +53,7 @@ class HostPlan:
     uri: str
     suffix: str  # "" on the first host (a one-host lab keeps its names), "-<name>" on the others
     storage: StoragePlan
+    keys: str = ""  # where its settings are in the config, for messages: "hosts[1]." or "" (the top-level keys)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,11 @@ class LabPlan:
         return tuple(node for node in self.nodes if node.existing is None)
 
     @property
+    def existing_machines(self) -> tuple[ExistingCompute, ...]:
+        """The machines the lab joins (existingComputes), in the config's order."""
+        return tuple(node.existing for node in self.nodes if node.existing is not None)
+
+    @property
     def controller(self) -> NodePlan:
         return self.nodes[0]
 
@@ -144,7 +150,8 @@ def plan(config: LabConfig) -> LabPlan:
     prefix = naming.resource_prefix(project, stack)
     dns_domain = naming.dns_domain(stack)
     hosts = tuple(
-        HostPlan(host.name, host.uri, "" if k == 0 else f"-{host.name}", _storage(config, host))
+        HostPlan(host.name, host.uri, "" if k == 0 else f"-{host.name}", _storage(config, host),
+                 f"hosts[{k}]." if config.hosts else "")
         for k, host in enumerate(config.lab_hosts)
     )
     nodes = tuple(_node(config, placed, dns_domain, hosts) for placed in config.placed_nodes)
