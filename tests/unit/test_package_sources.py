@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import itertools
+import json
 import os
 import re
 import shutil
@@ -321,3 +322,17 @@ def test_module_leaves_no_path_of_the_host_in_the_rendering():
     # Pure data: nothing of this machine (its root, user, temp dir) ends up in what the nodes get.
     text = el9_input(plan_of(proxy=True, user=True, password=True, mirrors=True))
     assert os.getcwd() not in text and str(Path.home()) not in text
+
+
+def test_with_mirrors_the_answers_leave_packstack_nothing_to_fetch():
+    # Packstack's prescript reaches out by itself only through CONFIG_REPO (repositories with gpgcheck=0,
+    # prescript_000.py:1316-1324), CONFIG_ENABLE_RDO_TESTING (rdo-release's testing repository, :1114-1116) and
+    # tempest's provisioning; the lab's answers with mirrors set none of them, and Packstack's own defaults
+    # (as the pinned Packstack declares them) are the harmless ones.
+    raw, _ = sources(mirrors=True)
+    with_mirrors = dict(plan(lab_config(raw)).answers)
+    assert with_mirrors == dict(plan(lab_config(BASE)).answers)
+    declared = json.loads((Path(__file__).resolve().parents[2] / "lab/packstack_validators.json").read_text())["keys"]
+    for key, harmless in (("CONFIG_REPO", ""), ("CONFIG_ENABLE_RDO_TESTING", "n"), ("CONFIG_PROVISION_TEMPEST", "n"),
+                          ("CONFIG_PROVISION_DEMO", "n")):
+        assert with_mirrors.get(key, declared[key]["default"]) == harmless, key
