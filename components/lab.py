@@ -15,7 +15,8 @@ from typing import Any, Optional
 import pulumi
 
 from components.demo_cloud import DemoCloud, DemoCloudArgs
-from components.lab_stages import declare_nodes, declare_packstack, declare_prep, login_key
+from components.lab_snapshots import LabSnapshots
+from components.lab_stages import LoginKey, NodesStage, declare_nodes, declare_packstack, declare_prep, login_key
 from components.openstack_networking import OpenStackNetworking, OpenStackNetworkingArgs
 from components.outputs import LabOutputs
 from components.remote import NodeConnection
@@ -78,13 +79,23 @@ class OpenStackLab(pulumi.ComponentResource):
             outputs = dataclasses.replace(outputs, ssh_private_key=pulumi.Output.secret(login.private))
         else:
             public_key = demo.public_key
-        return dataclasses.replace(outputs, **self._demo(demo, networking, public_key))
+        _, demo_outputs = self._demo(demo, networking, public_key)
+        return dataclasses.replace(outputs, **demo_outputs)
 
     # -- lab on libvirt ---------------------------------------------------------------
     def _lab(self) -> LabOutputs:
+        """The stages, then the lab-wide snapshots after the last one declared."""
+        login = login_key(self.plan, self)
+        built = declare_nodes(self.plan, login, self)
+        outputs, last = self._stages_after_nodes(built, login)
+        if self.plan.snapshots.names:
+            LabSnapshots("snapshots", self.plan.snapshots, built.identities, last or list(built.nodes.values()),
+                         pulumi.ResourceOptions(parent=self))
+        return outputs
+
+    def _stages_after_nodes(self, built: NodesStage, login: LoginKey) -> tuple[LabOutputs, list[pulumi.Resource]]:
+        """Every stage after nodes: the outputs, and the resources of the last stage declared ([]: nodes)."""
         plan = self.plan
-        login = login_key(plan, self)
-        built = declare_nodes(plan, login, self)
         outputs = LabOutputs(
             nodes={node.name: node.management_ip for node in plan.nodes},
             ssh_commands={node.name: plan.ssh_command(node) for node in plan.nodes},
@@ -92,14 +103,14 @@ class OpenStackLab(pulumi.ComponentResource):
             ssh_private_key=pulumi.Output.secret(login.private) if login.generated else None,
         )
         if not plan.runs("prep"):
-            return outputs
+            return outputs, []
         connections = {
             node.name: NodeConnection(node.management_ip, login.private, built.host_keys[node.name])
             for node in plan.nodes
         }
         preps = declare_prep(plan, built, connections, self)
         if not plan.runs("answers"):
-            return outputs
+            return outputs, list(preps.values())
         packstack = declare_packstack(plan, built, preps, connections, self)
         outputs = dataclasses.replace(
             outputs,
@@ -108,18 +119,17 @@ class OpenStackLab(pulumi.ComponentResource):
             keystone_url=plan.keystone_url,
         )
         if packstack.keystone is None:
-            return outputs
+            return outputs, [packstack]
         auth = packstack.keystone.auth
         outputs = dataclasses.replace(outputs, clouds_yaml=self._clouds_yaml(auth))
         if not plan.runs("networking"):
-            return outputs
+            return outputs, [packstack]
         networking = self._networking(auth, packstack.keystone)
         outputs = self._with_networking(outputs, networking)
         if plan.demo is None:
-            return outputs
-        return dataclasses.replace(
-            outputs, **self._demo(plan.demo, networking, plan.demo.public_key or login.public)
-        )
+            return outputs, [networking]
+        demo, demo_outputs = self._demo(plan.demo, networking, plan.demo.public_key or login.public)
+        return dataclasses.replace(outputs, **demo_outputs), [demo]
 
     # -- shared ---------------------------------------------------------------------
     def _networking(self, auth: CloudAuth, ready: pulumi.Resource) -> OpenStackNetworking:
@@ -142,7 +152,7 @@ class OpenStackLab(pulumi.ComponentResource):
         )
 
     def _demo(self, demo: DemoPlan, networking: OpenStackNetworking,
-              public_key: pulumi.Input[str]) -> dict[str, Any]:
+              public_key: pulumi.Input[str]) -> tuple[DemoCloud, dict[str, Any]]:
         """Stage demo on the networking stage's provider (its keypair takes public_key); its commands (and server
         address) as LabOutputs fields."""
         cloud = DemoCloud(
@@ -156,7 +166,7 @@ class OpenStackLab(pulumi.ComponentResource):
             networking.provider,
             pulumi.ResourceOptions(parent=self),
         )
-        return {
+        return cloud, {
             "demo_server_create": cloud.server_create,
             "demo_floating_ip_commands": cloud.floating_ip_commands,
             "demo_server_ip": cloud.server_ip,

@@ -21,10 +21,11 @@ from lab.node_plan import HostEntry, NodePlan, NodeVolumes, node_volumes
 from lab.openstack_plan import DemoPlan, NetworkingPlan, OpenStackNames, image_name, openstack_names
 from lab.package_sources import PackageSourcesPlan, package_sources_plan
 from lab.packstack_facts import KEYSTONE_PORT, PHYSNET, StorageDisks, cloud_flavors, storage_disks
+from lab.snapshot_plan import SnapshotPlan, snapshot_plan
 
 __all__ = [
     "DemoPlan", "HostEntry", "HostPlan", "LabPlan", "LoginPlan", "NetworkPlan", "NetworkingPlan", "NodePlan",
-    "NodeVolumes", "OpenStackNames", "PrepPlan", "StoragePlan", "plan",
+    "NodeVolumes", "OpenStackNames", "PrepPlan", "SnapshotPlan", "StoragePlan", "plan",
 ]
 
 
@@ -107,6 +108,7 @@ class LabPlan:
     networking: NetworkingPlan
     demo: Optional[DemoPlan]  # None: stage demo not declared
     cloud: Optional[ExistingCloud] = None  # an existing cloud: only networking and demo are declared there
+    snapshots: SnapshotPlan = SnapshotPlan()  # lab-wide snapshots, taken after the last stage
 
     def runs(self, stage: str) -> bool:
         """Whether a stage is declared."""
@@ -197,6 +199,7 @@ def plan(config: LabConfig) -> LabPlan:
                                   config.dns_servers),
         demo=_demo(config, prefix, names, login, cloud_flavors(answers)),
         cloud=config.cloud,
+        snapshots=snapshot_plan(config.snapshots, nodes),
     )
 
 

@@ -219,3 +219,35 @@ def reached(uris: Iterable[str], ssh_timeout: int = SSH_TIMEOUT_S) -> Iterator[d
             target = ssh_target(uri)
             usable[uri] = uri if target is None else stack.enter_context(forwarded(target, ssh_timeout)).uri
         yield usable
+
+
+def domain_state(uri: str, domain: str) -> str:
+    """running, paused, shut off, ... (virsh domstate)."""
+    return run_virsh(uri, "domstate", domain).strip()
+
+
+@contextmanager
+def all_paused(domains: Iterable[tuple[str, str]], resume_every_paused: bool = False) -> Iterator[list[str]]:
+    """Every running domain of `domains` ((usable uri, name) pairs) suspended before the block, so none runs ahead
+    of the others; after it, also when it fails, those of them still paused resumed (`resume_every_paused`: every
+    one paused then, as after reverts to snapshots of running domains). Yields the names it suspended."""
+    targets = list(domains)
+    suspended: list[str] = []
+    failed = True
+    try:
+        for uri, name in targets:
+            if domain_state(uri, name) == "running":
+                run_virsh(uri, "suspend", name)
+                suspended.append(name)
+        yield suspended
+        failed = False
+    finally:
+        problems = []
+        for uri, name in targets:
+            try:
+                if (name in suspended or resume_every_paused) and domain_state(uri, name) == "paused":
+                    run_virsh(uri, "resume", name)
+            except VirshError as err:
+                problems.append(err)
+        if problems and not failed:
+            raise problems[0]

@@ -229,6 +229,7 @@ class LabConfig:
     hosts: tuple[LabHost, ...] = ()
     network: NetworkSettings = NetworkSettings()
     existing_computes: tuple[ExistingCompute, ...] = ()
+    snapshots: tuple[str, ...] = ()  # lab-wide snapshot names, taken after the last stage
     package_sources: PackageSources = PackageSources()  # proxy and mirrors of the nodes' packages
 
     @property

@@ -6,7 +6,7 @@ import os
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from lab.config import (access, addressing, cloud, demo, flow, host, packages, placement, profiles, sizes,
+from lab.config import (access, addressing, cloud, demo, flow, host, packages, placement, profiles, sizes, snapshots,
                         software)
 from lab.config.model import LabConfig
 from lab.config.reader import ConfigError, Reader
@@ -38,6 +38,7 @@ def parse(
         **flow.read(r, profile),
         cloud=cloud.read(r),
         **demo.read(r),
+        **snapshots.read(r),
         **packages.read(r, software_fields["os_flavor"], software_fields["openstack_release"],
                         dict(software_fields["packstack_answers"])),
     )

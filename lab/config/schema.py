@@ -172,6 +172,10 @@ SCHEMA: dict[str, Key] = {k.name: k for k in (
          "Seconds a node may take to answer SSH, and again to finish cloud-init; then up fails naming the node.",
          FLOW, "flow"),
     Key("keystoneTimeout", "integer", 900, "Seconds KeystoneReady waits for a token.", FLOW, "flow"),
+    Key("snapshots", "array", [],
+         "Lab-wide snapshots [name, ...]: each name one consistent snapshot (memory included) of every lab node, "
+         "taken after the last stage; `make revert SNAPSHOT=name` goes back to it. Names: a-z, 0-9, '-'.",
+         FLOW, "snapshots", shown="none"),
     Key("cloud", "object", None,
          "Existing cloud {authUrl, username, projectName, userDomainName, projectDomainName, region}: "
          "skips nodes and Packstack.", CLOUD, "cloud"),

@@ -5,8 +5,9 @@ State: {"domains": {name: {"state": "running"|"paused"|"shut off", "snapshots": 
 "boot": int}}, "calls": [[uri, verb, args...]], "fail": {verb: domain}, "hang": verb}. Each call is recorded;
 a verb named in "fail" for a domain fails as libvirt would; the messages are libvirt 9's wording.
 Only the verbs the lab runs: domstate, suspend, resume, snapshot-create-as, snapshot-list, snapshot-delete,
-snapshot-revert, dumpxml, domtime, list.
+snapshot-revert, snapshot-info, dumpxml, domtime, list.
 """
+import fcntl
 import json
 import os
 import sys
@@ -15,6 +16,16 @@ import time
 
 def main(argv: list[str]) -> int:
     path = os.environ["FAKE_VIRSH_STATE"]
+    with open(path + ".lock", "w") as lock:  # callers run virsh in parallel (one per node)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        code, out, state, verb = call(path, argv)
+    if state.get("hang") == verb:
+        time.sleep(30)
+    sys.stdout.write(out)
+    return code
+
+
+def call(path: str, argv: list[str]) -> tuple[int, str, dict, str]:
     with open(path) as f:
         state = json.load(f)
     args = [a for a in argv if a != "-q"]
@@ -31,10 +42,7 @@ def main(argv: list[str]) -> int:
         out, code = "", 1
     with open(path, "w") as f:
         json.dump(state, f)
-    if state.get("hang") == verb:
-        time.sleep(30)
-    sys.stdout.write(out)
-    return code
+    return code, out, state, verb
 
 
 class Failed(Exception):
@@ -83,14 +91,19 @@ def run(state: dict, verb: str, rest: list[str]) -> str:
         return f"Domain snapshot {snap} created\n"
     if verb == "snapshot-list":
         return "".join(f"{s}\n" for s in dom["snapshots"])
-    snap = option(rest, "--snapshotname", 1) if verb in ("snapshot-delete", "snapshot-revert") else ""
-    if verb in ("snapshot-delete", "snapshot-revert") and snap not in dom["snapshots"]:
+    named = ("snapshot-delete", "snapshot-revert", "snapshot-info")
+    snap = option(rest, "--snapshotname", 1) if verb in named else ""
+    if verb in named and snap not in dom["snapshots"]:
         raise Failed(f"Domain snapshot not found: no domain snapshot with matching name '{snap}'")
+    if verb == "snapshot-info":
+        state = dom.get("taken_in", {}).get(snap, "running").replace("shut off", "shutoff")
+        return f"Name:           {snap}\nDomain:         {name}\nState:          {state}\nLocation:       internal\n"
     if verb == "snapshot-delete":
         dom["snapshots"].remove(snap)
         return f"Domain snapshot {snap} deleted\n"
     if verb == "snapshot-revert":
-        dom["state"] = "paused" if "--paused" in rest else dom.get("taken_in", {}).get(snap, "running")
+        taken_in = dom.get("taken_in", {}).get(snap, "running")
+        dom["state"] = "paused" if "--paused" in rest else "running" if taken_in == "paused" else taken_in
         dom["reverted_to"] = snap
         return ""
     if verb == "dumpxml":

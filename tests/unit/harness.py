@@ -98,6 +98,7 @@ DYNAMIC_OUTPUTS = {
     "downloaded": True,
     "banner": "SSH-2.0-dropbear",  # SshReady
     "host_key": "ssh-ed25519 AAAAscanned",  # HostKeyScan
+    "paused_seconds": 9.0,  # LabSnapshot (and `seconds`, as SshReady)
 }
 
 
@@ -154,6 +155,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 keys = ("path", "size", "downloaded")
             elif "subject" in state:  # HostKeyScan (SshReady has timeout_setting too)
                 keys = ("host_key",)
+            elif "snapshot" in state:  # LabSnapshot
+                keys = ("seconds", "paused_seconds")
             else:  # PackstackAnswers
                 keys = ("passwords", "admin_password", "answer_file", "answer_file_sha256")
             for key in keys:
@@ -301,3 +304,36 @@ def run_script(name: str, tmp_path: Path, env: Optional[Mapping[str, str]] = Non
     full_env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path), **(env or {})}
     return subprocess.run(["bash", str(SCRIPTS / name)], input=stdin, capture_output=True, text=True,
                           env=full_env, timeout=60)
+
+
+def entry(value, secret=False):
+    """An entry of `pulumi config --json --show-secrets` (values as strings, objects as JSON)."""
+    return {"value": value if isinstance(value, str) else json.dumps(value), "secret": secret}
+
+
+class FakePulumi:
+    """`pulumi` as tools/verify/stack.py's StackReader calls it: config --json, stack output --json
+    [--show-secrets NAME]; a call naming `fail` fails with `failing_stdout` (which the reader must never show)."""
+
+    def __init__(self, config, outputs, secrets, fail=None, failing_stdout="", stack="alice"):
+        self.config, self.outputs, self.secrets, self.fail = config, outputs, secrets, fail
+        self.failing_stdout, self.stack = failing_stdout, stack
+        self.argvs = []
+
+    def __call__(self, argv, **kw):
+        self.argvs.append(argv)
+        assert kw["stdin"] == subprocess.DEVNULL and kw["capture_output"]
+        args = argv[2:-2]
+        assert argv[:2] == ["pulumi", "--non-interactive"] and argv[-2:] == ["--stack", self.stack]
+        if self.fail and self.fail in args:
+            return subprocess.CompletedProcess(argv, 255, self.failing_stdout,
+                                               f"error: no stack named '{self.stack}' found\n")
+        if args == ["config", "--json", "--show-secrets"]:
+            out = json.dumps({f"openstack-lab:{k}": v for k, v in self.config.items()})
+        elif args == ["stack", "output", "--json"]:
+            out = json.dumps(self.outputs)
+        elif args[:3] == ["stack", "output", "--json"] and args[3] == "--show-secrets":
+            out = json.dumps(self.secrets[args[4]])
+        else:
+            raise AssertionError(f"unexpected pulumi call {args}")
+        return subprocess.CompletedProcess(argv, 0, out, "")

@@ -536,6 +536,31 @@ def test_the_management_network_must_hold_every_hosts_block():
     assert "no room" in found["managementCidr"]
 
 
+def test_snapshots_default_to_none_and_keep_their_order():
+    assert lab_config({}).snapshots == ()
+    assert lab_config({"snapshots": ["installed", "before-upgrade", "x1"]}).snapshots == \
+        ("installed", "before-upgrade", "x1")
+    assert lab_config({"snapshots": json.dumps(["installed"])}).snapshots == ("installed",)  # as Pulumi stores it
+
+
+@pytest.mark.parametrize("names, key, words", [
+    (["Installed"], "snapshots[0]", "lower-case letters, digits and inner '-'"),
+    (["ok", "with space"], "snapshots[1]", "'with space' is not a snapshot name"),
+    (["-lead"], "snapshots[0]", "inner '-'"),
+    (["a" * 41], "snapshots[0]", "at most 40 characters"),
+    (["installed", "installed"], "snapshots[1]", "'installed' is listed twice"),
+    ([3], "snapshots[0]", "expected a snapshot name (a string), got 3"),
+])
+def test_each_bad_snapshot_name_is_one_problem(names, key, words):
+    problems = config_problems({"snapshots": names})
+    assert list(problems) == [key] and words in problems[key]
+
+
+def test_snapshots_are_refused_on_an_existing_cloud():
+    problems = config_problems(CLOUD | {"snapshots": ["installed"]}, secrets=("cloudPassword",))
+    assert "no lab node to snapshot" in problems["snapshots"]
+
+
 # --- packageSources (lab/config/packages.py) -----------------------------------------------------------
 
 PKG_MIRRORS = {"baseos": "http://m.lan/b/", "appstream": "http://m.lan/a/", "crb": "http://m.lan/c/",

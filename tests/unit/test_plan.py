@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from harness import BRIDGE, LAN, lab_config, login_pair
+from harness import BRIDGE, HOST_B, LAN, WITH_EXISTING, lab_config, login_pair
 from lab import naming
 from lab.plan import HostEntry, plan
 
@@ -85,3 +85,17 @@ def test_an_existing_machine_sits_on_no_host():
     assert phys1 not in p.lab_nodes and phys1 not in p.host_nodes(0)
     assert p.controller.host == 0 and p.controller.libvirt_uri == "qemu:///system"
     assert p.answers["CONFIG_COMPUTE_HOSTS"].endswith(",10.40.0.200")
+
+
+def test_snapshots_plan_every_lab_node_on_its_host_and_skip_existing_machines():
+    assert plan(lab_config({})).snapshots.names == ()
+    lab = plan(lab_config({**WITH_EXISTING, "snapshots": ["installed"]}, secrets=("sshPrivateKey",))).snapshots
+    assert lab.names == ("installed",) and lab.skipped == ("phys1",)
+    assert [(n.node, n.domain, n.host_uri) for n in lab.nodes] == [
+        ("controller", "openstack-lab-alice-controller", "qemu:///system"),
+        ("compute1", "openstack-lab-alice-compute1", "qemu:///system"),
+        ("b-compute1", "openstack-lab-alice-b-compute1", HOST_B),
+        ("b-compute2", "openstack-lab-alice-b-compute2", HOST_B),
+    ]
+    assert lab.host_uris == ("qemu:///system", HOST_B)
+    assert lab.domains_on(HOST_B) == ("openstack-lab-alice-b-compute1", "openstack-lab-alice-b-compute2")

@@ -23,6 +23,7 @@ PINNED = {
     ("providers.host_key_scan", "_HostKeyScanProvider"),
     ("providers.image_file", "_ImageFileProvider"),
     ("providers.keystone_ready", "KeystoneReadyProvider"),
+    ("providers.lab_snapshot", "LabSnapshotProvider"),
     ("providers.packstack_answers", "PackstackAnswersProvider"),
     ("providers.ssh_keypair", "SshKeyPairProvider"),
     ("providers.ssh_ready", "_SshReadyProvider"),

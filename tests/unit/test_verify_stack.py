@@ -5,7 +5,6 @@ Secrets reach the checker only through the CLI's stdout (never argv) and a faili
 never shown."""
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from harness import FakePulumi, entry
 from tools.verify.cloud import CloudsYamlError, read_login
 from tools.verify.guest import HostGuest
 from tools.verify.stack import StackError, StackReader, expectations
@@ -23,36 +23,6 @@ CLOUDS = ("clouds:\n  openstack-lab-alice:\n    auth:\n      auth_url: http://10
           f"      username: admin\n      password: {PASSWORD}\n      project_name: admin\n"
           "      user_domain_name: Default\n      project_domain_name: Default\n    region_name: RegionOne\n")
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
-
-
-def entry(value, secret=False):
-    """An entry of `pulumi config --json --show-secrets` (values as strings, objects as JSON)."""
-    return {"value": value if isinstance(value, str) else json.dumps(value), "secret": secret}
-
-
-class FakePulumi:
-    """`pulumi` as the reader calls it: config --json, stack output --json [--show-secrets NAME]."""
-
-    def __init__(self, config, outputs, secrets, fail=None):
-        self.config, self.outputs, self.secrets, self.fail = config, outputs, secrets, fail
-        self.argvs = []
-
-    def __call__(self, argv, **kw):
-        self.argvs.append(argv)
-        assert kw["stdin"] == subprocess.DEVNULL and kw["capture_output"]
-        args = argv[2:-2]
-        assert argv[:2] == ["pulumi", "--non-interactive"] and argv[-2:] == ["--stack", "alice"]
-        if self.fail and self.fail in args:
-            return subprocess.CompletedProcess(argv, 255, f"{PASSWORD}\n", "error: no stack named 'alice' found\n")
-        if args == ["config", "--json", "--show-secrets"]:
-            out = json.dumps({f"openstack-lab:{k}": v for k, v in self.config.items()})
-        elif args == ["stack", "output", "--json"]:
-            out = json.dumps(self.outputs)
-        elif args[:3] == ["stack", "output", "--json"] and args[3] == "--show-secrets":
-            out = json.dumps(self.secrets[args[4]])
-        else:
-            raise AssertionError(f"unexpected pulumi call {args}")
-        return subprocess.CompletedProcess(argv, 0, out, "")
 
 
 @pytest.fixture
@@ -66,7 +36,8 @@ LAB_OUTPUTS = {"nodes": {"controller": "10.209.0.10", "compute1": "10.209.0.11",
 
 
 def read(project, config, outputs=LAB_OUTPUTS, secrets=None, fail=None, key_needed=True):
-    fake = FakePulumi(config, outputs, secrets or {"cloudsYaml": CLOUDS, "sshPrivateKey": KEY}, fail)
+    fake = FakePulumi(config, outputs, secrets or {"cloudsYaml": CLOUDS, "sshPrivateKey": KEY}, fail,
+                      failing_stdout=f"{PASSWORD}\n")
     facts = StackReader("alice", project, run=fake).read(key_needed=key_needed)
     return facts, fake
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .backend import (
+    Lock,
     backend_dir,
     describe_lock,
     lock_files,
@@ -21,17 +22,10 @@ from .messages import Failure, say
 from .processes import orphaned_plugins, running_clis, stop
 
 
-def recover(stack: str, cwd: Path, force: bool) -> int:
-    backend_url = os.environ.get("PULUMI_BACKEND_URL", "")
-    if not backend_url:
-        raise Failure("PULUMI_BACKEND_URL is not set: source toolchain/env.sh (make recover does)")
-    backend = backend_dir(backend_url)
-    project = project_name(cwd)
-    cli = Cli(stack, cwd)
-    if stack_file(backend, project, stack) is None:
-        raise Failure(f"no stack {stack} of project {project} in {backend}", code=3)
-
-    # 1. Who holds the stack? Nothing is changed until no pulumi of it runs.
+def idle_stack_locks(backend_url: str, backend: Path, project: str, stack: str, force: bool = False) -> list[Lock]:
+    """The stack's locks once no pulumi of it runs (stale ones: their run was killed); Failure (code 2) naming the
+    pid to wait for or interrupt while a pulumi of the stack still runs here, or another host's lock (`force`:
+    taken as stale)."""
     locks = [describe_lock(p) for p in lock_files(backend, project, stack)]
     for lock in locks:
         if lock.alive:
@@ -47,6 +41,21 @@ def recover(stack: str, cwd: Path, force: bool) -> int:
         listing = "\n  ".join(f"pid {pid}: {cmd}" for pid, cmd in others)
         raise Failure(f"a pulumi of stack {stack} still runs, nothing changed:\n  {listing}\n  wait for it or "
                       "interrupt it (kill -INT <pid>), then run this again", code=2)
+    return locks
+
+
+def recover(stack: str, cwd: Path, force: bool) -> int:
+    backend_url = os.environ.get("PULUMI_BACKEND_URL", "")
+    if not backend_url:
+        raise Failure("PULUMI_BACKEND_URL is not set: source toolchain/env.sh (make recover does)")
+    backend = backend_dir(backend_url)
+    project = project_name(cwd)
+    cli = Cli(stack, cwd)
+    if stack_file(backend, project, stack) is None:
+        raise Failure(f"no stack {stack} of project {project} in {backend}", code=3)
+
+    # 1. Who holds the stack? Nothing is changed until no pulumi of it runs.
+    locks = idle_stack_locks(backend_url, backend, project, stack, force)
 
     # 2. The passphrase, before anything is changed.
     cli.check_passphrase()

@@ -1,0 +1,1 @@
+"""Lab lifecycle tools: revert to a snapshot (revert.py), stop and start."""
