@@ -15,11 +15,14 @@ GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 .PHONY: test test-go test-unit test-packstack test-engine test-e2e test-api packstack-options
 
 help:
-	@echo "make up        - set up, check the host, then pulumi up on stack $(STACK)"
+	@echo "make up        - set up, check the host, then pulumi up on stack $(STACK); ends with the stage times"
 	@echo "make test      - set up, lint, then run every test tier ($(TIERS))"
 	@echo "make lint      - ruff, mypy, shellcheck and go vet (lint-python | lint-shell | lint-go)"
 	@echo "make recover   - after an interrupted up: stale lock, orphaned plugins, pending creates, refresh"
 	@echo "make verify    - does the cloud work? a smoke of stack $(STACK) through its cloudsYaml (tools/verify/)"
+	@echo "make stop      - shut the lab's nodes down: computes first, the controller last (forced off after 180 s)"
+	@echo "make start     - start them: the controller, Keystone, then the computes until Nova has them up"
+	@echo "make revert SNAPSHOT=name - every node back to a lab-wide snapshot (snapshots), clocks set, refresh"
 	@echo "make preview | destroy | doctor | ssh-config | test-unit | test-packstack | test-engine | test-e2e | test-api"
 
 # packstack's netifaces has no wheel for Python 3.11: pip builds it (a C compiler and Python's headers).
@@ -48,8 +51,14 @@ doctor: $(VENV)/.stamp
 stack: toolchain
 	$(PULUMI) stack select $(STACK) 2>/dev/null || $(PULUMI) stack init $(STACK) --secrets-provider passphrase
 
+# The engine's event log (a flag the CLI offers with PULUMI_DEBUG_COMMANDS) gives the stage times table at the end
+# (tools/stage_times.py, also appended to .lab/<stack>/stage-times.jsonl); a failed up still prints what ran and fails.
+# A stopped lab (make stop) is refused: `pulumi up` would neither start its domains nor see them off.
 up: deps toolchain doctor stack
-	$(PULUMI) up --yes --stack $(STACK)
+	$(ENV) $(PY) -m tools.lifecycle.power check --stack $(STACK)
+	umask 077 && mkdir -p .lab/$(STACK)
+	umask 077; export PULUMI_DEBUG_COMMANDS=true; rc=0; $(PULUMI) up --yes --stack $(STACK) --event-log .lab/$(STACK)/up-events.jsonl \
+	  || rc=$$?; $(PY) -m tools.stage_times --stack $(STACK) --events .lab/$(STACK)/up-events.jsonl || true; exit $$rc
 
 preview: deps toolchain stack
 	$(PULUMI) preview --diff --stack $(STACK)
@@ -69,6 +78,31 @@ recover: toolchain
 verify: deps toolchain
 	bash tools/ensure-packages.sh iputils-ping openssh-client
 	$(ENV) $(PY) -m tools.verify --stack $(STACK)
+
+# The lab's nodes off and on in order (tools/lifecycle/power.py): stop = the computes, then the controller, each
+# group shut down cleanly within 180 s (--shutdown-timeout), then forced off with a warning; start = the controller,
+# its SSH and Keystone, then the computes, their SSH and their nova-compute up. Existing machines are left alone.
+.PHONY: stop start
+stop: deps toolchain
+	$(ENV) $(PY) -m tools.lifecycle.power stop --stack $(STACK)
+
+start: deps toolchain
+	$(ENV) $(PY) -m tools.lifecycle.power start --stack $(STACK)
+
+# Every node back to the lab-wide snapshot SNAPSHOT (one of the stack's `snapshots`, taken by `make up`), all paused
+# together; then the guest clocks set to this host's, Keystone awaited (after Packstack), `pulumi refresh`
+# (tools/lifecycle/revert.py). Refused while a pulumi of the stack runs.
+.PHONY: revert
+revert: deps toolchain
+	@test -n "$(SNAPSHOT)" || { echo "make revert SNAPSHOT=<name>: name one of the stack's snapshots" >&2; exit 2; }
+	$(ENV) $(PY) -m tools.lifecycle.revert --stack $(STACK) --snapshot $(SNAPSHOT)
+
+# The caching proxy recipe (issue 21 item 3; README "A caching proxy on the lab host"): squid on this machine keeps
+# every package the nodes download (tools/caching_proxy.py renders its config, tools/caching-proxy.sh installs it,
+# restarting squid only on a change). The tests/packages tier runs a real squid from the same configuration.
+.PHONY: caching-proxy
+caching-proxy: $(VENV)/.stamp
+	$(PY) tools/caching_proxy.py --stack $(STACK)
 
 outputs: toolchain
 	$(PULUMI) stack output --stack $(STACK)
