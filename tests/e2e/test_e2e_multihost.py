@@ -33,6 +33,7 @@ import pytest
 
 from e2esupport import OVERLAY, LabStack, SshReadyWatcher, answer_file, log, new_keypair, run
 from multihost_support import ExistingGuest
+from recording_proxy import BODY, RecordingProxy
 from support import require
 from support.lan import EXT_BRIDGE, MGMT_BRIDGE, Lan
 from support.libvirtd import PrivateLibvirtd
@@ -55,6 +56,11 @@ REPLACE_OPS = ("replace", "create-replacement", "delete-replaced", "delete", "di
 # old computes on a scale-out; the lab never does now (providers/packstack_answers.py RETIRED_KEYS).
 EXCLUDE_KEY = "EXCLUDE_SERVERS"
 EXISTING_BOOT_BOUND = 900  # seconds extra1 may take to answer SSH (a bound, not a benchmark)
+# packageSources (issue 21): the nodes' apt goes through a proxy on host A's management address (the test's
+# recording stand-in, tests/e2e/recording_proxy.py), with a user and the secret password.
+PROXY_PORT = 3128
+PROXY_USER = "osl-e2e"
+APT_PROXY_FILE = "/etc/apt/apt.conf.d/80openstack-lab-proxy"
 
 
 def _node_address(index: int) -> str:
@@ -96,6 +102,7 @@ class MultiHost:
     untouched_sha256: str = ""
     boot_id: str = ""
     failed: list[str] = field(default_factory=list)
+    proxy_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
 
     def need(self, *steps: str) -> None:
         for step in steps:
@@ -178,6 +185,7 @@ def _stack_config(mh: MultiHost, image: dict, hypervisor: str, b_computes: int =
         "externalGateway": hosts.lan.external_gateway,
         "existingComputes": [{"name": EXTRA, "address": EXTRA_ADDRESS, "hostKey": mh.host_key_public}],
         "stopAfter": "answers",
+        "packageSources": {"proxy": f"http://{hosts.lan.management_gateway}:{PROXY_PORT}", "proxyUser": PROXY_USER},
         "hypervisor": hypervisor,
         "baseImage": image["disk"],
         "boot": {"kernel": image["kernel"], "initrd": image["initrd"], "cmdline": image["cmdline"]},
@@ -231,6 +239,7 @@ def test_01_up_across_two_hosts(mh, image, host_ready, base_dir, tier_log, timin
     mh.config = _stack_config(mh, image, host_ready)
     stack.set_config({**mh.config, "sshPublicKey": mh.public_key})
     stack.set_secret("sshPrivateKey", mh.key_file.read_text())  # through stdin, never argv
+    stack.set_secret("packageProxyPassword", mh.proxy_password)
     _wait_for_existing(mh, timings)
 
     logins = mh.hosts.logins_from_a()
@@ -288,6 +297,34 @@ def test_02_every_node_answers_ssh_and_prep_ran_once(mh, mh_step):
         assert not re.search(r"eth1\s+inet", addr), f"{node}: eth1 carries an address: {addr}"
         link = re.search(r"eth1: <([^>]*)>", addr)
         assert link and "UP" in link.group(1).split(","), f"{node}: eth1 is not up: {addr}"
+
+
+def test_02b_apt_goes_through_the_package_proxy(mh, base_dir, timings, mh_step):
+    """packageSources.proxy on the Debian profile (issue 21): every node, the existing machine too, has the lab's apt
+    proxy file (root-only: it holds the password) and its apt reaches the proxy, which sees the node's address,
+    the URL and the proxy user; the lab's own network goes DIRECT."""
+    mh.need("test_01_up_across_two_hosts")
+    gateway = mh.hosts.lan.management_gateway
+    start = time.monotonic()
+    with RecordingProxy(mh.hosts.a.netns, gateway, PROXY_PORT, base_dir / "mh-package-proxy.log") as proxy:
+        for node, ip in EXPECTED.items():
+            owner = mh.ssh(ip, f"stat -c '%a %U' {APT_PROXY_FILE}").strip()
+            assert owner == "600 root", f"{node}: {APT_PROXY_FILE} is {owner!r}, want 600 root"
+            dump = mh.ssh(ip, "apt-config dump | grep -i proxy", secret_output=True)
+            lab_settings = f"@{gateway}:{PROXY_PORT}/" in dump and f'Proxy::{gateway} "DIRECT"' in dump
+            assert lab_settings, f"{node}: apt's proxy settings are not the lab's"  # (dump holds the password)
+            got = mh.ssh(ip, "/usr/lib/apt/apt-helper download-file "
+                             f"http://packages.osl-e2e.invalid/{node} /tmp/osl-proxy-probe >/dev/null 2>&1; "
+                             "cat /tmp/osl-proxy-probe")
+            assert got == BODY.decode(), f"{node}: apt's download did not come from the proxy: {got!r}"
+        seen = {(r["client"], r["target"], r["user"]) for r in proxy.requests()}
+    for node, ip in EXPECTED.items():
+        assert (ip, f"http://packages.osl-e2e.invalid/{node}", PROXY_USER) in seen, \
+            f"{node}: the proxy logged no request from {ip} as {PROXY_USER}: {sorted(seen)}"
+    timings.record("multihost_package_proxy_seconds", round(time.monotonic() - start, 1))
+    # The password travels as a secret: not in the state's plain export, nor in the stack's config file.
+    assert mh.proxy_password not in json.dumps(mh.stack.export())
+    assert mh.proxy_password not in mh.stack.config_file.read_text()
 
 
 def test_03_nodes_reach_each_other_across_hosts(mh, mh_step):
