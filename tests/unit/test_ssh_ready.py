@@ -4,6 +4,7 @@ import threading
 
 import pytest
 
+from fake_clock import FakeClock
 from harness import BASE, run_lab
 from providers.ssh_ready import NotAnswering, _SshReadyProvider, ssh_banner, wait_for_ssh
 
@@ -11,17 +12,6 @@ PROPS = {"subject": "compute2", "host": "10.1.2.12", "port": 22, "identity": "uu
          "timeout_setting": "bootTimeout",
          "hint": "Watch its boot with `virsh -c qemu:///system console openstack-lab-alice-compute2`; "
                  "QEMU's own log is /var/log/libvirt/qemu/openstack-lab-alice-compute2.log"}
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def serve_once(payload: bytes):
