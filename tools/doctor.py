@@ -66,7 +66,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"doctor: {err}", file=sys.stderr)
         return 1
     lab = plan(cfg)
-    checks = run_checks(lab, gather(lab))
+    checks = run_checks(lab, gather(lab, sources=True))
     for line in report(lab, checks):
         print(line)
     failed = fatal_problems(checks)

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 # An existing machine's SSH port must answer within this.
 SSH_PROBE_TIMEOUT_S = 3
+# A package proxy or mirror must connect and answer within this (each step of a request).
+PACKAGE_PROBE_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,24 @@ class HostFacts:
 
 
 @dataclass(frozen=True)
+class SourceAnswer:
+    """What one request for a mirror's repodata/repomd.xml (packageSources) got from this machine."""
+
+    key: str  # the config key it is about: packageSources.mirrors.<name>, or packageSources.proxy (public BaseOS)
+    url: str
+    proxy: str = ""  # host:port asked as the proxy; "" when the request went direct (no proxy, or noProxy)
+    proxy_answered: bool | None = None  # the proxy took the request and answered; None: not through a proxy
+    status: int | None = None  # the HTTP status (from the proxy: 407, a 5xx of its own); None: no answer
+    repomd: bool = False  # 200 and the body is a repomd.xml
+    error: str = ""  # why there was no answer (refused, timed out, TLS)
+    login_sent: bool = False  # the proxy login went with it (not by `make doctor`, which cannot read the secret)
+
+
+@dataclass(frozen=True)
 class LabFacts:
     machine: MachineFacts
     hosts: tuple[HostFacts, ...]  # one per LabPlan.hosts entry, in order
     # One per existing compute: its SSH port answered from here within SSH_PROBE_TIMEOUT_S; None: not probed.
     existing_ssh: tuple[bool | None, ...] = ()
+    # packageSources' proxy and mirrors as asked from here (`make doctor`); empty: not asked, or nothing configured.
+    package_sources: tuple[SourceAnswer, ...] = ()

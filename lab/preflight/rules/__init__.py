@@ -18,6 +18,7 @@ from lab.preflight.rules import (
     existing,
     libvirt,
     networks,
+    package_sources,
     pool_access,
     storage_pool,
     tools,
@@ -31,7 +32,10 @@ def run_checks(lab: LabPlan, facts: LabFacts) -> list[Check]:
     checks = machine_checks(lab, facts.machine)
     for index, host_facts in enumerate(facts.hosts):
         checks += host_checks(lab, index, host_facts)
-    return checks + existing.existing_ssh(lab, facts.existing_ssh)
+    checks += existing.existing_ssh(lab, facts.existing_ssh)
+    # Fatal when the nodes download through this machine (the first host here), else warnings.
+    return checks + package_sources.package_sources(lab.prep.package_sources, facts.package_sources,
+                                                    fatal=is_local(lab.hosts[0].uri))
 
 
 def machine_checks(lab: LabPlan, facts: MachineFacts) -> list[Check]:
