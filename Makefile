@@ -8,11 +8,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ENV := source toolchain/env.sh &&
 PULUMI := $(ENV) pulumi --non-interactive
-TIERS ?= tests/unit tests/packstack tests/engine tests/e2e tests/api
+TIERS ?= tests/unit tests/packstack tests/packages tests/engine tests/e2e tests/api
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 
 .PHONY: help deps toolchain doctor stack up preview destroy outputs ssh-config lint lint-python lint-shell lint-go
-.PHONY: test test-go test-unit test-packstack test-engine test-e2e test-api packstack-options
+.PHONY: test test-go test-unit test-packstack test-packages test-engine test-e2e test-api packstack-options
 
 help:
 	@echo "make up        - set up, check the host, then pulumi up on stack $(STACK); ends with the stage times"
@@ -23,7 +23,7 @@ help:
 	@echo "make stop      - shut the lab's nodes down: computes first, the controller last (forced off after 180 s)"
 	@echo "make start     - start them: the controller, Keystone, then the computes until Nova has them up"
 	@echo "make revert SNAPSHOT=name - every node back to a lab-wide snapshot (snapshots), clocks set, refresh"
-	@echo "make preview | destroy | doctor | ssh-config | test-unit | test-packstack | test-engine | test-e2e | test-api"
+	@echo "make preview | destroy | doctor | ssh-config | test-unit | test-packstack | test-packages | test-engine | test-e2e | test-api"
 
 # packstack's netifaces has no wheel for Python 3.11: pip builds it (a C compiler and Python's headers).
 $(VENV)/.stamp: requirements.txt requirements-dev.txt
@@ -142,6 +142,11 @@ test-unit: deps
 # The real Packstack --dry-run on the lab's answers in a namespace sandbox, then the catalog compile (root).
 test-packstack: deps
 	$(PY) -m pytest -ra tests/packstack
+
+# The lab's package sources under the real dnf, rpm, createrepo_c and a squid from the caching-proxy recipe, in a
+# network namespace of the tier's own (root).
+test-packages: deps
+	$(PY) -m pytest -ra tests/packages
 
 test-engine: deps toolchain
 	$(ENV) $(PY) -m pytest -ra tests/engine
