@@ -13,6 +13,7 @@ import itertools
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -23,8 +24,9 @@ from typing import Optional
 
 from lab.caching_proxy import BasicAuth, SquidSettings, squid_config
 from lab.config import parse
-from lab.package_sources import PackageSourcesPlan, dnf_main, el9_files
+from lab.package_sources import DNF_CONF, PackageSourcesPlan, dnf_main, el9_files, el9_input
 from lab.plan import plan
+from support import ROOT
 from support.command_log import CommandLog
 
 HERE = Path(__file__).resolve().parent
@@ -291,15 +293,18 @@ def sources_plan(package_sources: Mapping[str, object], password: Optional[str] 
     return found
 
 
-def render_el9(root: Path, sources: PackageSourcesPlan) -> dict[str, int]:
-    """What host prep writes on a node (lab/package_sources.py), under `root`: the lab's repo file(s), and dnf.conf
-    = the stock file with the lab's [main] keys, at the renderer's mode. Returns path -> mode of what it wrote."""
-    files = {path: (f.content, f.mode) for path, f in el9_files(sources).items()}
-    main = dnf_main(sources)
-    assert main.section == "main" and main.path == "/etc/dnf/dnf.conf", main.path
-    files[main.path] = (STOCK_DNF_CONF + "".join(f"{key}={value}\n" for key, value in main.values), main.mode)
-    write_root(root, files)
-    return {path: mode for path, (_, mode) in files.items()}
+def render_el9(root: Path, sources: PackageSourcesPlan, log: CommandLog) -> dict[str, int]:
+    """What host prep does on a node, under `root`: the image's stock dnf.conf, then the real
+    scripts/package-sources.sh (LAB_ROOT=root) with the renderer's input on stdin, as HostPrep runs it
+    (`el9_input`: the lab's repo file, dnf's [main] keys). Returns path -> mode of the files the renderer names."""
+    write_root(root, {DNF_CONF: (STOCK_DNF_CONF, 0o644)})
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "package-sources.sh")], input=el9_input(sources),
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": os.environ["PATH"], "LAB_ROOT": str(root)})
+    log.add(f"package-sources.sh under {root.name} (exit {proc.returncode})", proc.stdout + proc.stderr)
+    assert proc.returncode == 0, f"package-sources.sh failed: {proc.stderr[-2000:]}"
+    paths = [*el9_files(sources), dnf_main(sources).path]
+    return {path: stat.S_IMODE((root / path.lstrip("/")).stat().st_mode) for path in paths}
 
 
 def run_dnf(ns: Namespace, root: Path, log: CommandLog, *args: str) -> subprocess.CompletedProcess[str]:

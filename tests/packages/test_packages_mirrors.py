@@ -19,7 +19,7 @@ def gets(mirror: Mirror, since: int) -> list[str]:
 def test_dnf_installs_from_the_mirrors_with_gpgcheck(ns: Namespace, mirror: Mirror, scratch_root: Path,
                                                      command_log: CommandLog) -> None:
     plan = sources_plan(sources())
-    written = render_el9(scratch_root, plan)
+    written = render_el9(scratch_root, plan, command_log)
     repo_file = next(path for path in written if path.startswith("/etc/yum.repos.d/"))
     assert written["/etc/dnf/dnf.conf"] == 0o644  # no secret in it
     assert (scratch_root / repo_file.lstrip("/")).read_text().count("gpgcheck=1") == len(REPOS)
@@ -39,7 +39,7 @@ def test_dnf_installs_from_the_mirrors_with_gpgcheck(ns: Namespace, mirror: Mirr
 
 def test_gpg_keys_from_a_url_are_fetched_from_the_mirror(ns: Namespace, mirror: Mirror, scratch_root: Path,
                                                          command_log: CommandLog) -> None:
-    render_el9(scratch_root, sources_plan(sources(gpgKeys=KEYS_URL)))
+    render_el9(scratch_root, sources_plan(sources(gpgKeys=KEYS_URL)), command_log)
     before = len(mirror.requests())
     proc = run_dnf(ns, scratch_root, command_log, "install", "osl-cloud")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -49,7 +49,7 @@ def test_gpg_keys_from_a_url_are_fetched_from_the_mirror(ns: Namespace, mirror: 
 
 def test_gpgcheck_refuses_an_unsigned_package(ns: Namespace, mirror: Mirror, scratch_root: Path,
                                               command_log: CommandLog) -> None:
-    render_el9(scratch_root, sources_plan(sources()))
+    render_el9(scratch_root, sources_plan(sources()), command_log)
     before = len(mirror.requests())
     proc = run_dnf(ns, scratch_root, command_log, "install", "osl-unsigned")
     assert proc.returncode != 0
@@ -62,7 +62,7 @@ def test_gpgcheck_refuses_an_unsigned_package(ns: Namespace, mirror: Mirror, scr
 def test_the_lab_repositories_are_the_enabled_ones(ns: Namespace, mirror: Mirror, scratch_root: Path,
                                                    command_log: CommandLog) -> None:
     plan = sources_plan(sources())
-    render_el9(scratch_root, plan)
+    render_el9(scratch_root, plan, command_log)
     proc = run_dnf(ns, scratch_root, command_log, "repolist", "--enabled")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     listed = {line.split()[0] for line in proc.stdout.splitlines()[1:] if line.strip()}

@@ -40,7 +40,7 @@ def two_downloads(ns: Namespace, mirror: Mirror, squid: Squid, base: Path, comma
     logs = []
     for name in ("first-node", "rebuilt-node"):
         root = base / "roots" / f"proxy-{name}"
-        render_el9(root, plan)
+        render_el9(root, plan, command_log)
         proc = run_dnf(ns, root, command_log, "install", "osl-probe")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert installed(ns, root, "osl-probe")
@@ -77,7 +77,7 @@ def test_repomd_is_always_fetched_again(two_downloads: TwoDownloads) -> None:
 def test_a_mirror_in_no_proxy_is_reached_directly(ns: Namespace, mirror: Mirror, squid: Squid, scratch_root: Path,
                                                   command_log: CommandLog) -> None:
     plan = sources_plan(sources(proxy=squid.url, noProxy=[MIRROR_ADDRESS]))
-    render_el9(scratch_root, plan)
+    render_el9(scratch_root, plan, command_log)
     assert "\nproxy=\n" in (scratch_root / "etc/yum.repos.d").joinpath(os.listdir(scratch_root / "etc/yum.repos.d")[0]
                                                                        ).read_text()
     seen, mirrored = len(squid.entries()), len(mirror.requests())
@@ -93,7 +93,7 @@ def test_a_proxy_login_from_the_root_only_dnf_conf(ns: Namespace, mirror: Mirror
     secret = Secrets(packageProxyPassword=proxy_login.password)
     # Without the login squid refuses (407) and dnf fails: the login below is what lets dnf through.
     anonymous = base / "roots" / "login-anonymous"
-    render_el9(anonymous, sources_plan(sources(proxy=squid_with_login.url)))
+    render_el9(anonymous, sources_plan(sources(proxy=squid_with_login.url)), command_log)
     seen = len(squid_with_login.entries())
     refused = run_dnf(ns, anonymous, command_log, "install", "osl-probe")
     assert refused.returncode != 0
@@ -101,7 +101,7 @@ def test_a_proxy_login_from_the_root_only_dnf_conf(ns: Namespace, mirror: Mirror
 
     root = base / "roots" / "login"
     written = render_el9(root, sources_plan(sources(proxy=squid_with_login.url, proxyUser=proxy_login.user),
-                                            password=proxy_login.password))
+                                            password=proxy_login.password), command_log)
     holders = [path for path in written if proxy_login.password in (root / path.lstrip("/")).read_text()]
     assert holders == ["/etc/dnf/dnf.conf"], holders
     assert stat.S_IMODE((root / "etc/dnf/dnf.conf").stat().st_mode) == 0o600
