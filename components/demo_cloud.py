@@ -61,7 +61,8 @@ class DemoCloud(pulumi.ComponentResource):
 
         self.image_file = ImageFile(
             f"{name}-image-file",
-            ImageFileArgs(source=demo.image, sha256=demo.image_sha256, cache_dir=args.cache_dir),
+            ImageFileArgs(source=demo.image, sha256=demo.image_sha256, cache_dir=args.cache_dir,
+                          proxy=pulumi.Output.secret(plan.download_proxy.value) if plan.download_proxy else None),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.image = openstack.images.Image(

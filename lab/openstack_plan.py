@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from lab.config.model import DemoSettings
+from lab.config.model import DemoSettings, Secret
 
 
 @dataclass(frozen=True)
@@ -70,3 +70,4 @@ class DemoPlan:
     existing_flavors: frozenset[str]  # flavors the cloud already has (a lab's Packstack makes m1.*)
     image_visibility: str  # public in a lab; private on an existing cloud, where the user may not publish
     ssh_key_file: str  # what the user's ssh line names as the keypair's private key
+    download_proxy: Optional[Secret] = None  # packageSources.proxy (with its login) for the image's download

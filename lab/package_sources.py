@@ -11,6 +11,7 @@ Interface (used by components/host_prep.py, scripts/package-sources.sh, the real
   lab_repo_ids(plan) -> (repo id, ...)      the only repositories left enabled when mirrors are set
   apt_files(plan) -> {path: NodeFile}       the Debian test guest's apt proxy (Acquire::http(s)::Proxy)
   node_input(files, absent, main) -> str    scripts/package-sources.sh's stdin (one entry per line)
+  download_proxy(plan, url) -> Secret|None  the proxy this machine fetches the demo image through
 
 Why [main] of dnf.conf: dnf reads /etc/dnf/vars only after dnf.conf (dnf/cli/cli.py `_read_conf_file`), so a
 password cannot hide in a variable; and EL9's yum, Packstack's `yum install` (prescript_000.py:1204) and Puppet's
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import quote, urlsplit
 
-from lab.config.model import LabConfig, PackageSources
+from lab.config.model import LabConfig, PackageSources, Secret
 
 REPO_FILE = "/etc/yum.repos.d/openstack-lab.repo"
 DNF_CONF = "/etc/dnf/dnf.conf"
@@ -167,6 +168,16 @@ def _proxy_url_with_login(plan: PackageSourcesPlan) -> Optional[str]:
     if src.proxy_password is not None:
         login += ":" + quote(src.proxy_password.value, safe="")
     return f"{parts.scheme}://{login}@{parts.netloc}/"
+
+
+def download_proxy(plan: Optional[PackageSourcesPlan], url: str) -> Optional[Secret]:
+    """The proxy (login included: a secret) this machine downloads `url` through (the demo image), or None: no
+    packageSources.proxy, not an http(s) URL, or a host in noProxy / the lab's own."""
+    parts = urlsplit(url)
+    if plan is None or parts.scheme not in ("http", "https") or bypasses_proxy(parts.hostname or "", plan.no_proxy):
+        return None
+    login = _proxy_url_with_login(plan)
+    return Secret(login) if login is not None else None
 
 
 def apt_files(plan: PackageSourcesPlan) -> dict[str, NodeFile]:

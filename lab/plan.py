@@ -19,7 +19,7 @@ from lab.config.model import (STAGES, BootSettings, ExistingCloud, ExistingCompu
                               PrepProfile, RhelSubscription, Secret)
 from lab.node_plan import HostEntry, NodePlan, NodeVolumes, node_volumes
 from lab.openstack_plan import DemoPlan, NetworkingPlan, OpenStackNames, image_name, openstack_names
-from lab.package_sources import PackageSourcesPlan, package_sources_plan
+from lab.package_sources import PackageSourcesPlan, download_proxy, package_sources_plan
 from lab.packstack_facts import KEYSTONE_PORT, PHYSNET, StorageDisks, cloud_flavors, storage_disks
 from lab.snapshot_plan import SnapshotPlan, snapshot_plan
 
@@ -267,4 +267,5 @@ def _demo(config: LabConfig, prefix: str, names: OpenStackNames, login: LoginPla
         existing_flavors=frozenset() if existing_cloud else lab_flavors,
         image_visibility="private" if existing_cloud else "public",
         ssh_key_file="<private key of demo.publicKey>" if demo.public_key else login.key_file,
+        download_proxy=download_proxy(package_sources_plan(config, naming.dns_domain(config.stack)), demo.image),
     )

@@ -65,6 +65,9 @@ def fetch(props: dict[str, Any], opener: Callable[..., Any] = urllib.request.url
             raise ImageChecksumMismatch(f"{source}: sha256 is {got}, not the expected {want} (demo.imageSha256)")
         return {"path": str(path), "sha256": got, "size": path.stat().st_size, "downloaded": False}
     assert want, "a URL needs its sha256"
+    if props.get("proxy"):  # packageSources.proxy (login included); otherwise urllib's own: the environment's
+        handler = urllib.request.ProxyHandler({"http": props["proxy"], "https": props["proxy"]})
+        opener = urllib.request.build_opener(handler).open
     target = cached_path(source, want, props["cache_dir"])
     if target.is_file() and sha256_of(target) == want:
         pulumi.log.info(f"{source}: using the verified copy {target}")
@@ -116,6 +119,9 @@ class ImageFileArgs:
     source: str  # a URL or a local path
     sha256: Optional[str]  # the expected checksum; None: a local file is taken as it is
     cache_dir: str  # where downloads are kept
+    # http://[user:password@]host:port the download goes through (a secret); None: no input, urllib's default
+    # (http_proxy/https_proxy of the environment), as before the key existed.
+    proxy: Optional[pulumi.Input[str]] = None
 
 
 class ImageFile(LabResource):
@@ -124,4 +130,6 @@ class ImageFile(LabResource):
     size: pulumi.Output[int]
 
     def __init__(self, name: str, args: ImageFileArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        super().__init__(_ImageFileProvider(), name, fields_of(args), opts, outputs=OUTPUTS)
+        props = {k: v for k, v in fields_of(args).items() if not (k == "proxy" and v is None)}
+        super().__init__(_ImageFileProvider(), name, props, opts, outputs=OUTPUTS,
+                         secret_outputs=("proxy",) if "proxy" in props else ())

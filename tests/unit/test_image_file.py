@@ -1,7 +1,9 @@
 """providers/image_file.py: a local file or a download, verified by its checksum (served from 127.0.0.1)."""
+import base64
 import hashlib
 import http.server
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +69,34 @@ def test_image_file_diff_replaces_on_another_source_or_checksum():
     assert not p.diff("x", olds, {**olds, "path": None, "size": None, "downloaded": None}).changes
     assert p.diff("x", olds, {**olds, "source": "/b.img"}).replaces == ["source"]
     assert not p.diff("x", olds, {**olds, "sha256": None}).changes  # a local file's recorded checksum
+
+
+def test_image_file_downloads_through_the_given_proxy_with_its_login(tmp_path):
+    from providers.image_file import fetch
+
+    # packageSources.proxy (issue 21): the download goes to the proxy (an absolute URL, the login as Basic auth);
+    # the image's own host is never looked up or contacted.
+    payload = b"proxied image" * 50
+    seen = []
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Proxy-Authorization")))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        got = fetch({"source": "http://images.example.invalid/cirros.img",
+                     "sha256": hashlib.sha256(payload).hexdigest(), "cache_dir": str(tmp_path / "cache"),
+                     "proxy": f"http://u:pw@127.0.0.1:{server.server_address[1]}"})
+    finally:
+        server.shutdown()
+    assert got["downloaded"] and Path(got["path"]).read_bytes() == payload
+    assert seen == [("http://images.example.invalid/cirros.img", "Basic " + base64.b64encode(b"u:pw").decode())]

@@ -336,3 +336,17 @@ def test_with_mirrors_the_answers_leave_packstack_nothing_to_fetch():
     for key, harmless in (("CONFIG_REPO", ""), ("CONFIG_ENABLE_RDO_TESTING", "n"), ("CONFIG_PROVISION_TEMPEST", "n"),
                           ("CONFIG_PROVISION_DEMO", "n")):
         assert with_mirrors.get(key, declared[key]["default"]) == harmless, key
+
+
+def test_the_demo_image_is_downloaded_through_the_proxy_unless_its_host_is_exempt():
+    raw, secrets = sources(proxy=True, user=True, password=True)
+    demo = plan(lab_config(raw, secrets=secrets)).demo
+    assert demo is not None and demo.download_proxy is not None
+    assert demo.download_proxy.value == f"http://lab-user:{PASSWORD}@proxy.lan:3128/"
+    image = run_lab(raw, secrets=secrets).named("demo-image-file")
+    assert "proxy" in image.secret_inputs and image.inputs["proxy"] == demo.download_proxy.value
+    assert "proxy" not in run_lab(BASE).named("demo-image-file").inputs  # unset: the input does not exist
+    exempt, _ = sources(proxy=True, no_proxy=(".cirros-cloud.net",))
+    assert plan(lab_config(exempt)).demo.download_proxy is None
+    local = plan(lab_config({**sources(proxy=True)[0], "demo": {"image": "/srv/cirros.img"}})).demo
+    assert local is not None and local.download_proxy is None
