@@ -15,7 +15,8 @@ Interface (used by components/host_prep.py, scripts/package-sources.sh, the real
 
 Why [main] of dnf.conf: dnf reads /etc/dnf/vars only after dnf.conf (dnf/cli/cli.py `_read_conf_file`), so a
 password cannot hide in a variable; and EL9's yum, Packstack's `yum install` (prescript_000.py:1204) and Puppet's
-dnf package provider all read that one file. With a password the file becomes root-only (0600), as do apt's.
+dnf package provider (puppet/provider/package/dnf.rb: `commands :cmd => "dnf"`, run by its parent yum.rb's install
+and update) all read that one file. With a password the file becomes root-only (0600), as do apt's.
 No http_proxy goes into the nodes' environment: OpenStack's own HTTP between the nodes never meets the proxy.
 The lab's own addresses and names (loopback, the management network and its gateway, the DNS domain of every node's
 FQDN) are never proxied: a mirror among them (or in noProxy) gets `proxy=` (empty: dnf.conf(5), "disable proxy

@@ -69,6 +69,10 @@ def read(r: Reader, os_flavor: str, release: str, answers: dict[str, str]) -> di
         if any(c in password.value for c in "\n\r"):
             r.problem("packageProxyPassword", "contains a line break, which no dnf or apt setting can hold; "
                                               "set it again without one")
+        elif re.search(r"\$[A-Za-z_{]", password.value) or password.value != password.value.strip():
+            # dnf substitutes $variables in dnf.conf values (libdnf's getSubstitutedValue) and strips the ends.
+            r.problem("packageProxyPassword", "starts or ends with a space, or holds '$' before a letter, '_' or "
+                                              "'{', which dnf would read as a variable in dnf.conf; set one without")
     gpg_keys = _gpg_keys(r, given.get("gpgKeys", RELEASE_PACKAGE))
     mirrors = _mirrors(r, given.get("mirrors"), os_flavor, release, gpg_keys)
     if mirrors is not None:

@@ -650,3 +650,12 @@ def test_mirrors_refuse_packstack_answers_that_reach_beyond_them():
     assert "packstackAnswers.CONFIG_PROVISION_TEMPEST" in problems
     # Without mirrors they are the user's business.
     lab_config({**BASE, "packstackAnswers": {"CONFIG_REPO": "http://elsewhere.example/repo"}})
+
+
+@pytest.mark.parametrize("password", ["pa$releasever", "x${basearch}", " padded", "two\nlines"])
+def test_a_proxy_password_dnf_would_mangle_is_refused_without_echoing_it(password):
+    problems = config_problems({**BASE, "packageSources": {"proxy": "http://p.lan:3128", "proxyUser": "bob"},
+                                "packageProxyPassword": password}, secrets=("packageProxyPassword",))
+    assert list(problems) == ["packageProxyPassword"] and password.strip() not in problems["packageProxyPassword"]
+    lab_config({**BASE, "packageSources": {"proxy": "http://p.lan:3128", "proxyUser": "bob"},
+                "packageProxyPassword": "a$1-b%c:d@e"}, secrets=("packageProxyPassword",))
