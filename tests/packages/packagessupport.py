@@ -35,6 +35,7 @@ IN_NETNS = HERE / "in-netns.sh"
 LAN = "192.0.2.0/24"
 MIRROR_ADDRESS = "192.0.2.10"
 PROXY_ADDRESS = "192.0.2.1"
+OUTSIDER_ADDRESS = "198.51.100.7"  # TEST-NET-2, also only in the namespace: a client outside the lab's networks
 MIRROR_PORT = 8080
 PROXY_PORT = 3128
 AUTH_PROXY_PORT = 3129  # the recipe's squid asking for a login, beside the open one
@@ -60,7 +61,8 @@ class Namespace:
         subprocess.run(["ip", "netns", "add", self.name], check=True, timeout=30)
         try:
             for argv in (["link", "set", "lo", "up"], ["addr", "add", f"{PROXY_ADDRESS}/32", "dev", "lo"],
-                         ["addr", "add", f"{MIRROR_ADDRESS}/32", "dev", "lo"]):
+                         ["addr", "add", f"{MIRROR_ADDRESS}/32", "dev", "lo"],
+                         ["addr", "add", f"{OUTSIDER_ADDRESS}/32", "dev", "lo"]):
                 subprocess.run(["ip", "-n", self.name, *argv], check=True, timeout=30)
         except BaseException:
             self.close()
@@ -311,6 +313,13 @@ def run_dnf(ns: Namespace, root: Path, log: CommandLog, *args: str) -> subproces
     proc = ns.run(dnf_argv(root, *args), timeout=DNF_TIMEOUT)
     log.add(f"dnf {' '.join(args)} in {root.name} (exit {proc.returncode})", proc.stdout + proc.stderr)
     return proc
+
+
+def proxy_get(ns: Namespace, url: str, proxy: str, source: str) -> int:
+    """The HTTP status of one GET of `url` through `proxy` (host:port) from `source`, inside the namespace."""
+    proc = ns.run(["python3", str(HERE / "proxy_get.py"), url, proxy, source], timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stdout.strip())
 
 
 def installed(ns: Namespace, root: Path, name: str) -> bool:

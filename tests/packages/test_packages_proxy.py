@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from packagessupport import (MIRROR_ADDRESS, CmdlineWatch, Mirror, Namespace, Squid, SquidLogin, dnf_argv,
-                             installed, render_el9, run_dnf, sources, sources_plan)
+from packagessupport import (MIRROR_ADDRESS, MIRROR_URL, OUTSIDER_ADDRESS, PROXY_ADDRESS, CmdlineWatch, Mirror,
+                             Namespace, Squid, SquidLogin, dnf_argv, installed, proxy_get, render_el9, run_dnf,
+                             sources, sources_plan)
 from support.command_log import CommandLog
 from support.secret_scan import Secrets, assert_absent
 
@@ -72,6 +73,19 @@ def test_repomd_is_always_fetched_again(two_downloads: TwoDownloads) -> None:
     # Checksum-named metadata files are served from the cache.
     named = [code for code, url in two_downloads.second if "/repodata/" in url and not url.endswith("repomd.xml")]
     assert named and all(code.startswith(HITS) for code in named), named
+
+
+def test_the_recipe_serves_only_the_lab_networks_and_never_its_own_loopback(ns: Namespace, mirror: Mirror,
+                                                                          squid: Squid) -> None:
+    """The recipe's ACLs under the real squid: a lab client passes, a client outside the lab's networks and a
+    request for the proxy host's own loopback are refused (403), whatever the mirror would say."""
+    key = f"{MIRROR_URL}/keys/RPM-GPG-KEY-CentOS-SIG-Cloud"
+    at = f"{PROXY_ADDRESS}:{squid.port}"
+    assert proxy_get(ns, key, at, PROXY_ADDRESS) == 200
+    assert proxy_get(ns, key, at, OUTSIDER_ADDRESS) == 403
+    # Nothing listens there in the namespace: without `deny to_localhost` squid would try and answer 503.
+    assert proxy_get(ns, "http://127.0.0.1:8080/", at, PROXY_ADDRESS) == 403
+    assert ("TCP_DENIED/403", key) in squid.entries()
 
 
 def test_a_mirror_in_no_proxy_is_reached_directly(ns: Namespace, mirror: Mirror, squid: Squid, scratch_root: Path,
