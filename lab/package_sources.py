@@ -41,7 +41,8 @@ KEY_DIR = "file:///etc/pki/rpm-gpg/"
 # The CentOS key on every CentOS Stream 9 image (centos-gpg-keys), and each SIG's key, installed by its
 # centos-release-<component> package or found under the gpgKeys URL.
 CENTOS_KEY = "RPM-GPG-KEY-centosofficial"
-EXTRAS_KEY = "RPM-GPG-KEY-CentOS-SIG-Extras"
+# centos-stream-repos 9's centos-addons.repo checks extras-common with the SHA512 variant of the Extras SIG key.
+EXTRAS_KEY = "RPM-GPG-KEY-CentOS-SIG-Extras-SHA512"
 SIG_KEYS = {"rdo": "RPM-GPG-KEY-CentOS-SIG-Cloud", "rabbitmq": "RPM-GPG-KEY-CentOS-SIG-Messaging",
             "openvswitch": "RPM-GPG-KEY-CentOS-SIG-NFV", "ceph": "RPM-GPG-KEY-CentOS-SIG-Storage"}
 # The NFV SIG's own repository file sets module_hotfixes (its openvswitch/ovn builds beside AppStream's modules).

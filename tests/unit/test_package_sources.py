@@ -99,6 +99,8 @@ def test_every_combination_renders_its_files(combo):
         else:
             assert key.startswith(KEYS_URL if combo["keys_url"] else "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-SIG-")
     assert repo["openstack-lab-rdo"]["gpgkey"].endswith("RPM-GPG-KEY-CentOS-SIG-Cloud")
+    # As centos-stream-repos 9's centos-addons.repo checks extras-common.
+    assert repo["openstack-lab-extras"]["gpgkey"].endswith("RPM-GPG-KEY-CentOS-SIG-Extras-SHA512")
     assert repo["openstack-lab-openvswitch"]["module_hotfixes"] == "1"
 
 
