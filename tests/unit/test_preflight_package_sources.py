@@ -55,6 +55,7 @@ class MirrorHandler(BaseHTTPRequestHandler):
 @dataclass
 class ProxyState:
     login: Optional[str] = None  # "user:password" the proxy asks for; None: open
+    tunnel: bool = False  # CONNECT accepted (then the "mirror" behind it speaks no TLS); False: refused (403)
     seen: list[tuple[str, str, bool]] = field(default_factory=list)  # method, target, with a login header
 
 
@@ -78,6 +79,12 @@ def proxy_handler(state: ProxyState) -> type[BaseHTTPRequestHandler]:
         def do_CONNECT(self) -> None:
             if not self._authorized():
                 return self._deny()
+            if state.tunnel:
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"HTTP/1.1 400 no TLS here\r\n\r\n")
+                self.close_connection = True
+                return None
             self.send_response(403)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -273,6 +280,17 @@ def test_without_mirrors_the_proxy_is_asked_for_the_public_baseos(proxy: str, pr
     assert answer.proxy_answered and answer.status == 407
     proxy_check = by_name(package_sources(sources, (answer,), fatal=True))["proxy"]
     assert not proxy_check.ok and "asks for a login" in proxy_check.detail
+
+
+def test_a_mirror_tls_failure_behind_a_tunnel_is_the_mirrors(proxy: str, proxy_state: ProxyState) -> None:
+    proxy_state.tunnel = True
+    sources = plan(proxy=proxy)
+    (answer,) = probe_sources(sources, timeout=5)
+    assert answer.proxy_answered and answer.status is None and answer.error
+    checks = by_name(package_sources(sources, (answer,), fatal=True))
+    assert checks["proxy"].ok
+    assert not checks["public mirror"].ok and "does not answer from this machine through the proxy" in \
+        checks["public mirror"].detail
 
 
 def test_warnings_only_when_the_nodes_do_not_download_through_this_machine(mirror: str) -> None:

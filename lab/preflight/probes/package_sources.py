@@ -114,6 +114,8 @@ def fetch(target: Target, proxy: str, login: Optional[tuple[str, str]], timeout:
     try:
         try:
             conn.connect()
+        except ssl.SSLError as err:  # TCP (and a proxy's tunnel) stood: the mirror's TLS failed
+            return _with(answer, proxy_answered=True if proxy else None, error=_short(err))
         except OSError as err:
             refused = re.search(r"Tunnel connection failed: (\d{3})", str(err))
             if proxy and refused:  # the proxy answered the CONNECT, with a refusal
