@@ -36,6 +36,7 @@ from multihost_support import ExistingGuest
 from recording_proxy import BODY, RecordingProxy
 from support import require
 from support.lan import EXT_BRIDGE, MGMT_BRIDGE, Lan
+from support.secret_scan import Secrets, assert_absent
 from support.libvirtd import PrivateLibvirtd
 from support.program import copy_program, overlay_env
 from support.pulumi import Workspace, step_type, urn_name
@@ -299,7 +300,7 @@ def test_02_every_node_answers_ssh_and_prep_ran_once(mh, mh_step):
         assert link and "UP" in link.group(1).split(","), f"{node}: eth1 is not up: {addr}"
 
 
-def test_02b_apt_goes_through_the_package_proxy(mh, base_dir, timings, mh_step):
+def test_02b_apt_goes_through_the_package_proxy(mh, base_dir, tier_log, timings, mh_step):
     """packageSources.proxy on the Debian profile (issue 21): every node, the existing machine too, has the lab's apt
     proxy file (root-only: it holds the password) and its apt reaches the proxy, which sees the node's address,
     the URL and the proxy user; the lab's own network goes DIRECT."""
@@ -322,9 +323,11 @@ def test_02b_apt_goes_through_the_package_proxy(mh, base_dir, timings, mh_step):
         assert (ip, f"http://packages.osl-e2e.invalid/{node}", PROXY_USER) in seen, \
             f"{node}: the proxy logged no request from {ip} as {PROXY_USER}: {sorted(seen)}"
     timings.record("multihost_package_proxy_seconds", round(time.monotonic() - start, 1))
-    # The password travels as a secret: not in the state's plain export, nor in the stack's config file.
-    assert mh.proxy_password not in json.dumps(mh.stack.export())
-    assert mh.proxy_password not in mh.stack.config_file.read_text()
+    # The password travels as a secret: not in the state's plain export, the stack's config file or the tier's log.
+    password = Secrets(packageProxyPassword=mh.proxy_password)
+    assert_absent(password, json.dumps(mh.stack.export()), "`pulumi stack export`")
+    assert_absent(password, mh.stack.config_file.read_text(), "the stack's config file")
+    assert_absent(password, tier_log.text(), "the tier's pulumi log")
 
 
 def test_03_nodes_reach_each_other_across_hosts(mh, mh_step):
