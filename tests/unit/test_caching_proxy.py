@@ -124,3 +124,27 @@ def test_the_script_fails_when_squid_does_not_answer(tmp_path: Path) -> None:
         closed = probe.getsockname()[1]
     failed = run(tmp_path, "config\n", closed)
     assert failed.returncode == 1 and f"did not answer on 127.0.0.1:{closed} within 3 s" in failed.stderr
+
+
+def test_make_caching_proxy_renders_for_the_stack_and_hands_the_file_to_the_script(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import tools.caching_proxy as tool
+    import tools.doctor
+
+    monkeypatch.setattr(tools.doctor, "stack_config", lambda stack: {})
+    assert tool.main(["--stack", "alice", "--print"]) == 0
+    printed = capsys.readouterr().out
+    assert "acl lab_clients src 10.208.0.0/12\n" in printed and "maximum_object_size 4 GB\n" in printed
+    handed = {}
+
+    def run(argv, **kwargs):
+        handed["argv"] = argv
+        handed["config"] = Path(argv[2]).read_text()
+        return subprocess.CompletedProcess(argv, 0)
+
+    monkeypatch.setattr(tool.subprocess, "run", run)
+    assert tool.main(["--stack", "alice", "--cache-mib", "1000"]) == 0
+    assert handed["argv"][:2] == ["bash", str(SCRIPT)] and handed["argv"][3] == "3128"
+    assert "cache_dir ufs /var/spool/squid 1000 16 256" in handed["config"]
+    gateway = lab_config({}).management_gateway
+    assert f"packageSources.proxy http://{gateway}:3128" in capsys.readouterr().out
