@@ -20,7 +20,9 @@ and update) all read that one file. With a password the file becomes root-only (
 No http_proxy goes into the nodes' environment: OpenStack's own HTTP between the nodes never meets the proxy.
 The lab's own addresses and names (loopback, the management network and its gateway, the DNS domain of every node's
 FQDN) are never proxied: a mirror among them (or in noProxy) gets `proxy=` (empty: dnf.conf(5), "disable proxy
-setting inherited from the main section"); apt, which matches exact hosts only, gets them as DIRECT.
+setting inherited from the main section"; libdnf then sets no proxy, and curl would fall back to an http_proxy of
+the environment, which the nodes do not have; checked with Debian's dnf 4.14: the repository's proxy reads ''); apt,
+which matches exact hosts only, gets them as DIRECT.
 """
 from __future__ import annotations
 
