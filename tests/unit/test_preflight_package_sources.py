@@ -23,7 +23,7 @@ from lab.plan import plan as plan_of
 from lab.preflight import probes
 from lab.preflight.check import fatal_problems
 from lab.preflight.facts import SourceAnswer
-from lab.preflight.probes.package_sources import UNREAD_SECRET, local_proxy, probe_sources, repomd_url
+from lab.preflight.probes.package_sources import UNREAD_SECRET, address_is_here, local_proxy, probe_sources, repomd_url
 from lab.preflight.rules import run_checks
 from lab.preflight.rules.package_sources import package_sources
 
@@ -163,6 +163,10 @@ def plan(mirror: Optional[str] = None, proxy: Optional[str] = None, user: Option
 
 def by_name(checks: list) -> dict:
     return {c.name: c for c in checks}
+
+
+def test_an_address_of_this_machine_is_told_apart() -> None:
+    assert address_is_here("127.0.0.1") and not address_is_here("192.0.2.77")
 
 
 def test_repomd_url_joins_the_base_and_fills_dnf_variables() -> None:
@@ -310,6 +314,7 @@ def test_the_lab_hosts_own_proxy_is_asked_on_loopback() -> None:
     gateway = config.management_gateway
     on_gateway = plan_of(lab_config({"packageSources": {"proxy": f"http://{gateway}:3128"}}))
     assert local_proxy(on_gateway) == "127.0.0.1:3128"
+    assert local_proxy(on_gateway, is_here=lambda address: True) is None  # the network exists: ask it there
     assert local_proxy(plan_of(lab_config({"packageSources": {"proxy": "http://proxy.corp:8080"}}))) is None
     remote = lab_config({"libvirtUri": HOST_B, "packageSources": {"proxy": f"http://{gateway}:3128"}})
     assert local_proxy(plan_of(remote)) is None  # the gateway is that host's, not this machine's

@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import http.client
 import re
+import socket
 import ssl
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Optional
@@ -38,17 +40,30 @@ class Target:
     proxied: bool  # through packageSources.proxy
 
 
-def local_proxy(lab: LabPlan) -> Optional[str]:
+def address_is_here(address: str) -> bool:
+    """Whether `address` is one of this machine's (a socket can bind to it; nothing is sent)."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
+            probe.bind((address, 0))
+            return True
+    except OSError:
+        return False
+
+
+def local_proxy(lab: LabPlan, is_here: Callable[[str], bool] = address_is_here) -> Optional[str]:
     """127.0.0.1:<port> when the proxy is this machine's address on the management network (NAT mode, the first
-    host here, as `make caching-proxy` sets it up): that address exists only once `up` has made the network, and
-    the recipe's squid listens on every address. None: ask the proxy where it is."""
+    host here, as `make caching-proxy` sets it up) and that address does not exist yet (`up` makes the network; the
+    recipe's squid listens on every address). None: ask the proxy where it is."""
     sources = lab.prep.package_sources
     if sources is None or sources.sources.proxy is None:
         return None
     if lab.management.mode != "nat" or not is_local(lab.hosts[0].uri):
         return None
     parts = urlsplit(sources.sources.proxy)
-    return f"127.0.0.1:{parts.port}" if parts.hostname == lab.management.gateway else None
+    host = parts.hostname or ""
+    if not host or host != lab.management.gateway or is_here(host):
+        return None
+    return f"127.0.0.1:{parts.port}"
 
 
 def repomd_url(base: str) -> str:
