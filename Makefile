@@ -44,8 +44,9 @@ deps: $(VENV)/.stamp .venv-packstack/.stamp
 toolchain:
 	bash toolchain/setup.sh
 
+# With the toolchain's environment, so the doctor can read the proxy password through the Pulumi CLI (issue 21).
 doctor: $(VENV)/.stamp
-	$(PY) tools/doctor.py --stack $(STACK)
+	$(ENV) $(PY) tools/doctor.py --stack $(STACK)
 
 # Stack per developer: created on first use with the local backend and a passphrase secrets provider.
 stack: toolchain

@@ -29,6 +29,7 @@ from lab.caching_proxy import (  # noqa: E402
     squid_config,
 )
 from lab.config import ConfigError, LabConfig, parse, read_overlay  # noqa: E402
+from lab.preflight.probes.package_sources import UNREAD_SECRET  # noqa: E402
 
 # Where the distributions put squid's NCSA helper.
 NCSA_HELPERS = ("/usr/lib/squid/basic_ncsa_auth", "/usr/lib64/squid/basic_ncsa_auth")
@@ -62,7 +63,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     raw = stack_config(args.stack)
     try:
-        cfg = parse(raw, "openstack-lab", args.stack, frozenset(k for k, v in raw.items() if v == "<secret>"),
+        cfg = parse(raw, "openstack-lab", args.stack, frozenset(k for k, v in raw.items() if v == UNREAD_SECRET),
                     overlay=read_overlay())
     except ConfigError as err:
         print(f"caching-proxy: {err}", file=sys.stderr)

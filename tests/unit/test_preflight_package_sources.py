@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -348,3 +349,43 @@ def test_only_doctor_asks_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
     assert asked == []
     probes.gather(lab, sources=True)
     assert asked == [None]
+
+
+def test_doctor_reads_the_proxy_password_through_the_cli_when_it_can(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tools.doctor as doctor
+
+    calls = []
+
+    def run(argv, **kwargs):
+        calls.append((argv, kwargs))
+        return subprocess.CompletedProcess(argv, 0, "s3cret\n", "")
+
+    monkeypatch.setattr(doctor.shutil, "which", lambda name: "/usr/bin/pulumi")
+    assert doctor.read_secret("alice", "packageProxyPassword", run) == "s3cret"
+    assert calls[0][0] == ["pulumi", "--non-interactive", "config", "get", "packageProxyPassword", "--stack", "alice"]
+    assert calls[0][1]["capture_output"]  # into memory, never this terminal
+    failing = lambda argv, **kwargs: subprocess.CompletedProcess(argv, 255, "", "error: no stack named 'alice'")  # noqa: E731
+    assert doctor.read_secret("alice", "packageProxyPassword", failing) is None
+    monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
+    assert doctor.read_secret("alice", "packageProxyPassword", run) is None
+
+
+def test_doctor_checks_the_proxy_login_with_the_stacks_secret(mirror: str, proxy: str, proxy_state: ProxyState,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import tools.doctor as doctor
+
+    proxy_state.login = "lab:s3cret"
+    mirrors = {**{n: f"http://{mirror}/el9/{n}/" for n in NAMES}, "rdoDeps": {d: f"http://{mirror}/el9/{d}/"
+                                                                             for d in DEPS}}
+    monkeypatch.setattr(doctor, "stack_config", lambda stack: {
+        "packageSources": {"proxy": f"http://{proxy}", "proxyUser": "lab", "mirrors": mirrors},
+        "packageProxyPassword": UNREAD_SECRET})
+    monkeypatch.setattr(doctor, "read_secret", lambda stack, key: "s3cret")
+    monkeypatch.setattr(doctor, "gather", lambda lab, sources: replace(
+        GOOD, package_sources=probe_sources(lab.prep.package_sources) if sources else ()))
+    doctor.main(["--stack", "alice"])
+    out = capsys.readouterr()
+    assert f"[ok  ] proxy: http://{proxy} answers (8 request(s) through it, logged in as lab)" in out.out
+    assert "[ok  ] mirrors.rdoDeps.ceph:" in out.out and "s3cret" not in out.out + out.err
+    assert all(with_login for _, _, with_login in proxy_state.seen)
