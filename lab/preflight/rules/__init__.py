@@ -1,7 +1,7 @@
 """Preflight's rules: pure functions of the lab's plan (lab/plan.py) and the gathered facts
 (lab/preflight/facts.py), one module per concern, each failing check naming what to install, run or set.
 `run_checks` runs them in the order `make doctor` prints them: this machine's, then each lab host's, then each
-existing machine's.
+existing machine's, then packageSources' proxy and mirrors (asked by `make doctor` only).
 
 A new rule: a function in the module of its concern (or a new module here) returning a Check, added below;
 the fact it reads goes into facts.py and the probe that gathers it into lab/preflight/probes/.
