@@ -32,6 +32,7 @@ from typing import Optional
 import pytest
 
 from e2esupport import OVERLAY, LabStack, SshReadyWatcher, answer_file, log, new_keypair, run
+from lab_power_support import lines_naming, power, states, wait_ssh
 from multihost_support import ExistingGuest
 from recording_proxy import BODY, RecordingProxy
 from support import require
@@ -103,6 +104,7 @@ class MultiHost:
     untouched_sha256: str = ""
     boot_id: str = ""
     failed: list[str] = field(default_factory=list)
+    lab_boot_ids: dict = field(default_factory=dict)  # node -> boot id before `make stop` (test_07b)
     proxy_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
 
     def need(self, *steps: str) -> None:
@@ -474,6 +476,121 @@ def test_07_scale_out_answers_change_only_the_computes(mh, scale_out, mh_step):
     new_inputs = (answers[0].get("newState") or {}).get("inputs") or {}
     assert EXCLUDE_KEY not in new_inputs, \
         f"{EXCLUDE_KEY}={new_inputs.get(EXCLUDE_KEY)}: the re-run would skip those computes and break migration"
+
+
+LAB_NODES = {node: ip for node, ip in EXPECTED.items() if node != EXTRA}  # what stop/start act on
+RESTART_BOUND = 900  # seconds every lab node may take to answer SSH after a start (bootTimeout's default)
+
+
+def _lab_states(mh: MultiHost) -> dict[str, str]:
+    """Every lab domain on either host (not extra1) -> its state."""
+    return {**states(mh.hosts.a, _domains(mh.hosts.a)),
+            **states(mh.hosts.b, [d for d in _domains(mh.hosts.b) if d != EXTRA])}
+
+
+def _boot_id(mh: MultiHost, ip: str) -> str:
+    return mh.ssh(ip, "cat /proc/sys/kernel/random/boot_id").strip()
+
+
+def test_07b_stop_shuts_every_lab_domain_off_computes_first(mh, timings, mh_step):
+    """`make stop` (issue 20 item 4): b-compute1 is shut down before the controller, both cleanly (the Debian guest
+    powers off on ACPI's power button), both hosts' lab domains read `shut off`; extra1 is left running."""
+    mh.need("test_01_up_across_two_hosts")
+    before = _lab_states(mh)
+    assert sorted(before.values()) == ["running", "running"], before
+    for daemon in (mh.hosts.a, mh.hosts.b):  # after a host's reboot libvirtd starts them (test_07f)
+        for domain in (d for d in _domains(daemon) if d != EXTRA):
+            assert re.search(r"^Autostart:\s+enable", daemon.virsh("dominfo", domain), re.M), f"{domain}: no autostart"
+    mh.lab_boot_ids = {node: _boot_id(mh, ip) for node, ip in LAB_NODES.items()}
+    start = time.monotonic()
+    proc = power(mh.stack, mh.hosts.a, "stop")
+    timings.record("multihost_stop_seconds", round(time.monotonic() - start, 1))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    after = _lab_states(mh)
+    assert set(after.values()) == {"shut off"}, after
+    shutdowns = lines_naming(proc.stdout, ["virsh shutdown"])
+    assert len(shutdowns) == 2 and "b-compute1" in shutdowns[0] and "controller" in shutdowns[1], shutdowns
+    assert "warning" not in proc.stdout and "2 node(s) shut down cleanly" in proc.stdout, proc.stdout
+    assert f"existing machines {EXTRA}: not stopped or started by the lab" in proc.stdout
+    assert mh.existing.state() == "running", f"{EXTRA} is {mh.existing.state()!r} after stop"
+
+
+def test_07c_stopped_lab_previews_no_replacement(mh, timings, mh_step):
+    """A stopped lab: the plain preview is clean (the state still says running: `pulumi up` would do nothing and
+    leave the nodes off, hence make up's check); with --refresh the provider reads running=false and previews an
+    in-place update of each domain's `running` (terraform-provider-libvirt 0.8.3: `running` is not ForceNew, its
+    Update starts a domain that is not running), never a replacement; nothing starts."""
+    mh.need("test_07b_stop_shuts_every_lab_domain_off_computes_first")
+    steps = mh.stack.preview_json("--show-sames")["steps"]
+    assert steps and [_describe(s) for s in steps if s["op"] != "same"] == []
+    mh.stack.preview("--expect-no-changes")
+    start = time.monotonic()
+    refreshed = mh.stack.preview_json("--refresh", "--show-sames")["steps"]
+    timings.record("multihost_stopped_preview_refresh_seconds", round(time.monotonic() - start, 1))
+    assert refreshed, "no step parsed from `preview --refresh --json`"
+    replaced = [_describe(s) for s in refreshed if s["op"] in REPLACE_OPS]
+    assert not replaced, "a stopped lab previews replacements:\n" + "\n".join(replaced)
+    changed = [s for s in refreshed if s["op"] not in ("same", "read", "refresh")]
+    log("preview --refresh of the stopped lab: " + "; ".join(_describe(s) for s in changed))
+    assert sorted((s["op"], step_type(s)) for s in changed) == [("update", "libvirt:index/domain:Domain")] * 2, \
+        "\n".join(_describe(s) for s in changed)
+    for step in changed:
+        assert "running" in json.dumps(step.get("detailedDiff") or step.get("diffReasons")), _describe(step)
+    assert set(_lab_states(mh).values()) == {"shut off"}
+
+
+def test_07d_up_on_a_stopped_lab_is_refused_with_make_start(mh, mh_step):
+    """`make up` runs the stopped-lab check first: exit 1 naming each shut-off domain and `make start`."""
+    mh.need("test_07b_stop_shuts_every_lab_domain_off_computes_first")
+    proc = power(mh.stack, mh.hosts.a, "check")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "the lab is stopped" in proc.stderr and "run `make start` first" in proc.stderr, proc.stderr
+    assert "controller (" in proc.stderr and "b-compute1 (" in proc.stderr, proc.stderr
+    assert set(_lab_states(mh).values()) == {"shut off"}
+
+
+def test_07e_start_brings_the_controller_first_then_ssh_on_every_node(mh, timings, mh_step):
+    """`make start`: the controller, its SSH, then b-compute1 and its SSH (stopAfter answers: no Keystone, no Nova);
+    each node booted anew (boot id), its prep not re-run, eth1 still up without an address."""
+    mh.need("test_07b_stop_shuts_every_lab_domain_off_computes_first")
+    start = time.monotonic()
+    proc = power(mh.stack, mh.hosts.a, "start")
+    timings.record("multihost_start_seconds", round(time.monotonic() - start, 1))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    starts = lines_naming(proc.stdout, ["virsh start"])
+    assert len(starts) == 2 and "controller" in starts[0] and "b-compute1" in starts[1], starts
+    answers = lines_naming(proc.stdout, ["SSH answers on"])
+    assert len(answers) == 2 and "controller" in answers[0] and "b-compute1" in answers[1], answers
+    assert "no Keystone or Nova to wait for" in proc.stdout
+    assert set(_lab_states(mh).values()) == {"running"}
+    _after_restart(mh)
+
+
+def _after_restart(mh: MultiHost) -> None:
+    for node, ip in LAB_NODES.items():
+        assert mh.ssh(ip, "hostname -f").strip().split(".")[0] == node
+        assert _boot_id(mh, ip) != mh.lab_boot_ids[node], f"{node} did not boot anew"
+        assert _prep_runs(mh, ip) == 1, f"{node}: prep re-ran"
+        addr = mh.ssh(ip, "ip -o addr show dev eth1; ip -o link show dev eth1")
+        assert not re.search(r"eth1\s+inet", addr) and re.search(r"eth1: <[^>]*\bUP\b", addr), f"{node}: {addr}"
+
+
+def test_07f_unordered_start_as_after_a_host_reboot_comes_back(mh, timings, mh_step):
+    """A host's reboot: libvirtd starts every autostart domain at boot, one after the other, waiting for none to
+    boot, so the controller gets no head start. Stand-in: the lab stopped, then b-compute1 started before the
+    controller, at once; every node answers SSH again, booted anew, prep not re-run. (What Nova and OVN do on such
+    a start is the README's "Host reboot" note.)"""
+    mh.need("test_07e_start_brings_the_controller_first_then_ssh_on_every_node")
+    mh.lab_boot_ids = {node: _boot_id(mh, ip) for node, ip in LAB_NODES.items()}
+    assert power(mh.stack, mh.hosts.a, "stop").returncode == 0
+    assert set(_lab_states(mh).values()) == {"shut off"}
+    start = time.monotonic()
+    for daemon in (mh.hosts.b, mh.hosts.a):  # computes first: the order the lab's start avoids
+        for domain in (d for d in _domains(daemon) if d != EXTRA):
+            daemon.virsh("start", domain)
+    timings.record("multihost_unordered_start_ssh_seconds", wait_ssh(mh.stack, LAB_NODES.values(), RESTART_BOUND))
+    log(f"unordered start: every lab node answered SSH after {time.monotonic() - start:.1f} s")
+    _after_restart(mh)
 
 
 def _inventory(daemon: PrivateLibvirtd) -> dict:
