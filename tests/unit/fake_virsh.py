@@ -113,6 +113,8 @@ def run(state: dict, verb: str, rest: list[str]) -> str:
     if verb == "domtime":
         if not dom.get("agent"):
             raise Failed("argument unsupported: QEMU guest agent is not configured")
+        if dom["agent"] == "silent":  # the channel, but no qemu-guest-agent in the guest
+            raise Failed("Guest agent is not responding: QEMU guest agent is not connected")
         dom["synced"] = True
         return ""
     raise Failed(f"fake virsh: unknown verb {verb}")

@@ -64,3 +64,12 @@ def test_a_domain_with_the_agent_channel_is_synced_by_the_agent(fake_virsh, tmp_
     assert guest_clock.sync("qemu:///system", "lab-a", "10.0.0.1", login) == "guest agent (domtime --sync)"
     assert fake_virsh.calls("domtime") == [["qemu:///system", "domtime", "lab-a", "--sync"]]
     assert not guest_clock.has_agent("qemu:///system", "lab-b")
+
+
+def test_a_channel_without_an_agent_in_the_guest_falls_back_to_ssh(fake_virsh, tmp_path, fake_ssh):
+    fake_virsh.domains(lab_a={"agent": "silent"}, lab_b={"agent": True})
+    fake_virsh.update(fail={"domtime": "lab-b"})
+    assert guest_clock.sync("qemu:///system", "lab-a", "10.0.0.1", fake_ssh) == \
+        "SSH, corrected +2.0 s (no guest agent answers)"
+    with pytest.raises(ClockFailed, match="guest agent of lab-b: .*injected"):  # any other failure is one
+        guest_clock.sync("qemu:///system", "lab-b", "10.0.0.2", fake_ssh)
