@@ -62,6 +62,8 @@ def test_stop_shuts_down_computes_then_controller_and_says_how_it_went(fake_virs
 def test_an_existing_cloud_has_no_nodes_to_stop(capsys):
     assert power.run("stop", Reader({**CLOUD}, secrets=("cloudPassword",)), OPTIONS) == 0
     assert "existing cloud" in capsys.readouterr().out
+    assert power.run("check", Reader({**CLOUD}, secrets=("cloudPassword",)), OPTIONS) == 0
+    assert capsys.readouterr().out == ""  # make up on an existing cloud says nothing about stopped nodes
 
 
 @contextmanager
