@@ -1,7 +1,7 @@
 """End-to-end scenarios on real libvirt/QEMU guests (see conftest.py for the fixture).
 
-One stack A (controller + 2 computes, stopAfter answers) is reused across the steps
-below, in file order; a second stack B (controller only) comes up beside it. Each step
+One stack A (controller + 2 computes, stopAfter answers, snapshot `installed`) is reused across
+the steps below, in file order; a second stack B (controller only) comes up beside it. Each step
 needs the previous ones (the `scenario` fixture records failed steps): a failed step makes
 the later ones fail early. A third stack (one node whose guest never boots) is independent.
 
@@ -16,6 +16,8 @@ import ipaddress
 import json
 import re
 import secrets
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 import xml.etree.ElementTree as ET
@@ -24,8 +26,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from support import ROOT
 from e2esupport import CAPTURED_KEY, PROJECT, SshReadyWatcher, answer_file, log, plain, probe_guest, run
-from support.pulumi import step_type, steps_of, urn_name
+from support.pulumi import clean_env, step_type, steps_of, urn_name
 from support.secret_scan import Secrets, assert_absent
 
 COMMAND_TYPE = "command:remote:Command"
@@ -43,6 +46,13 @@ NO_SUCH_UNIT = "osl-e2e-no-such-unit.service"
 # Stack A's controller data disks (issue 12): vdb holds Cinder's LVM group, vdc is Swift's device.
 DATA_DISKS_GIB = [1, 1]
 GIB = 1024 ** 3
+MIB = 1024 ** 2
+# Stack A's lab-wide snapshot (issue 20 item 2), taken by test_01's `up` after its last stage (answers).
+SNAPSHOT = "installed"
+SNAPSHOT_TYPE_NAME = f"snapshot-{SNAPSHOT}"
+REPLACE_OPS = {"replace", "create-replacement", "delete-replaced"}
+REVERT = ["-m", "tools.lifecycle.revert"]  # make revert, run from the checkout on the stack's program copy
+REVERT_MARKER = "/root/osl-e2e-after-snapshot"
 
 
 def _stack_name(tag: str) -> str:
@@ -162,6 +172,7 @@ def test_01_up_three_nodes(stacks, scenario, timings, step):
         "stopAfter": "answers",
         "packstackAnswers": EXTRA_ANSWERS,
         "controller": {**stacks.base_config(name)["controller"], "dataDisksGiB": DATA_DISKS_GIB},
+        "snapshots": [SNAPSHOT],
     })
     scenario.a = stack
     ips, nodes = _timed_up(stack, 2, timings, "3_nodes")
@@ -396,6 +407,135 @@ def test_06_no_secret_anywhere(stacks, scenario, tier_log, base_dir, request, st
         assert_absent(found, text, where)
 
 
+# -- lab-wide snapshots and revert (issue 20 items 2 and 3) ------------------------------------------------------
+def _domains(stack) -> list[str]:
+    return sorted(d for d in stack.lab.names("list") if d.startswith(f"{PROJECT}-{stack.name}-"))
+
+
+def _snapshots(stack) -> dict[str, list[str]]:
+    """domain -> its snapshot names (virsh snapshot-list)."""
+    return {d: stack.lab.virsh("snapshot-list", "--domain", d, "--name").split() for d in _domains(stack)}
+
+
+def _snapshot_metadata(stack) -> list[Path]:
+    """The private libvirtd's snapshot metadata files of the stack's domains (<state>/.../snapshot/<domain>/)."""
+    return [p for p in stack.lab.state_dir.rglob(f"{SNAPSHOT}.xml")
+            if p.parent.parent.name == "snapshot" and p.parent.name.startswith(f"{PROJECT}-{stack.name}-")]
+
+
+def _guest_facts(stack, ips: dict[str, str]) -> dict[str, dict]:
+    """Per node: boot id, whether the marker exists, and the guest clock against this host's (the midpoint of the
+    SSH round trip; `slack` its half, which the 2 s bound allows on top)."""
+    facts = {}
+    for node, ip in ips.items():
+        before = time.time()
+        out = stack.ssh(ip, f"cat /proc/sys/kernel/random/boot_id; test -e {REVERT_MARKER} && echo marker; "
+                            "date +%s.%N").split()
+        after = time.time()
+        facts[node] = {"boot_id": out[0], "marker": "marker" in out, "offset": float(out[-1]) - (before + after) / 2,
+                       "slack": (after - before) / 2}
+    return facts
+
+
+def _revert(stack, snapshot: str) -> subprocess.CompletedProcess:
+    """`make revert SNAPSHOT=<name>` for this stack: tools/lifecycle/revert.py on its program copy, inside the netns
+    (its ssh reaches the guests there), with the workspace's backend, passphrase and test overlay."""
+    argv = stack.lab.ns([sys.executable, *REVERT, "--stack", stack.name, "--snapshot", snapshot,
+                         "--cwd", str(stack.workspace.work_dir)])
+    proc = subprocess.run(argv, env=clean_env(stack.workspace.env), capture_output=True, text=True, timeout=1800,
+                          stdin=subprocess.DEVNULL, cwd=ROOT)
+    log(f"revert of {stack.name} to {snapshot} (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    return proc
+
+
+def test_06b_snapshot_taken_of_every_node(scenario, timings, step):
+    """test_01's `up` took `installed` of all three nodes after its last stage, memory included (state paused: all
+    were suspended together); its time and what it costs per node size."""
+    scenario.need("test_01_up_three_nodes")
+    stack = scenario.a
+    held = _snapshots(stack)
+    assert len(held) == 3 and all(names == [SNAPSHOT] for names in held.values()), held
+    assert len(_snapshot_metadata(stack)) == 3, "no snapshot metadata file per domain in libvirt's state"
+    [res] = [r for r in stack.export()["deployment"]["resources"] if urn_name(r["urn"]) == SNAPSHOT_TYPE_NAME]
+    outputs = res["outputs"]
+    timings.record("snapshot_3_nodes_seconds", outputs["seconds"])
+    timings.record("snapshot_3_nodes_paused_seconds", outputs["paused_seconds"])
+    config = yaml.safe_load(stack.config_file.read_text())["config"]
+    for domain in held:
+        info = stack.lab.virsh("snapshot-info", "--domain", domain, "--snapshotname", SNAPSHOT)
+        assert re.search(r"^State:\s+paused\s*$", info, re.M) and re.search(r"^Location:\s+internal\s*$", info, re.M), \
+            info
+        disks = [line.split() for line in stack.lab.virsh("domblklist", domain, "--details").splitlines()]
+        root = next(fields[3] for fields in disks if fields[1] == "disk" and fields[2] == "vda")  # a volume name
+        image = json.loads(run(["qemu-img", "info", "-U", "--output=json", str(stack.pool_path / root)],
+                               timeout=60).stdout)
+        [snap] = [x for x in image.get("snapshots", []) if x["name"] == SNAPSHOT]
+        role = "controller" if domain.endswith("-controller") else "compute"
+        memory = config[f"{PROJECT}:{role}"]["memoryMiB"]
+        node = domain.removeprefix(f"{PROJECT}-{stack.name}-")
+        timings.record(f"snapshot_{node}_memory_mib", memory)
+        timings.record(f"snapshot_{node}_vm_state_mib", round(snap["vm-state-size"] / MIB, 1))
+        timings.record(f"snapshot_{node}_root_qcow2_mib", round(image["actual-size"] / MIB, 1))
+        assert snap["vm-state-size"] > 0, f"{domain}: the snapshot holds no memory"
+
+
+def test_06c_revert_brings_every_node_back(scenario, timings, step):
+    """A marker written on every node after the snapshot; `make revert SNAPSHOT=installed` brings back a state
+    without it on every node, with the memory (same boot ids: no reboot), the guest clocks within 2 s of this
+    host's, and a clean `preview --expect-no-changes` (its refresh made the state match)."""
+    scenario.need("test_06b_snapshot_taken_of_every_node")
+    stack = scenario.a
+    ips = _node_ips(stack)
+    for ip in ips.values():
+        stack.ssh(ip, f"date > {REVERT_MARKER} && sync")
+    before = _guest_facts(stack, ips)
+    assert all(f["marker"] for f in before.values()), before
+    missing = _revert(stack, "no-such-snapshot")
+    assert missing.returncode == 1, missing.stderr
+    assert f"snapshot no-such-snapshot does not exist on controller, compute1, compute2; this lab's snapshots: " \
+           f"{SNAPSHOT}" in missing.stderr
+    start = time.monotonic()
+    proc = _revert(stack, SNAPSHOT)
+    timings.record("revert_3_nodes_seconds", round(time.monotonic() - start, 1))
+    assert proc.returncode == 0, proc.stderr
+    assert f"stack {stack.name} reverted to snapshot {SNAPSHOT} in" in proc.stdout
+    corrected = [float(x) for x in re.findall(r"clock set to this host's time by SSH, corrected ([-+0-9.]+) s",
+                                              proc.stdout)]
+    assert len(corrected) == 3, proc.stdout
+    timings.record("revert_clock_corrected_seconds", corrected)
+    after = _guest_facts(stack, ips)
+    for node, facts in after.items():
+        assert not facts["marker"], f"{node}: the marker written after the snapshot is still there"
+        assert facts["boot_id"] == before[node]["boot_id"], f"{node}: rebooted (a memory snapshot resumes)"
+        assert abs(facts["offset"]) <= 2 + facts["slack"], f"{node}: clock {facts['offset']:+.1f} s off the host's"
+    stack.preview("--expect-no-changes")
+    for ip in ips.values():
+        assert _prep_runs(stack, ip) == 1
+
+
+def test_06d_a_second_snapshot_is_one_create_and_one_delete(scenario, timings, step):
+    scenario.need("test_06c_revert_brings_every_node_back")
+    stack = scenario.a
+
+    def changes() -> list[tuple[str, str]]:
+        steps = stack.preview_json("--show-sames")["steps"]
+        assert steps, "no step parsed from `preview --json`"
+        return [(s["op"], urn_name(s["urn"])) for s in steps if s["op"] not in ("same", "read")]
+
+    stack.set_config({"snapshots": [SNAPSHOT, "second"]})
+    assert changes() == [("create", "snapshot-second")]
+    start = time.monotonic()
+    stack.up()
+    timings.record("second_snapshot_up_seconds", round(time.monotonic() - start, 1))
+    assert all(sorted(names) == sorted([SNAPSHOT, "second"]) for names in _snapshots(stack).values()), \
+        _snapshots(stack)
+    stack.set_config({"snapshots": [SNAPSHOT]})
+    assert changes() == [("delete", "snapshot-second")]
+    stack.up()
+    assert all(names == [SNAPSHOT] for names in _snapshots(stack).values()), _snapshots(stack)
+    stack.preview("--expect-no-changes")
+
+
 def test_07_scale_computes_2_to_3(scenario, step):
     scenario.need("test_01_up_three_nodes")
     stack = scenario.a
@@ -406,6 +546,10 @@ def test_07_scale_computes_2_to_3(scenario, step):
     steps = [s for s in all_steps if s.get("op") not in ("same", "read")]
     ops = {(s["op"], urn_name(s["urn"])) for s in steps}
     log(f"scale preview: {sorted(ops)}")
+    # The lab-wide snapshot must hold compute3 too: it is replaced (deleted first, then taken of all four nodes).
+    snapshot_ops = {s["op"] for s in steps if urn_name(s["urn"]) == SNAPSHOT_TYPE_NAME}
+    assert snapshot_ops and snapshot_ops <= REPLACE_OPS, f"the snapshot is not replaced: {snapshot_ops}"
+    steps = [s for s in steps if urn_name(s["urn"]) != SNAPSHOT_TYPE_NAME]
     bad = [(s["op"], s["urn"]) for s in steps if s["op"] not in ("create", "update")]
     assert not bad, f"scaling must only create and update: {bad}"
     creates = [urn_name(s["urn"]) for s in steps if s["op"] == "create"]
@@ -425,6 +569,8 @@ def test_07_scale_computes_2_to_3(scenario, step):
     _check_guest(stack, "compute3", nodes["compute3"])
     answers = answer_file(stack.ssh, nodes["controller"])
     assert nodes["compute3"] in answers["CONFIG_COMPUTE_HOSTS"].split(",")
+    held = _snapshots(stack)
+    assert held == {domain: [SNAPSHOT] for domain in _domains(stack)} and len(held) == 4, held
     stack.preview("--expect-no-changes")
 
 
@@ -504,15 +650,29 @@ def test_09_destroy_leaves_nothing(stacks, scenario, base_dir, step):
     doms = [d for d in lab.names("list") if target.name in d]
     assert doms, f"no domain of {target.name}"
     run(["virsh", "-q", "-c", lab.uri(), "destroy", doms[0]], check=False, timeout=120)
-    lab.virsh("undefine", doms[0])
+    # --snapshots-metadata: libvirt refuses to undefine a shut-off domain that has snapshots (stack A's have one);
+    # destroy then finds that snapshot's domain gone and goes on.
+    lab.virsh("undefine", "--snapshots-metadata", doms[0])
     # --refresh: the provider's Delete fails on a domain that no longer exists; the
     # refresh drops it from the state first (the Makefile's destroy does the same).
     # --parallel 1: once, a parallel refresh of a 4-node stack hung in the libvirt provider
     # (all its calls in flight, none answered); serial steps avoid that. Bounded, so a
     # hang fails this test instead of eating CI's time.
+    held = _snapshots(scenario.a)
+    assert held and all(names == [SNAPSHOT] for names in held.values()), f"stack A's snapshots before destroy: {held}"
+    assert len(_snapshot_metadata(scenario.a)) == len(held), "libvirt keeps no metadata file per snapshot here"
+    said = {}
     for stack in victims:
-        stack.destroy("--refresh", "--parallel", "1", timeout=900)
+        said[stack.name] = stack.destroy("--refresh", "--parallel", "1", timeout=900).stdout
         stacks.forget(stack)
+    # The snapshot went before any domain (it depends on them): libvirt refuses to undefine a shut-off domain that
+    # has snapshots, and a kept volume would still carry the snapshot's data.
+    lines = said[scenario.a.name].splitlines()
+    gone = [i for i, line in enumerate(lines) if SNAPSHOT_TYPE_NAME in line and "deleted" in line]
+    domains = [i for i, line in enumerate(lines) if "-domain" in line and "deleting" in line]
+    assert gone and domains and gone[0] < min(domains), \
+        f"destroy did not delete {SNAPSHOT_TYPE_NAME} before the domains:\n" + "\n".join(lines[-60:])
+    assert not _snapshot_metadata(scenario.a), "snapshot metadata left in libvirt's state"
     assert lab.names("list") == [], f"domains left: {lab.names('list')}"
     assert lab.names("net-list") == [], f"networks left: {lab.names('net-list')}"
     assert lab.names("pool-list") == [], f"pools left: {lab.names('pool-list')}"
