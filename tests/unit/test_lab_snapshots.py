@@ -36,12 +36,12 @@ def test_one_snapshot_per_name_holding_every_lab_node():
         assert domain.urn in installed.dependencies, f"{installed.name} does not depend on {domain.name}"
 
 
-@pytest.mark.parametrize("stop_after, last", [
-    ("nodes", "controller-domain"),
-    ("prep", "compute2-prep-trust"),
-    ("answers", "packstack-answer-file"),
-    ("demo", "demo-secgroup"),
-])
+# stopAfter -> the last resource that stage declares, which the snapshot must wait for.
+LAST_OF_STAGE = {"nodes": "controller-domain", "prep": "compute2-prep-trust", "answers": "packstack-answer-file",
+                 "demo": "demo-secgroup"}
+
+
+@pytest.mark.parametrize("stop_after, last", LAST_OF_STAGE.items())
 def test_the_snapshot_waits_for_the_last_stage(stop_after, last):
     run = run_lab({**BASE, "stopAfter": stop_after, "snapshots": ["installed"]})
     snapshot = run.named("snapshot-installed")
