@@ -19,9 +19,10 @@ import pytest
 
 from support import ROOT, require
 from support.libvirtd import PrivateLibvirtd, nodes_stage_config, require_host
-from support.program import PROGRAM_ENTRIES, VENV, copy_program, overlay_env
+from support.program import OVERLAY_VARIABLE, PROGRAM_ENTRIES, VENV, copy_program
 from support.pulumi import Workspace, require_toolchain
 
+OVERLAY = "tests/support/overlay"
 # main just before issue 18 items 1+3 (LabPlan with `config`, lab_answers(config), hand-listed exports).
 BEFORE = "674e8b4"
 
@@ -39,6 +40,19 @@ def old_program(dest: Path) -> Path:
         tar.extractall(dest, filter="data")
     (dest / ".venv").symlink_to(VENV.resolve())
     return dest
+
+
+def place_overlay(dest: Path, commit: str | None) -> dict[str, str]:
+    """The Debian test overlay (tests/support/overlay/) as it was at `commit` (None: today's) in dest, and the
+    environment that selects it: the old program refuses keys today's overlay has (packageManager)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("debian-test.yaml", "prep-debian-test.sh"):
+        if commit is None:
+            shutil.copyfile(ROOT / OVERLAY / name, dest / name)
+        else:
+            (dest / name).write_bytes(subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:{OVERLAY}/{name}"],
+                                                     capture_output=True, check=True).stdout)
+    return {OVERLAY_VARIABLE: str(dest / "debian-test.yaml")}
 
 
 def swap_in_todays_program(work_dir: Path) -> None:
@@ -62,11 +76,13 @@ def upgraded():
     try:
         with PrivateLibvirtd(prefix="osl-upgrade") as daemon:
             work_dir = old_program(base / "proj")
-            stack = Workspace(work_dir, base / "state", env=overlay_env("debian-test")).create_stack("upgrade")
+            env = place_overlay(base / "overlay", BEFORE)
+            stack = Workspace(work_dir, base / "state", env=env).create_stack("upgrade")
             stack.set_config(nodes_stage_config(daemon, base, computes=1, dataDisksGiB=[1]))
             stack.up(timeout=1200)
             before = stack.outputs(show_secrets=True)
             swap_in_todays_program(work_dir)
+            place_overlay(base / "overlay", None)  # the same path, today's files
             yield stack, before
             stack.destroy(check=False, timeout=1200)
     finally:
