@@ -34,7 +34,12 @@ def fake_ssh(tmp_path, monkeypatch):
     bin_dir = tmp_path / "ssh-bin"
     bin_dir.mkdir()
     ssh = bin_dir / "ssh"
-    ssh.write_text(f"#!/bin/bash\nprintf '%s\\n' \"${{@:1:$(($#-1))}}\" > {tmp_path}/ssh-argv\necho ready\n"
+    ssh.write_text(f"#!/bin/bash\nprintf '%s\\n' \"${{@:1:$(($#-1))}}\" > {tmp_path}/ssh-argv\n"
+                   f"echo x >> {tmp_path}/tries\n"
+                   f"if [ -e {tmp_path}/unreachable ] && [ $(wc -l < {tmp_path}/tries) -le "
+                   f"$(cat {tmp_path}/unreachable) ]; then\n"
+                   "  echo 'ssh: connect to host 10.209.0.11 port 22: No route to host' >&2; exit 255; fi\n"
+                   "echo ready\n"
                    f"read -r t\necho \"$t\" > {tmp_path}/sent\n"
                    f"if [ -e {tmp_path}/refuse ]; then echo 'Permission denied (publickey).' >&2; exit 255; fi\n"
                    "echo offset_seconds=2.000\n")
@@ -56,6 +61,32 @@ def test_a_refused_login_is_one_message(tmp_path, fake_ssh):
     (tmp_path / "refuse").touch()
     with pytest.raises(ClockFailed, match=r"root@10.209.0.11: setting the clock over SSH failed: Permission denied"):
         guest_clock.sync_by_ssh(fake_ssh, "10.209.0.11")
+
+
+def test_a_node_whose_network_is_not_back_yet_is_tried_again(tmp_path, fake_ssh):
+    """Right after a resume the node may be unreachable for seconds (CI: `No route to host`): tried again."""
+    (tmp_path / "unreachable").write_text("2")
+    pauses: list[float] = []
+    said = guest_clock.sync_by_ssh(fake_ssh, "10.209.0.11", sleep=pauses.append)
+    assert said.startswith("SSH, corrected +2.0 s, SSH answered on try 3 after ")
+    assert pauses == [guest_clock.SSH_RETRY_PAUSE_S] * 2
+    assert len((tmp_path / "sent").read_text().splitlines()) == 1  # the time was sent once, to the answering node
+
+
+def test_a_node_that_never_answers_ends_the_bounded_wait_naming_it(tmp_path, fake_ssh):
+    (tmp_path / "unreachable").write_text("1000")
+    elapsed = [0.0]
+    with pytest.raises(ClockFailed, match=r"root@10.209.0.11: SSH did not answer within 7 s of the resume "
+                                          r"\(3 tries\): ssh: connect to host .*No route to host"):
+        guest_clock.sync_by_ssh(fake_ssh, "10.209.0.11", sleep=lambda s: elapsed.append(elapsed.pop() + s),
+                                clock=lambda: elapsed[-1], reach_timeout=7)
+
+
+def test_a_refused_login_is_not_tried_again(tmp_path, fake_ssh):
+    (tmp_path / "refuse").touch()
+    with pytest.raises(ClockFailed, match="Permission denied"):
+        guest_clock.sync_by_ssh(fake_ssh, "10.209.0.11", sleep=lambda s: pytest.fail("a refused login was retried"))
+    assert len((tmp_path / "tries").read_text().splitlines()) == 1
 
 
 def test_a_domain_with_the_agent_channel_is_synced_by_the_agent(fake_virsh, tmp_path):

@@ -2,7 +2,10 @@
 an agent channel (org.qemu.guest_agent.0) and an agent answers on it, otherwise scripts/clock-set.sh over SSH as root
 with the stack's login key and pinned host keys. The script says `ready`, this side answers with its time at once
 (the one-line round trip is the error), the script sets the clock and prints the offset it corrected. Bounded: SSH's
-connect timeout, the script's 30 s read, CLOCK_TIMEOUT_S in all."""
+connect timeout, the script's 30 s read, CLOCK_TIMEOUT_S a try. A node just resumed from its snapshot may not answer
+at once (CI saw `No route to host` right after the resume: the new tap's bridge port forwards only after the bridge's
+forward delay, and the host's neighbour entry for the node failed meanwhile), so connect-level failures are tried
+again for at most SSH_REACH_TIMEOUT_S; a refused login or a failing script is not."""
 from __future__ import annotations
 
 import re
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from providers.libvirt_virsh import VirshError, run_virsh
+from providers.polling import NotYet, TimedOut, poll
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "clock-set.sh"
 AGENT_CHANNEL = "org.qemu.guest_agent.0"
@@ -21,6 +25,11 @@ AGENT_CHANNEL = "org.qemu.guest_agent.0"
 AGENT_ABSENT = ("not connected", "not responding", "not configured")
 CLOCK_TIMEOUT_S = 90
 SSH_CONNECT_TIMEOUT_S = 20
+SSH_REACH_TIMEOUT_S = 180
+SSH_RETRY_PAUSE_S = 3.0
+# What OpenSSH says (exit 255) when it did not reach the node's sshd: worth another try; anything else is not.
+CONNECT_FAILURES = ("No route to host", "Connection refused", "Connection timed out", "Network is unreachable",
+                    "Connection reset", "Connection closed by", "kex_exchange_identification")
 
 
 class ClockFailed(Exception):
@@ -54,8 +63,22 @@ def ssh_argv(login: Login, address: str) -> list[str]:
             SCRIPT.read_text()]
 
 
-def sync_by_ssh(login: Login, address: str, now: Callable[[], float] = time.time) -> str:
-    """clock-set.sh on the node; what it corrected."""
+def sync_by_ssh(login: Login, address: str, now: Callable[[], float] = time.time,
+                sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                reach_timeout: float = SSH_REACH_TIMEOUT_S) -> str:
+    """clock-set.sh on the node once its sshd answers (bounded by reach_timeout); what it corrected."""
+    try:
+        answer = poll(lambda: clock_set_once(login, address, now), reach_timeout, SSH_RETRY_PAUSE_S,
+                      clock=clock, sleep=sleep)
+    except TimedOut as err:
+        raise ClockFailed(f"root@{address}: SSH did not answer within {reach_timeout:.0f} s of the resume "
+                          f"({err.attempts} tries): {err.last_error}") from None
+    tries = f", SSH answered on try {answer.attempts} after {answer.seconds} s" if answer.attempts > 1 else ""
+    return f"{answer.value}{tries}"
+
+
+def clock_set_once(login: Login, address: str, now: Callable[[], float]) -> str:
+    """One SSH run of clock-set.sh; NotYet when SSH did not reach the node."""
     proc = subprocess.Popen(ssh_argv(login, address), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     assert proc.stdout is not None
@@ -73,6 +96,8 @@ def sync_by_ssh(login: Login, address: str, now: Callable[[], float] = time.time
     found = re.search(r"offset_seconds=(-?[0-9.]+)", out)
     if proc.returncode != 0 or found is None:
         said = (err.strip() or out.strip() or f"exit {proc.returncode}").splitlines()[-1]
+        if proc.returncode == 255 and not line and any(mark in said for mark in CONNECT_FAILURES):
+            raise NotYet(said)
         raise ClockFailed(f"root@{address}: setting the clock over SSH failed: {said}")
     return f"SSH, corrected {float(found.group(1)):+.1f} s"
 
