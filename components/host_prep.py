@@ -18,6 +18,7 @@ import pulumi
 
 from components.remote import BOOT_DIAL_ERROR_LIMIT, NodeConnection, run_script
 from lab.cloudinit import EXTERNAL_NIC_PROFILE, external_nic_keyfile
+from lab.libvirt_ssh import console_command
 from lab.node_plan import NodePlan
 from lab.package_sources import apt_input, el9_input, lab_repo_ids
 from lab.packstack_facts import CINDER_VOLUME_GROUP, EXTERNAL_NIC, StorageDisks
@@ -69,7 +70,8 @@ class HostPrep(pulumi.ComponentResource):
             hint = ("It is an existing machine (existingComputes): check that it is up, reachable from here and "
                     "that its sshd listens")
         else:
-            hint = (f"Watch its boot with `virsh -c {args.node.libvirt_uri} console {args.node.libvirt_name}`; "
+            uri = args.node.libvirt_uri or "qemu:///system"  # a lab node always has its host's URI
+            hint = (f"Watch its boot with `{console_command(uri, args.node.libvirt_name)}`; "
                     f"QEMU's own log is /var/log/libvirt/qemu/{args.node.libvirt_name}.log")
         # A wall-clock bound on the boot, with an error that names the node and its console.
         self.ssh_ready = SshReady(

@@ -25,6 +25,7 @@ preflight and the tools, checks a URI as the provider will read it (`uri_problem
 """
 from __future__ import annotations
 
+import shlex
 from typing import Optional
 from urllib.parse import parse_qs, urlparse
 
@@ -32,7 +33,7 @@ from providers.libvirt_virsh import (DEFAULT_SOCKET, HOST_KEY_ALGORITHMS, SCHEME
                                      forwarded, kind_of, said, ssh_target, tunnel_argv)
 
 __all__ = ["DEFAULT_SOCKET", "HOST_KEY_ALGORITHMS", "SCHEME", "SshFailure", "SshTarget", "Tunnel", "fix", "forwarded",
-           "kind_of", "said", "ssh_target", "tunnel_argv", "uri_problem"]
+           "kind_of", "said", "ssh_target", "tunnel_argv", "uri_problem", "console_command"]
 
 
 def uri_problem(uri: str) -> Optional[str]:
@@ -79,3 +80,25 @@ def fix(kind: str, target: SshTarget, uri_key: str) -> str:
         return f"keyfile= in {uri_key} names a file this machine lacks: give the path of the login key here"
     return (f"sshd at {target.login()} does not answer from here: check the host name and port in {uri_key}, that "
             "sshd runs there and that this machine reaches it")
+
+
+def console_command(uri: str, domain: str) -> str:
+    """The command that opens `domain`'s serial console, for a user's shell. On a `qemu+ssh://` host it logs in with
+    the provider's key and host-key file and runs virsh there: a local `virsh -c qemu+ssh://…` would run OpenSSH's
+    ssh, which reads neither knownhosts= nor keyfile= of the URI (see above), and refuse a host that the provider
+    trusts."""
+    target = ssh_target(uri)
+    if target is None:
+        return f"virsh -c {shlex.quote(uri)} console {shlex.quote(domain)}"
+    argv = ["ssh", "-t"]
+    if target.port:
+        argv += ["-p", str(target.port)]
+    if target.keyfile:
+        argv += ["-i", target.keyfile]
+    if not target.verify:
+        argv += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+    elif target.known_hosts:
+        argv += ["-o", f"UserKnownHostsFile={target.known_hosts}"]
+    remote_uri = f"qemu://{urlparse(uri).path or '/system'}"
+    argv += [f"{target.user}@{target.host}", "virsh", "-c", remote_uri, "console", domain]
+    return shlex.join(argv)

@@ -194,10 +194,13 @@ class LabRun:
         return {r.name for r in self.resources if type_ is None or r.type == type_}
 
     def ancestors(self, resource: Registered) -> list[str]:
+        """The names of the resource's parents, nearest first. The mock monitor records the root Stack only in
+        the first run of a process, so a parent not among the records is named from its URN (its last part)."""
         chain, urn = [], resource.parent
         while urn:
             parent = self.by_urn(urn) if any(r.urn == urn for r in self.resources) else None
             if parent is None:
+                chain.append(urn.rsplit("::", 1)[-1])
                 break
             chain.append(parent.name)
             urn = parent.parent

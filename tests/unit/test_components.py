@@ -109,6 +109,9 @@ def test_every_wait_on_a_booting_node_is_bounded_by_boot_timeout():
     assert ready.inputs["timeout_setting"] == "bootTimeout" and ready.inputs["identity"] == "compute1-domain-id"
     assert ready.inputs["host"] == run.named("compute1-prep-wait").inputs["connection"]["host"]
     assert "virsh -c qemu:///system console openstack-lab-alice-compute1" in ready.inputs["hint"]
+    remote = run_lab({**BASE, "libvirtUri": "qemu+ssh://root@lab-host/system?knownhosts=/srv/lab_hosts"})
+    assert ("`ssh -t -o UserKnownHostsFile=/srv/lab_hosts root@lab-host virsh -c qemu:///system console "
+            "openstack-lab-alice-compute1`") in remote.named("compute1-prep-ssh-ready").inputs["hint"]
     assert run.depends_on(ready, "compute1-domain")
     wait = run.named("compute1-prep-wait")
     assert run.depends_on(wait, "compute1-prep-ssh-ready")

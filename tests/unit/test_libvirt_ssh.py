@@ -112,3 +112,16 @@ def test_a_port_where_nothing_listens_is_a_connect_failure(tmp_path):
         with libvirt_ssh.forwarded(target, 5):
             pass
     assert err.value.kind == "connect" and "Connection refused" in err.value.detail
+
+
+@pytest.mark.parametrize("uri, command", [
+    ("qemu:///system", "virsh -c qemu:///system console lab-compute1"),
+    (PINNED, "ssh -t -i /home/alice/.ssh/id_lab -o UserKnownHostsFile=/home/alice/.ssh/lab_hosts root@10.40.0.2 "
+             "virsh -c qemu:///system console lab-compute1"),
+    ("qemu+ssh://admin@host-b:2222/session?no_verify=1",
+     "ssh -t -p 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null admin@host-b "
+     "virsh -c qemu:///session console lab-compute1"),
+])
+def test_the_console_command_logs_in_as_the_provider_does(uri, command):
+    """virsh's own qemu+ssh would read neither keyfile= nor knownhosts=: on a remote host, ssh there with them."""
+    assert libvirt_ssh.console_command(uri, "lab-compute1") == command

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Protocol, Sequence
 
+from lab.libvirt_ssh import console_command
 from lab.plan import LabPlan
 from providers.libvirt_virsh import VirshError
 from providers.polling import NotYet, TimedOut, poll
@@ -201,7 +202,7 @@ def wait_ssh(domains: Sequence[LabDomain], probe: SshProbe, timeout: float, powe
         answer = poll(all_answer, timeout, PAUSE_S, clock=power.clock, sleep=power.sleep)
     except TimedOut as err:
         raise PowerError(f"gave up waiting for SSH after {timeout:.0f} s (bootTimeout): {err.last_error}; its "
-                         f"console: virsh -c {domains[0].uri} console {domains[0].domain}") from None
+                         f"console: {console_command(domains[0].uri, domains[0].domain)}") from None
     power.say(f"start: SSH answers on {', '.join(d.node for d in domains)} after {answer.seconds:.1f} s")
 
 
