@@ -26,7 +26,10 @@ fi
 # With the lab's mirrors (packageSources.mirrors) no other repository stays enabled, before any dnf install:
 # nothing of the prep, of Packstack (its prescript's yum calls) or of Puppet reaches a public mirror.
 # Every section of every other repository file gets enabled=0 (no dnf call: dnf-plugins-core may be missing yet).
+# A file's first version is kept under $state/repos-before-mirrors: once the mirrors are removed from the config,
+# the next prep puts those files back as they were, and the public repositories serve again.
 repos_dir=${LAB_REPOS_DIR:-/etc/yum.repos.d}
+kept="$state/repos-before-mirrors"
 disable_other_repos() {
   local file tmp
   for file in "$repos_dir"/*.repo; do
@@ -36,9 +39,23 @@ disable_other_repos() {
       "$file" > "$tmp"
     if ! cmp -s "$tmp" "$file"; then
       log "disabling the repositories of ${file##*/} (the lab's mirrors replace them)"
+      install -d -m 0700 "$kept"
+      [ -e "$kept/${file##*/}" ] || cp -p "$file" "$kept/${file##*/}"
       cat "$tmp" > "$file"
     fi
     rm -f "$tmp"
+  done
+}
+restore_other_repos() {
+  local saved file
+  for saved in "$kept"/*.repo; do
+    [ -f "$saved" ] || continue
+    file="$repos_dir/${saved##*/}"
+    if [ -f "$file" ]; then
+      log "re-enabling the repositories of ${file##*/} as they were before the lab's mirrors"
+      cat "$saved" > "$file"
+    fi
+    rm -f "$saved"
   done
 }
 if [ -n "${LAB_REPOS_ONLY:-}" ]; then
@@ -49,6 +66,8 @@ if [ -n "${LAB_REPOS_ONLY:-}" ]; then
     }
   done
   disable_other_repos
+else
+  restore_other_repos
 fi
 
 # Puppet inside Packstack needs a UTF-8 locale.

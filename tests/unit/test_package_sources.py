@@ -266,6 +266,31 @@ def test_prep_with_mirrors_leaves_only_the_lab_repositories_enabled(tmp_path):
     assert before == {p.name: p.read_text() for p in repos.glob("*.repo")}
 
 
+def test_prep_without_mirrors_puts_back_the_repositories_the_mirrors_disabled(tmp_path):
+    """packageSources.mirrors removed from the config: the next prep re-enables the public repositories."""
+    repos = tmp_path / "repos"
+    repos.mkdir()
+    (repos / "centos.repo").write_text(CENTOS_REPO)
+    (repos / "CentOS-OpenStack-epoxy.repo").write_text(RELEASE_REPO)
+    with_mirrors, _, _ = run_prep_with_mirrors(tmp_path)
+    assert with_mirrors.returncode == 0, with_mirrors.stderr
+    (repos / "openstack-lab.repo").unlink()  # package-sources.sh removes it (el9_absent) before the prep
+    env = {"LAB_FQDN": "controller.a.lab.internal", "LAB_ROLE": "controller", "LAB_OS_FLAVOR": "centos-stream",
+           "LAB_RELEASE": "epoxy", "LAB_PACKAGE_UPDATE": "false", "LAB_STATE_DIR": str(tmp_path / "state"),
+           "LAB_SELINUX_CONFIG": str(tmp_path / "selinux-config"), "CALLS": str(tmp_path / "calls"),
+           "LAB_REPOS_DIR": str(repos),
+           "INSTALLED": "glibc-langpack-en dnf-plugins-core centos-release-openstack-epoxy openstack-packstack"}
+    without = run_script("prep-el9.sh", tmp_path, env, fakes=FAKE_EL9)
+    assert without.returncode == 0, without.stderr
+    assert (repos / "centos.repo").read_text() == CENTOS_REPO
+    assert (repos / "CentOS-OpenStack-epoxy.repo").read_text() == RELEASE_REPO
+    assert enabled_repos(repos) == {"baseos", "centos-openstack-epoxy"}
+    assert "re-enabling the repositories of centos.repo" in without.stdout
+    again = run_script("prep-el9.sh", tmp_path, env, fakes=FAKE_EL9)
+    assert again.returncode == 0 and "re-enabling" not in again.stdout
+    assert (repos / "centos.repo").read_text() == CENTOS_REPO
+
+
 def test_prep_with_key_urls_installs_no_release_package(tmp_path):
     result, calls, _ = run_prep_with_mirrors(tmp_path, keys_url=True)
     assert result.returncode == 0, result.stderr
