@@ -220,22 +220,37 @@ gpgcheck=1
 """
 
 
-def run_prep_with_mirrors(tmp_path, keys_url=False, installed=""):
+def run_prep_with_mirrors(tmp_path, keys_url=False, installed="", mirrors=True):
+    """prep-el9.sh with the lab's mirrors (as package-sources.sh left them), or without (its repository file
+    removed, as package-sources.sh does once the mirrors leave the config)."""
     repos = tmp_path / "repos"
     repos.mkdir(exist_ok=True)
     part = plan_of(mirrors=True, keys_url=keys_url)
-    (repos / "openstack-lab.repo").write_text(el9_files(part)[REPO_FILE].content)
+    if mirrors:
+        (repos / "openstack-lab.repo").write_text(el9_files(part)[REPO_FILE].content)
+    else:
+        (repos / "openstack-lab.repo").unlink(missing_ok=True)
     selinux = tmp_path / "selinux-config"
     selinux.write_text("SELINUX=permissive\n")
     env = {"LAB_FQDN": "controller.a.lab.internal", "LAB_ROLE": "controller", "LAB_OS_FLAVOR": "centos-stream",
            "LAB_RELEASE": "epoxy", "LAB_PACKAGE_UPDATE": "true", "LAB_STATE_DIR": str(tmp_path / "state"),
            "LAB_SELINUX_CONFIG": str(selinux), "CALLS": str(tmp_path / "calls"), "LAB_REPOS_DIR": str(repos),
-           "LAB_REPOS_ONLY": " ".join(lab_repo_ids(part)),
-           "LAB_RELEASE_PACKAGE": "false" if keys_url else "true",
            "INSTALLED": f"glibc-langpack-en dnf-plugins-core {installed}"}
+    if mirrors:
+        env |= {"LAB_REPOS_ONLY": " ".join(lab_repo_ids(part)),
+                "LAB_RELEASE_PACKAGE": "false" if keys_url else "true"}
     result = run_script("prep-el9.sh", tmp_path, env, fakes=FAKE_EL9)
     calls = (tmp_path / "calls").read_text().splitlines() if (tmp_path / "calls").exists() else []
     return result, calls, repos
+
+
+def public_repos(tmp_path) -> Path:
+    """A node's repository files before the lab's mirrors: CentOS's and the release package's."""
+    repos = tmp_path / "repos"
+    repos.mkdir()
+    (repos / "centos.repo").write_text(CENTOS_REPO)
+    (repos / "CentOS-OpenStack-epoxy.repo").write_text(RELEASE_REPO)
+    return repos
 
 
 def enabled_repos(repos: Path) -> set[str]:
@@ -248,10 +263,7 @@ def enabled_repos(repos: Path) -> set[str]:
 
 
 def test_prep_with_mirrors_leaves_only_the_lab_repositories_enabled(tmp_path):
-    repos = tmp_path / "repos"
-    repos.mkdir()
-    (repos / "centos.repo").write_text(CENTOS_REPO)
-    (repos / "CentOS-OpenStack-epoxy.repo").write_text(RELEASE_REPO)
+    public_repos(tmp_path)
     result, calls, repos = run_prep_with_mirrors(tmp_path)
     assert result.returncode == 0, result.stderr
     assert enabled_repos(repos) == set(lab_repo_ids(plan_of(mirrors=True)))
@@ -268,25 +280,17 @@ def test_prep_with_mirrors_leaves_only_the_lab_repositories_enabled(tmp_path):
 
 def test_prep_without_mirrors_puts_back_the_repositories_the_mirrors_disabled(tmp_path):
     """packageSources.mirrors removed from the config: the next prep re-enables the public repositories."""
-    repos = tmp_path / "repos"
-    repos.mkdir()
-    (repos / "centos.repo").write_text(CENTOS_REPO)
-    (repos / "CentOS-OpenStack-epoxy.repo").write_text(RELEASE_REPO)
+    repos = public_repos(tmp_path)
     with_mirrors, _, _ = run_prep_with_mirrors(tmp_path)
     assert with_mirrors.returncode == 0, with_mirrors.stderr
-    (repos / "openstack-lab.repo").unlink()  # package-sources.sh removes it (el9_absent) before the prep
-    env = {"LAB_FQDN": "controller.a.lab.internal", "LAB_ROLE": "controller", "LAB_OS_FLAVOR": "centos-stream",
-           "LAB_RELEASE": "epoxy", "LAB_PACKAGE_UPDATE": "false", "LAB_STATE_DIR": str(tmp_path / "state"),
-           "LAB_SELINUX_CONFIG": str(tmp_path / "selinux-config"), "CALLS": str(tmp_path / "calls"),
-           "LAB_REPOS_DIR": str(repos),
-           "INSTALLED": "glibc-langpack-en dnf-plugins-core centos-release-openstack-epoxy openstack-packstack"}
-    without = run_script("prep-el9.sh", tmp_path, env, fakes=FAKE_EL9)
+    installed = "centos-release-openstack-epoxy openstack-packstack"
+    without, _, _ = run_prep_with_mirrors(tmp_path, installed=installed, mirrors=False)
     assert without.returncode == 0, without.stderr
     assert (repos / "centos.repo").read_text() == CENTOS_REPO
     assert (repos / "CentOS-OpenStack-epoxy.repo").read_text() == RELEASE_REPO
     assert enabled_repos(repos) == {"baseos", "centos-openstack-epoxy"}
     assert "re-enabling the repositories of centos.repo" in without.stdout
-    again = run_script("prep-el9.sh", tmp_path, env, fakes=FAKE_EL9)
+    again, _, _ = run_prep_with_mirrors(tmp_path, installed=installed, mirrors=False)
     assert again.returncode == 0 and "re-enabling" not in again.stdout
     assert (repos / "centos.repo").read_text() == CENTOS_REPO
 
