@@ -1,9 +1,10 @@
 """`HostPrep`: the remote commands that prepare one node for Packstack.
 
 Order on a node: SSH answers (SshReady, bounded by bootTimeout) -> cloud-init finished
-(wait-for-boot.sh, bounded by bootTimeout) -> [RHEL subscription]
--> [package-sources.sh: packageSources rendered by lab/package_sources.py, dnf's or apt's by the profile, on stdin,
-a secret when it holds the proxy password; the prep then gets LAB_REPOS_ONLY with mirrors]
+(wait-for-boot.sh, bounded by bootTimeout)
+-> [package-sources.sh: packageSources rendered by lab/package_sources.py, dnf's or apt's by the profile (and RHEL's
+rhsm.conf proxy), on stdin, a secret when it holds the proxy password; the prep then gets LAB_REPOS_ONLY with mirrors]
+-> [RHEL subscription]
 -> prep script of the profile [-> storage-lvm.sh on the node with Cinder's/Swift's data disks];
 the external NIC's check, /etc/hosts and root SSH trust from the controller run beside it. Every command
 is triggered by the node's domain ID, so a re-created VM is prepared again while a no-change `pulumi up`
@@ -110,22 +111,6 @@ class HostPrep(pulumi.ComponentResource):
             )
         booted = self.joined or self.wait  # what every later command of the node waits for
         before_prep: list[pulumi.Resource] = [booted]
-        # An existing machine keeps the subscription it has (unregistering it on destroy would change it).
-        if prep.os_flavor == "rhel" and prep.rhel is not None and not existing:
-            self.subscription = run_script(
-                f"{name}-subscription",
-                "rhel-register.sh",
-                conn,
-                after(booted),
-                environment={
-                    "LAB_RHSM_USERNAME": prep.rhel.username,
-                    "LAB_RHSM_PASSWORD": pulumi.Output.secret(prep.rhel.password.value),
-                },
-                delete_script="rhel-unregister.sh",
-                triggers=triggers,
-                secret_io=True,
-            )
-            before_prep.append(self.subscription)
         self.package_sources = None
         sources = prep.package_sources
         prep_env = {
@@ -136,10 +121,11 @@ class HostPrep(pulumi.ComponentResource):
             "LAB_PACKAGE_UPDATE": "true" if prep.package_update else "false",
         }
         if sources is not None:
-            # The proxy password is inside the rendered data: stdin as a secret, output not logged.
+            # The proxy password is inside the rendered data: stdin as a secret, output not logged. Before the
+            # RHEL subscription: subscription-manager registers through the proxy of rhsm.conf written here.
             rendered = el9_input(sources) if prep.profile.package_manager == "dnf" else apt_input(sources)
             self.package_sources = run_script(
-                f"{name}-package-sources", "package-sources.sh", conn, after(*before_prep),
+                f"{name}-package-sources", "package-sources.sh", conn, after(booted),
                 stdin=pulumi.Output.secret(rendered) if sources.secret else rendered,
                 triggers=triggers, secret_io=sources.secret,
             )
@@ -147,6 +133,22 @@ class HostPrep(pulumi.ComponentResource):
             if sources.sources.mirrors is not None:
                 prep_env["LAB_REPOS_ONLY"] = " ".join(lab_repo_ids(sources))
                 prep_env["LAB_RELEASE_PACKAGE"] = "true" if sources.sources.gpg_keys == "release-package" else "false"
+        # An existing machine keeps the subscription it has (unregistering it on destroy would change it).
+        if prep.os_flavor == "rhel" and prep.rhel is not None and not existing:
+            self.subscription = run_script(
+                f"{name}-subscription",
+                "rhel-register.sh",
+                conn,
+                after(*before_prep),
+                environment={
+                    "LAB_RHSM_USERNAME": prep.rhel.username,
+                    "LAB_RHSM_PASSWORD": pulumi.Output.secret(prep.rhel.password.value),
+                },
+                delete_script="rhel-unregister.sh",
+                triggers=triggers,
+                secret_io=True,
+            )
+            before_prep.append(self.subscription)
         self.prep = run_script(
             f"{name}-prep",
             prep.profile.script,

@@ -4,13 +4,14 @@ under a scratch root and runs the real dnf or apt on them.
 
 Interface (used by components/host_prep.py, scripts/package-sources.sh, the real-dnf tier and `make doctor`):
 
-  PackageSourcesPlan(sources, release, lab_no_proxy)   plan.prep.package_sources (None: packageSources unset)
+  PackageSourcesPlan(sources, release, lab_no_proxy, os_flavor)   plan.prep.package_sources (None: unset)
   el9_files(plan) -> {path: NodeFile}      /etc/yum.repos.d/openstack-lab.repo with every mirror (gpgcheck=1)
   el9_absent(plan) -> (path, ...)           the lab's files this config does not want (removed if present)
   dnf_main(plan) -> MainSettings            proxy, proxy_username, proxy_password in /etc/dnf/dnf.conf [main]
+  rhsm_main(plan) -> MainSettings|None      RHEL: subscription-manager's proxy in /etc/rhsm/rhsm.conf [server]
   lab_repo_ids(plan) -> (repo id, ...)      the only repositories left enabled when mirrors are set
   apt_files(plan) -> {path: NodeFile}       the Debian test guest's apt proxy (Acquire::http(s)::Proxy)
-  node_input(files, absent, main) -> str    scripts/package-sources.sh's stdin (one entry per line)
+  node_input(files, absent, mains) -> str   scripts/package-sources.sh's stdin (one entry per line)
   download_proxy(plan, url) -> Secret|None  the proxy this machine fetches the demo image through
 
 Why [main] of dnf.conf: dnf reads /etc/dnf/vars only after dnf.conf (dnf/cli/cli.py `_read_conf_file`), so a
@@ -23,6 +24,12 @@ FQDN) are never proxied: a mirror among them (or in noProxy) gets `proxy=` (empt
 setting inherited from the main section"; libdnf then sets no proxy, and curl would fall back to an http_proxy of
 the environment, which the nodes do not have; checked with Debian's dnf 4.14: the repository's proxy reads ''); apt,
 which matches exact hosts only, gets them as DIRECT.
+
+Why rhsm.conf on RHEL: subscription-manager reads no dnf setting; it registers and fetches its entitlements through
+the proxy of /etc/rhsm/rhsm.conf's [server] section (proxy_hostname, proxy_scheme, proxy_port, proxy_user,
+proxy_password, no_proxy: rhsm.conf(5)), and it copies that proxy into every repository of the redhat.repo it
+writes, so RHEL's own repositories go through the same proxy as dnf's [main]. package-sources.sh runs before
+rhel-register.sh for that reason.
 """
 from __future__ import annotations
 
@@ -39,6 +46,8 @@ DNF_CONF = "/etc/dnf/dnf.conf"
 APT_PROXY_FILE = "/etc/apt/apt.conf.d/80openstack-lab-proxy"
 REPO_PREFIX = "openstack-lab-"
 DNF_PROXY_KEYS = ("proxy", "proxy_username", "proxy_password")
+RHSM_CONF = "/etc/rhsm/rhsm.conf"
+RHSM_PROXY_KEYS = ("proxy_hostname", "proxy_scheme", "proxy_port", "proxy_user", "proxy_password", "no_proxy")
 KEY_DIR = "file:///etc/pki/rpm-gpg/"
 # The CentOS key on every CentOS Stream 9 image (centos-gpg-keys), and each SIG's key, installed by its
 # centos-release-<component> package or found under the gpgKeys URL.
@@ -77,6 +86,7 @@ class PackageSourcesPlan:
     sources: PackageSources
     release: str
     lab_no_proxy: tuple[str, ...]
+    os_flavor: str = "centos-stream"
 
     @property
     def no_proxy(self) -> tuple[str, ...]:
@@ -161,6 +171,25 @@ def dnf_main(plan: PackageSourcesPlan) -> MainSettings:
     return MainSettings(DNF_CONF, "main", DNF_PROXY_KEYS, tuple(values), 0o600 if plan.secret else 0o644)
 
 
+def rhsm_main(plan: PackageSourcesPlan) -> Optional[MainSettings]:
+    """RHEL only: subscription-manager's proxy (none without packageSources.proxy: the keys are removed)."""
+    if plan.os_flavor != "rhel":
+        return None
+    src = plan.sources
+    values: list[tuple[str, str]] = []
+    if src.proxy is not None:
+        parts = urlsplit(src.proxy)
+        values += [("proxy_hostname", parts.hostname or ""), ("proxy_scheme", parts.scheme),
+                   ("proxy_port", str(parts.port))]
+        if src.proxy_user is not None:
+            values.append(("proxy_user", src.proxy_user))
+        if src.proxy_password is not None:
+            values.append(("proxy_password", src.proxy_password.value))
+        if src.no_proxy:  # the user's own hosts (a Satellite, say); the lab's never talk to Red Hat
+            values.append(("no_proxy", ",".join(src.no_proxy)))
+    return MainSettings(RHSM_CONF, "server", RHSM_PROXY_KEYS, tuple(values), 0o600 if plan.secret else 0o644)
+
+
 def _proxy_url_with_login(plan: PackageSourcesPlan) -> Optional[str]:
     src = plan.sources
     if src.proxy is None:
@@ -206,19 +235,19 @@ def _b64(text: str) -> str:
 
 
 def node_input(files: dict[str, NodeFile], absent: tuple[str, ...] = (),
-               main: Optional[MainSettings] = None) -> str:
+               mains: tuple[Optional[MainSettings], ...] = ()) -> str:
     """scripts/package-sources.sh's stdin: `file MODE PATH BASE64`, `absent PATH`,
     `main MODE PATH SECTION KEY,KEY BASE64(key=value lines)`; contents base64 so no line of them is parsed."""
     lines = [f"file {f.mode:04o} {path} {_b64(f.content)}" for path, f in sorted(files.items())]
     lines += [f"absent {path}" for path in absent]
-    if main is not None:
+    for main in (m for m in mains if m is not None):
         body = "".join(f"{k}={v}\n" for k, v in main.values)
         lines.append(f"main {main.mode:04o} {main.path} {main.section} {','.join(main.managed)} {_b64(body)}")
     return "\n".join(lines) + "\n"
 
 
 def el9_input(plan: PackageSourcesPlan) -> str:
-    return node_input(el9_files(plan), el9_absent(plan), dnf_main(plan))
+    return node_input(el9_files(plan), el9_absent(plan), (dnf_main(plan), rhsm_main(plan)))
 
 
 def apt_input(plan: PackageSourcesPlan) -> str:
@@ -232,4 +261,4 @@ def package_sources_plan(config: LabConfig, dns_domain: str) -> Optional[Package
     if not config.package_sources.configured:
         return None
     own = ("localhost", "127.0.0.1", config.management_cidr, config.management_gateway, "." + dns_domain)
-    return PackageSourcesPlan(config.package_sources, config.openstack_release, own)
+    return PackageSourcesPlan(config.package_sources, config.openstack_release, own, config.os_flavor)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from harness import BASE, COMMAND, lab_config, run_lab, run_script
-from lab.package_sources import (APT_PROXY_FILE, DNF_CONF, REPO_FILE, PackageSourcesPlan, apt_files, apt_input,
-                                 bypasses_proxy, dnf_main, el9_files, el9_input, lab_repo_ids)
+from lab.package_sources import (APT_PROXY_FILE, DNF_CONF, REPO_FILE, RHSM_CONF, PackageSourcesPlan, apt_files,
+                                 apt_input, bypasses_proxy, dnf_main, el9_files, el9_input, lab_repo_ids, rhsm_main)
 from lab.plan import plan
 
 PASSWORD = "pr0xy-Secret-Value-7781"
@@ -33,7 +33,10 @@ PUBLIC = re.compile(r"(mirror\.stream\.centos\.org|mirrors\.centos\.org|metalink
 OVERLAY = str(Path(__file__).resolve().parents[1] / "support" / "overlay" / "debian-test.yaml")
 
 
-def sources(proxy=False, user=False, password=False, mirrors=False, keys_url=False, no_proxy=()):
+RHEL = {"osFlavor": "rhel", "rhelUsername": "me", "rhelPassword": "rhsm-Secret-4410"}
+
+
+def sources(proxy=False, user=False, password=False, mirrors=False, keys_url=False, no_proxy=(), rhel=False):
     """The stack config of one combination, and the keys set with --secret."""
     given: dict = {}
     if proxy:
@@ -46,10 +49,10 @@ def sources(proxy=False, user=False, password=False, mirrors=False, keys_url=Fal
         given["gpgKeys"] = KEYS_URL
     if no_proxy:
         given["noProxy"] = list(no_proxy)
-    raw = {**BASE, "packageSources": given}
+    raw = {**BASE, **(RHEL if rhel else {}), "packageSources": given}
     if password:
         raw["packageProxyPassword"] = PASSWORD
-    return raw, ("packageProxyPassword",) if password else ()
+    return raw, ("packageProxyPassword",) * password + ("rhelPassword",) * rhel
 
 
 def plan_of(**options) -> PackageSourcesPlan:
@@ -176,6 +179,51 @@ def test_package_sources_script_adds_a_missing_section_and_refuses_unknown_entri
     assert (tmp_path / "root/etc/dnf/dnf.conf").read_text() == "[main]\nproxy=http://proxy.lan:3128\n"
     result = run_script("package-sources.sh", tmp_path, {"LAB_ROOT": str(tmp_path / "root")}, stdin="chmod 777 /\n")
     assert result.returncode == 2 and "unknown entry 'chmod'" in result.stderr
+
+
+# A RHEL 9 node's rhsm.conf [server] as subscription-manager ships it (its proxy keys empty), shortened.
+RHSM_SHIPPED = """[server]
+hostname = subscription.rhsm.redhat.com
+prefix = /subscription
+port = 443
+proxy_hostname =
+proxy_scheme = http
+proxy_port =
+proxy_user =
+proxy_password =
+no_proxy =
+
+[rhsm]
+baseurl = https://cdn.redhat.com
+"""
+
+
+def test_rhel_gets_subscription_managers_proxy_centos_does_not():
+    assert rhsm_main(plan_of(proxy=True)) is None
+    assert RHSM_CONF not in el9_input(plan_of(proxy=True))
+    main = rhsm_main(plan_of(proxy=True, user=True, password=True, no_proxy=("satellite.corp",), rhel=True))
+    assert main is not None and (main.path, main.section, main.mode) == (RHSM_CONF, "server", 0o600)
+    assert dict(main.values) == {"proxy_hostname": "proxy.lan", "proxy_scheme": "http", "proxy_port": "3128",
+                                 "proxy_user": "lab-user", "proxy_password": PASSWORD, "no_proxy": "satellite.corp"}
+
+
+def test_package_sources_script_sets_and_removes_the_rhsm_proxy(tmp_path):
+    rhsm_conf = tmp_path / "root" / RHSM_CONF.lstrip("/")
+    rhsm_conf.parent.mkdir(parents=True)
+    rhsm_conf.write_text(RHSM_SHIPPED)
+    install(tmp_path, el9_input(plan_of(proxy=True, user=True, password=True, rhel=True)))
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read(rhsm_conf)
+    assert {k: v for k, v in conf["server"].items() if k.startswith(("proxy", "no_proxy"))} == {
+        "proxy_hostname": "proxy.lan", "proxy_scheme": "http", "proxy_port": "3128", "proxy_user": "lab-user",
+        "proxy_password": PASSWORD}
+    assert conf["server"]["hostname"] == "subscription.rhsm.redhat.com" and conf["rhsm"]["baseurl"]
+    assert stat.S_IMODE(rhsm_conf.stat().st_mode) == 0o600
+    # Again: nothing changes. (On RHEL, packageSources is the proxy alone, mirrors are refused: removing the proxy
+    # removes the key and the step with it, as the README says.)
+    before = rhsm_conf.read_text()
+    assert "rhsm.conf" not in install(tmp_path, el9_input(plan_of(proxy=True, user=True, password=True, rhel=True)))
+    assert rhsm_conf.read_text() == before
 
 
 def test_no_secret_in_the_argv_of_any_command_the_script_runs(tmp_path):
@@ -333,6 +381,17 @@ def test_host_prep_sends_the_rendered_files_before_the_prep_and_the_password_as_
             lab_repo_ids(plan_of(mirrors=True)))
         assert prep.inputs["environment"]["LAB_RELEASE_PACKAGE"] == "true"
         assert PASSWORD not in str(prep.inputs)
+
+
+def test_on_rhel_the_package_sources_come_before_the_subscription():
+    """subscription-manager registers through the proxy of the rhsm.conf that package-sources.sh writes."""
+    raw, secrets = sources(proxy=True, user=True, password=True, rhel=True)
+    run = run_lab(raw, secrets=secrets)
+    for node in ("controller", "compute1"):
+        subscription = run.named(f"{node}-prep-subscription")
+        assert run.depends_on(subscription, f"{node}-prep-package-sources")
+        assert run.depends_on(run.named(f"{node}-prep-prep"), f"{node}-prep-subscription")
+        assert RHSM_CONF in run.named(f"{node}-prep-package-sources").inputs["stdin"]
 
 
 def test_host_prep_without_a_password_sends_plain_stdin():
