@@ -19,6 +19,13 @@ CONFIG = {"hypervisor": entry("qemu"), "baseImage": entry("https://images.exampl
 OUTPUTS = {"nodes": {"controller": "10.209.0.10", "compute1": "10.209.0.11", "compute2": "10.209.0.12"},
            "knownHosts": "10.209.0.10 ssh-ed25519 AAAAc\n", "sshPrivateKey": "[secret]"}
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+URN = ("urn:pulumi:alice::openstack-lab::openstack-lab:lab:OpenStackLab$openstack-lab:lab:LabNode"
+       "$libvirt:index/domain:Domain::")
+# The stack's state as `pulumi stack export` prints it: the three domains among the rest.
+EXPORTED = [*({"urn": f"{URN}{d.rsplit('-', 1)[1]}-domain", "type": "libvirt:index/domain:Domain",
+               "outputs": {"name": d, "running": True}} for d in DOMAINS),
+            {"urn": "urn:pulumi:alice::openstack-lab::libvirt:index/cloudInitDisk:CloudInitDisk::controller-cloudinit",
+             "type": "libvirt:index/cloudInitDisk:CloudInitDisk", "outputs": {"name": "controller-cloudinit.iso"}}]
 
 
 @pytest.fixture
@@ -33,8 +40,11 @@ def stack(tmp_path, monkeypatch, fake_virsh):
     (state / "alice.json").write_text("{}")
     monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{tmp_path / 'backend'}")
     recorded = tmp_path / "pulumi-argv.json"
+    exported = tmp_path / "export.json"
+    exported.write_text(json.dumps({"deployment": {"resources": EXPORTED}}))
     cli = tmp_path / "pulumi"
-    cli.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" >> {recorded}\n")
+    cli.write_text(f"#!/bin/sh\ncase \" $* \" in *\" stack export \"*) cat {exported}; exit 0;; esac\n"
+                   f"printf '%s\\n' \"$@\" >> {recorded}\n")
     cli.chmod(0o755)
     monkeypatch.setenv("PULUMI_CLI", str(cli))
     fake_virsh.domains(**{d.replace("-", "_"): {"snapshots": ["installed", "other"], "agent": True}
@@ -59,8 +69,10 @@ def test_revert_pauses_all_reverts_each_resumes_all_sets_clocks_then_refreshes(s
     domains = fake_virsh.read()["domains"]
     assert {d: (s["state"], s["reverted_to"], s["synced"]) for d, s in domains.items()} == \
         {d: ("running", "installed", True) for d in DOMAINS}
+    # Only the domains are refreshed (a CloudInitDisk's refresh downloads its ISO: it once hung over qemu+ssh).
+    targets = [arg for r in EXPORTED[:3] for arg in ("--target", r["urn"])]
     assert recorded.read_text().split() == ["--non-interactive", "--color", "never", "refresh", "--yes",
-                                            "--skip-preview", "--stack", "alice"]
+                                            "--skip-preview", *targets, "--stack", "alice"]
     out = capsys.readouterr().out
     assert "controller: clock set to this host's time by guest agent (domtime --sync)" in out
     assert "stack alice reverted to snapshot installed in" in out and "(revert " in out and "refresh " in out
@@ -157,3 +169,11 @@ def test_a_node_snapshotted_while_shut_off_is_reverted_off_and_left_off(stack, f
     assert "synced" not in domains["openstack-lab-alice-compute2"]
     assert "compute2: shut off in the snapshot, left off (make start)" in capsys.readouterr().out
     assert recorded.exists()
+
+
+def test_a_state_without_a_reverted_domain_is_one_failure_naming_the_way_out(stack):
+    project, recorded = stack
+    (recorded.parent / "export.json").write_text(json.dumps({"deployment": {"resources": EXPORTED[1:]}}))
+    with pytest.raises(Failure, match=r"the state holds 2 of the 3 reverted domains .*run `make up`"):
+        revert_tool.revert("alice", "installed", project, reader(project))
+    assert not recorded.exists()  # no refresh ran

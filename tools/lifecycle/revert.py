@@ -8,7 +8,11 @@ the lab-wide snapshot `name` (providers/lab_snapshot.py took it), then what a us
    snapshot paused, then all resume together.
 5. Sets each node's clock to this host's time (tools/lifecycle/guest_clock.py).
 6. Waits for Keystone when the stack ran Packstack (bounded by keystoneTimeout).
-7. `pulumi refresh` so the state matches what the snapshot holds; reports the time each step took.
+7. `pulumi refresh` of the reverted nodes' domains, so the state matches what the snapshot holds (a node reverted to
+   a snapshot of it shut off is off); reports the time each step took. Only the domains: what a revert changes that
+   the state records is their state (a disk's size never differs: a resize replaces the node and its snapshots),
+   and the libvirt provider's refresh of a CloudInitDisk downloads the ISO through a libvirt stream, which over a
+   `qemu+ssh://` host was seen to hang (README, known issues).
 
 Existing machines are never snapshotted, so they are not reverted. Exit status: 0 reverted, 1 a step failed,
 2 a pulumi of the stack runs or its lock is held, 3 the stack cannot be read.
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +43,8 @@ from tools.recovery.run import idle_stack_locks
 from tools.verify.stack import StackError, StackReader
 
 KEYSTONE_PAUSE_S = 5.0
+DOMAIN_TYPE = "libvirt:index/domain:Domain"
+REFRESH_TIMEOUT_S = 900
 
 
 def say(msg: str) -> None:
@@ -136,6 +143,25 @@ def login_files(directory: Path, private_key: str, known_hosts: str) -> guest_cl
     return login
 
 
+def refresh_domains(cli: Cli, lab: LabPlan) -> None:
+    """`pulumi refresh` of the reverted nodes' libvirt domains (their URNs from the state), bounded."""
+    names = {n.domain for n in lab.snapshots.nodes}
+    urns = [r["urn"] for r in cli.export().get("resources", [])
+            if r.get("type") == DOMAIN_TYPE and (r.get("outputs") or {}).get("name") in names]
+    if len(urns) != len(names):
+        raise Failure(f"the state holds {len(urns)} of the {len(names)} reverted domains ({', '.join(sorted(names))}): "
+                      "run `make up` to converge it", code=1)
+    targets = [arg for urn in urns for arg in ("--target", urn)]
+    try:
+        proc = cli.run("refresh", "--yes", "--skip-preview", *targets, echo=True, timeout=REFRESH_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise Failure(f"`pulumi refresh` of the {len(urns)} domains did not end within {REFRESH_TIMEOUT_S} s; the "
+                      "nodes are reverted, the state may still say otherwise: run `make recover`, then `make up`",
+                      code=1) from None
+    if proc.returncode != 0:
+        raise Failure(f"`pulumi refresh` failed:\n  {proc.stderr.strip()}", code=1)
+
+
 def revert(stack: str, snapshot: str, cwd: Path, reader: Optional[StackReader] = None) -> int:
     timer = Timer()
     ensure_idle(stack, cwd)
@@ -174,9 +200,7 @@ def revert(stack: str, snapshot: str, cwd: Path, reader: Optional[StackReader] =
         wait_keystone(lab.keystone_url, lab.keystone_timeout)
         timer.step("keystone", since)
     since = time.monotonic()
-    proc = Cli(stack, cwd).run("refresh", "--yes", "--skip-preview", echo=True)
-    if proc.returncode != 0:
-        raise Failure(f"`pulumi refresh` failed:\n  {proc.stderr.strip()}", code=1)
+    refresh_domains(Cli(stack, cwd), lab)
     timer.step("refresh", since)
     total = round(time.monotonic() - timer.started, 1)
     say(f"stack {stack} reverted to snapshot {snapshot} in {total} s ({timer.report()})")

@@ -25,12 +25,13 @@ class Cli:
         self.argv0: str = argv0
         self.stack, self.cwd = stack, cwd
 
-    def run(self, *args: str, stdout: int = subprocess.PIPE, echo: bool = False) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, stdout: int = subprocess.PIPE, echo: bool = False,
+            timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
         argv = [self.argv0, "--non-interactive", "--color", "never", *args, "--stack", self.stack]
         if echo:
             say("$ pulumi " + " ".join(shlex.quote(a) for a in (*args, "--stack", self.stack)))
         return subprocess.run(argv, check=False, cwd=self.cwd, stdout=None if echo else stdout, stderr=subprocess.PIPE,
-                              stdin=subprocess.DEVNULL, text=True, timeout=CLI_TIMEOUT_S)
+                              stdin=subprocess.DEVNULL, text=True, timeout=timeout)
 
     def check_passphrase(self) -> None:
         """Fail before any change when the passphrase does not open the stack. Every command checks it against the
