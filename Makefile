@@ -64,8 +64,14 @@ up: deps toolchain doctor stack
 preview: deps toolchain stack
 	$(PULUMI) preview --diff --stack $(STACK)
 
+# The refresh first drops what was removed by hand (the libvirt provider's Delete fails on a domain that no longer
+# exists), all but the cloud-init disks: their refresh downloads each ISO through a libvirt stream, which once hung
+# over qemu+ssh, and their Delete takes a volume already gone as deleted (terraform-provider-libvirt 0.8.3,
+# libvirt/volume.go volumeDelete). --parallel 1: a parallel refresh of a 4-node stack once hung in the provider.
+DESTROY_REFRESH_EXCLUDE := **libvirt:index/cloudInitDisk:CloudInitDisk::*
 destroy: toolchain
-	$(PULUMI) destroy --yes --refresh --parallel 1 --stack $(STACK)
+	$(PULUMI) refresh --yes --skip-preview --parallel 1 --exclude '$(DESTROY_REFRESH_EXCLUDE)' --stack $(STACK)
+	$(PULUMI) destroy --yes --parallel 1 --stack $(STACK)
 
 # After an interrupted `up` (killed, terminal lost): what it left, then a state that `make up` converges from.
 .PHONY: recover

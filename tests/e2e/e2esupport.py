@@ -18,6 +18,7 @@ from typing import Optional
 
 import pytest
 
+from support import ROOT
 from support.libvirtd import PrivateLibvirtd
 from support.pulumi import PROJECT, Stack, Workspace, auto
 from support.secret_scan import Secrets
@@ -60,6 +61,14 @@ class LabStack(Stack):
         super().__init__(workspace, auto.Stack.create(name, workspace.auto))
         self.lab, self.key_file, self.pool_path = lab, key_file, pool_path
         self.known_hosts = workspace.work_dir / f"known_hosts.{name}"
+
+    def make_destroy(self, timeout: float = 900) -> str:
+        """What `make destroy` runs (its refresh with the Makefile's own exclusion, then destroy); the output of both."""
+        exclude = re.search(r"^DESTROY_REFRESH_EXCLUDE := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+        assert exclude, "no DESTROY_REFRESH_EXCLUDE in the Makefile"
+        refreshed = self.cli("refresh", "--yes", "--skip-preview", "--parallel", "1", "--exclude", exclude.group(1),
+                             timeout=timeout)
+        return refreshed.stdout + self.destroy("--parallel", "1", timeout=timeout).stdout
 
     def write_known_hosts(self) -> None:
         self.known_hosts.write_text(self.outputs()["knownHosts"])

@@ -653,17 +653,16 @@ def test_09_destroy_leaves_nothing(stacks, scenario, base_dir, step):
     # --snapshots-metadata: libvirt refuses to undefine a shut-off domain that has snapshots (stack A's have one);
     # destroy then finds that snapshot's domain gone and goes on.
     lab.virsh("undefine", "--snapshots-metadata", doms[0])
-    # --refresh: the provider's Delete fails on a domain that no longer exists; the
-    # refresh drops it from the state first (the Makefile's destroy does the same).
-    # --parallel 1: once, a parallel refresh of a 4-node stack hung in the libvirt provider
-    # (all its calls in flight, none answered); serial steps avoid that. Bounded, so a
-    # hang fails this test instead of eating CI's time.
+    # As `make destroy`: a refresh first (the provider's Delete fails on a domain that no longer exists; the refresh
+    # drops it from the state), all but the cloud-init disks (the Makefile says why), serial (--parallel 1: once, a
+    # parallel refresh of a 4-node stack hung in the libvirt provider), then destroy. Bounded, so a hang fails this
+    # test instead of eating CI's time.
     held = _snapshots(scenario.a)
     assert held and all(names == [SNAPSHOT] for names in held.values()), f"stack A's snapshots before destroy: {held}"
     assert len(_snapshot_metadata(scenario.a)) == len(held), "libvirt keeps no metadata file per snapshot here"
     said = {}
     for stack in victims:
-        said[stack.name] = stack.destroy("--refresh", "--parallel", "1", timeout=900).stdout
+        said[stack.name] = stack.make_destroy(timeout=900)
         stacks.forget(stack)
     # The snapshot went before any domain (it depends on them): libvirt refuses to undefine a shut-off domain that
     # has snapshots, and a kept volume would still carry the snapshot's data.

@@ -5,7 +5,7 @@ import re
 
 import yaml
 
-from harness import lab_config
+from harness import BASE, lab_config, run_lab
 from labtest import ROOT
 from lab.config import SCHEMA
 from lab.config.schema import pulumi_config_block
@@ -98,3 +98,24 @@ def test_readme_layout_names_every_module():
     assert len(modules) > 30, "found too few modules: is ROOT right?"
     missing = [str(p.relative_to(ROOT)) for p in modules if p.stem not in words and p.name not in words]
     assert not missing, f"README's Layout section does not name: {', '.join(missing)}"
+
+
+def _pulumi_glob(pattern: str) -> re.Pattern:
+    """A URN pattern as the Pulumi CLI reads `--exclude`/`--target` (pkg/resource/deploy/deployment.go getMatcher,
+    v3.274.1): `**` any text, `*` any text without a colon."""
+    parts = ("[^:]*".join(re.escape(p) for p in seg.split("*")) for seg in pattern.split("**"))
+    return re.compile("^" + ".*".join(parts) + "$")
+
+
+def test_make_destroy_refreshes_every_resource_but_the_cloud_init_disks():
+    """The Makefile's exclusion, against the URNs of a real declaration (under mocks)."""
+    exclude = re.search(r"^DESTROY_REFRESH_EXCLUDE := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert exclude, "no DESTROY_REFRESH_EXCLUDE in the Makefile"
+    matcher = _pulumi_glob(exclude.group(1))
+    urns = [r.urn for r in run_lab(dict(BASE)).resources if r.urn]
+    skipped = [u for u in urns if matcher.match(u)]
+    assert skipped and all(u.split("::")[-2].endswith("libvirt:index/cloudInitDisk:CloudInitDisk") for u in skipped)
+    assert len(skipped) == 3  # one per node
+    recipe = (ROOT / "Makefile").read_text().split("\ndestroy:", 1)[1].split("\n\n", 1)[0]
+    assert "refresh --yes --skip-preview --parallel 1 --exclude '$(DESTROY_REFRESH_EXCLUDE)'" in recipe
+    assert "destroy --yes --parallel 1" in recipe and "--refresh" not in recipe
