@@ -63,7 +63,7 @@ class LabStack(Stack):
         self.known_hosts = workspace.work_dir / f"known_hosts.{name}"
 
     def make_destroy(self, timeout: float = 900) -> str:
-        """What `make destroy` runs (its refresh with the Makefile's own exclusion, then destroy); the output of both."""
+        """What `make destroy` runs (its refresh with the Makefile's exclusion, then destroy); both outputs."""
         exclude = re.search(r"^DESTROY_REFRESH_EXCLUDE := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
         assert exclude, "no DESTROY_REFRESH_EXCLUDE in the Makefile"
         refreshed = self.cli("refresh", "--yes", "--skip-preview", "--parallel", "1", "--exclude", exclude.group(1),
