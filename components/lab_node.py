@@ -22,6 +22,13 @@ from providers.ssh_keypair import SshKeyPair
 
 TYPE = "openstack-lab:lab:LabNode"
 GIB = 1024**3
+# A cloud-init disk's create uploads the ISO, then reads it back through a libvirt stream; that read once came back
+# empty ("error while retrieving remote ISO: ... corrupted-image: EOF", e2e tier, host A's local socket). The bridge
+# then records the disk with initialization errors, and every later `up` fails on it: the engine retries with an
+# update, which the provider has none of ("doesn't support update"). Replacing on "*" covers the init error (the
+# engine's `#initerror` path): the next `up` replaces the disk instead; delete first, the volume's name is fixed
+# (create-before-delete fails: "storage volume ... exists already"). Every other change of the disk replaces it anyway.
+CLOUD_INIT_RECOVERY = pulumi.ResourceOptions(replace_on_changes=["*"], delete_before_replace=True)
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,7 @@ class LabNode(pulumi.ComponentResource):
             user_data=pulumi.Output.secret(rendered_user_data),
             meta_data=meta_data(libvirt_name, ident.hostname),
             network_config=network_config(ident),
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, CLOUD_INIT_RECOVERY),
         )
         self.disk = libvirt.Volume(
             f"{name}-disk",

@@ -6,6 +6,7 @@ resources only, and `destroy` removes every domain, network, volume and the pool
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -82,6 +83,35 @@ def test_compute_count_3_creates_only_compute3(deployed):
     assert not {(op, name) for op, name in others if op in ("delete", "replace", "create-replacement",
                                                             "delete-replaced")}, others
     assert preview["changeSummary"].get("create", 0) == len(creates)
+
+
+def test_a_cloud_init_disk_whose_read_back_failed_is_replaced_by_the_next_up(deployed, tmp_path):
+    """What the libvirt provider leaves when a cloud-init disk's read-back fails after its upload (seen once: "error
+    while retrieving remote ISO: ... corrupted-image: EOF"): the disk in the state with an initialization error and
+    its node's domain never created. Reproduced by hand: compute2's domain undefined and dropped from the state, the
+    init error written into its disk's state. The next `up` replaces the disk (components/lab_node.py
+    CLOUD_INIT_RECOVERY; without it the engine's retry is an update the provider has none of, and every `up` fails)
+    and creates the domain; the preview after it is clean."""
+    stack, daemon, _ = deployed
+    domain = "openstack-lab-enginenodes-compute2"
+    state = stack.export()
+    resources = state["deployment"]["resources"]
+    disk = next(r for r in resources if r["urn"].endswith("::compute2-cloud-init"))
+    dropped = next(r for r in resources if r["urn"].endswith("::compute2-domain"))
+    daemon.virsh("destroy", domain)
+    daemon.virsh("undefine", domain)
+    disk["initErrors"] = ["error while retrieving remote ISO: error initializing ISO reader: corrupted-image: EOF"]
+    resources.remove(dropped)
+    edited = tmp_path / "state.json"
+    edited.write_text(json.dumps(state))
+    stack.cli("stack", "import", "--file", str(edited))
+    steps = {(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in stack.up_steps(timeout=1200) if s["op"] != "same"}
+    assert ("create", "compute2-domain") in steps, steps
+    assert {op for op, name in steps if name == "compute2-cloud-init"} & {"replace", "create-replacement"}, steps
+    assert not [name for _, name in steps if not name.startswith("compute2")], steps  # nothing else touched
+    assert domain in daemon.virsh("list", "--name").split()
+    assert not [r for r in stack.export()["deployment"]["resources"] if r.get("initErrors")]
+    stack.preview("--expect-no-changes")
 
 
 def test_destroy_removes_everything(deployed):

@@ -12,7 +12,7 @@ import os
 import stat
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Optional
@@ -113,6 +113,8 @@ class Registered:
     secret_inputs: set[str]
     additional_secret_outputs: list[str]
     provider: str
+    replace_on_changes: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
 
 
 def _unwrap(value: Any) -> Any:
@@ -234,6 +236,8 @@ def _patch_monitor(records: list[Registered]) -> None:
                 secret_inputs=_secret_keys(obj),
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 provider=request.provider,
+                replace_on_changes=list(request.replaceOnChanges),
+                delete_before_replace=request.deleteBeforeReplace,
             )
         )
         return response

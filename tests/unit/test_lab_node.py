@@ -25,3 +25,14 @@ def test_without_data_disks_nothing_new_on_the_nodes():
     run = run_lab(dict(BASE))
     assert not any("-data" in name for name in run.names())
     assert "controller-prep-storage" not in run.names()
+
+
+def test_a_cloud_init_disk_left_with_an_init_error_is_replaced_delete_first():
+    """Its provider has no update: the engine's retry of a disk whose read-back failed would fail forever. Only the
+    cloud-init disks carry it (the real engine and provider: tests/engine/test_engine_nodes.py)."""
+    run = run_lab(dict(BASE))
+    disks = run.of_type("libvirt:index/cloudInitDisk:CloudInitDisk")
+    assert sorted(d.name for d in disks) == ["compute1-cloud-init", "compute2-cloud-init", "controller-cloud-init"]
+    assert all(d.replace_on_changes == ["*"] and d.delete_before_replace for d in disks)
+    others = [r.name for r in run.resources if r not in disks and (r.replace_on_changes or r.delete_before_replace)]
+    assert not [name for name in others if "domain" in name or "disk" in name], others
