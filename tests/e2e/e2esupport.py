@@ -22,6 +22,7 @@ from support import ROOT
 from support.libvirtd import PrivateLibvirtd
 from support.pulumi import PROJECT, Stack, Workspace, auto, failure
 from support.secret_scan import Secrets
+from tools.known_flaws import repairable
 
 HERE = Path(__file__).resolve().parent
 # What the e2e tier needs beyond a private libvirtd's packages (support.libvirtd.PACKAGES), installed with
@@ -52,10 +53,6 @@ def run(argv: list[str], *, check: bool = True, input: Optional[str] = None, tim
     return proc
 
 
-# What the libvirt provider says when its read-back of a cloud-init disk it just uploaded fails (README, known issues).
-CLOUD_INIT_READ_BACK = "error while retrieving remote ISO"
-
-
 class LabStack(Stack):
     """A stack of the lab program (support.pulumi.Stack) in its own program copy, plus SSH to its guests from
     inside the private libvirtd's network namespace."""
@@ -67,13 +64,12 @@ class LabStack(Stack):
         self.known_hosts = workspace.work_dir / f"known_hosts.{name}"
 
     def up(self, *extra: str, check: bool = True, timeout: float = 1800) -> subprocess.CompletedProcess:
-        """`pulumi up`, once more when it failed on the libvirt provider's known flaw (README: a cloud-init disk's
-        read-back came back empty): a user runs `make up` again, which replaces that disk
-        (components/lab_node.CLOUD_INIT_RECOVERY), and so does this, saying so in the log."""
+        """`pulumi up`, once more when it failed on a provider's known flaw that one more up repairs, as `make up`
+        does (tools/known_flaws.py: a cloud-init disk's read-back that came back empty), saying so in the log."""
         proc = super().up(*extra, check=False, timeout=timeout)
-        if proc.returncode != 0 and CLOUD_INIT_READ_BACK in proc.stdout + proc.stderr:
-            log(f"up of {self.name} failed on a cloud-init disk's read-back (the libvirt provider's known flaw): "
-                "up once more, as a user would")
+        why = repairable(proc.stdout + proc.stderr) if proc.returncode != 0 else None
+        if why is not None:
+            log(f"up of {self.name} failed on a known provider flaw: {why}; up once more, as make up does")
             proc = super().up(*extra, check=False, timeout=timeout)
         if check and proc.returncode != 0:
             pytest.fail(failure(("up", "--yes", "--skip-preview", *extra), proc), pytrace=False)
