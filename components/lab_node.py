@@ -22,8 +22,9 @@ from providers.ssh_keypair import SshKeyPair
 
 TYPE = "openstack-lab:lab:LabNode"
 GIB = 1024**3
-# A cloud-init disk's create uploads the ISO, then reads it back through a libvirt stream; that read once came back
-# empty ("error while retrieving remote ISO: ... corrupted-image: EOF", e2e tier, host A's local socket). The bridge
+# Upstream's cloud-init disk create uploads the ISO, then reads it back through a libvirt stream; that read once came
+# back empty ("error while retrieving remote ISO: ... corrupted-image: EOF", e2e tier, host A's local socket; the
+# plugin toolchain/ builds reads nothing back, but a user's ~/.pulumi may hold upstream's). The bridge
 # then records the disk with initialization errors, and every later `up` fails on it: the engine retries with an
 # update, which the provider has none of ("doesn't support update"). Replacing on "*" covers the init error (the
 # engine's `#initerror` path): the next `up` replaces the disk instead; delete first, the volume's name is fixed

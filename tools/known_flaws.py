@@ -5,10 +5,12 @@ python -m tools.known_flaws --events FILE   (the failed up's event log, `pulumi 
 Exit 0 and print the flaw when an error diagnostic of the log names one; 1 when none does (or the log is missing).
 The e2e tier's stacks apply the same rule to the CLI's output (`repairable`).
 
-The one flaw known so far: the libvirt provider (terraform-provider-libvirt 0.8.3) uploads a cloud-init disk, then
-reads it back through a libvirt stream; that read once came back empty ("error while retrieving remote ISO: error
-initializing ISO reader: corrupted-image: EOF"). The disk is then in the state with an initialization error, which
-the next `up` repairs by replacing it (components/lab_node.CLOUD_INIT_RECOVERY; tests/engine/test_engine_nodes.py).
+The one flaw known so far: upstream's libvirt provider (terraform-provider-libvirt 0.8.3) uploads a cloud-init disk,
+then reads it back through a libvirt stream; that read once came back empty ("error while retrieving remote ISO:
+error initializing ISO reader: corrupted-image: EOF"). The disk is then in the state with an initialization error,
+which the next `up` repairs by replacing it (components/lab_node.CLOUD_INIT_RECOVERY; tests/engine/
+test_engine_nodes.py). The plugin toolchain/ builds reads nothing back (toolchain/providers/libvirt/cloudinit.go);
+this is for an upstream plugin that toolchain/setup.sh reuses from the user's ~/.pulumi.
 """
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ func fn(name string) tfbridge.DataSourceInfo {
 
 // Provider returns the bridge description of the libvirt provider.
 func Provider() tfbridge.ProviderInfo {
-	p := shimv2.NewProvider(libvirt.Provider())
+	p := shimv2.NewProvider(withCloudInitWithoutReadBack(libvirt.Provider()))
 	resources := map[string]string{
 		"libvirt_cloudinit_disk": "CloudInitDisk",
 		"libvirt_combustion":     "Combustion",
