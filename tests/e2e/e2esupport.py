@@ -20,9 +20,8 @@ import pytest
 
 from support import ROOT
 from support.libvirtd import PrivateLibvirtd
-from support.pulumi import PROJECT, Stack, Workspace, auto, failure
+from support.pulumi import PROJECT, Stack, Workspace, auto
 from support.secret_scan import Secrets
-from tools.known_flaws import repairable
 
 HERE = Path(__file__).resolve().parent
 # What the e2e tier needs beyond a private libvirtd's packages (support.libvirtd.PACKAGES), installed with
@@ -62,18 +61,6 @@ class LabStack(Stack):
         super().__init__(workspace, auto.Stack.create(name, workspace.auto))
         self.lab, self.key_file, self.pool_path = lab, key_file, pool_path
         self.known_hosts = workspace.work_dir / f"known_hosts.{name}"
-
-    def up(self, *extra: str, check: bool = True, timeout: float = 1800) -> subprocess.CompletedProcess:
-        """`pulumi up`, once more when it failed on a provider's known flaw that one more up repairs, as `make up`
-        does (tools/known_flaws.py: a cloud-init disk's read-back that came back empty), saying so in the log."""
-        proc = super().up(*extra, check=False, timeout=timeout)
-        why = repairable(proc.stdout + proc.stderr) if proc.returncode != 0 else None
-        if why is not None:
-            log(f"up of {self.name} failed on a known provider flaw: {why}; up once more, as make up does")
-            proc = super().up(*extra, check=False, timeout=timeout)
-        if check and proc.returncode != 0:
-            pytest.fail(failure(("up", "--yes", "--skip-preview", *extra), proc), pytrace=False)
-        return proc
 
     def make_destroy(self, timeout: float = 900) -> str:
         """What `make destroy` runs (its refresh with the Makefile's exclusion, then destroy); both outputs."""
