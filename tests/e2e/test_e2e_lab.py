@@ -710,7 +710,8 @@ def test_10_guest_that_never_boots(stacks, lab, image, base_dir, timings, step):
     # The port arrives through Pulumi's number encoding as 22.0: the message prints it as an integer.
     want = rf"controller did not answer SSH on {re.escape(ip)}:22 within {DEAD_BOOT_TIMEOUT} s \(bootTimeout;"
     assert re.search(want, text), f"`up` does not say {want!r}:\n{text[-3000:]}"
-    hint = f"virsh -c {lab.uri()} console {domains[0]}"
+    # The URI of the test's own libvirtd has `?socket=`: the hint quotes it for a shell (`?` would be a glob).
+    hint = f"virsh -c '{lab.uri()}' console {domains[0]}"
     assert hint in text, f"`up` does not give the console hint {hint!r}:\n{text[-3000:]}"
     stack.destroy("--refresh", timeout=900)
     stacks.forget(stack)
