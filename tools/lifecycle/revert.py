@@ -11,8 +11,8 @@ the lab-wide snapshot `name` (providers/lab_snapshot.py took it), then what a us
 7. `pulumi refresh` of the reverted nodes' domains, so the state matches what the snapshot holds (a node reverted to
    a snapshot of it shut off is off); reports the time each step took. Only the domains: what a revert changes that
    the state records is their state (a disk's size never differs: a resize replaces the node and its snapshots),
-   and the libvirt provider's refresh of a CloudInitDisk downloads the ISO through a libvirt stream, which over a
-   `qemu+ssh://` host was seen to hang (README, known issues).
+   and upstream's libvirt plugin refreshes a CloudInitDisk by downloading its ISO through a libvirt stream, which
+   was seen to hang (README; the plugin toolchain/ builds reads nothing back, one from ~/.pulumi may).
 
 Existing machines are never snapshotted, so they are not reverted. Exit status: 0 reverted, 1 a step failed,
 2 a pulumi of the stack runs or its lock is held, 3 the stack cannot be read.
