@@ -3,7 +3,6 @@
 
 python -m tools.known_flaws --events FILE   (the failed up's event log, `pulumi up --event-log FILE`)
 Exit 0 and print the flaw when an error diagnostic of the log names one; 1 when none does (or the log is missing).
-The e2e tier's stacks apply the same rule to the CLI's output (`repairable`).
 
 The one flaw known so far: upstream's libvirt provider (terraform-provider-libvirt 0.8.3) uploads a cloud-init disk,
 then reads it back through a libvirt stream; that read once came back empty ("error while retrieving remote ISO:

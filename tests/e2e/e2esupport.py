@@ -18,7 +18,7 @@ from typing import Optional
 
 import pytest
 
-from support import ROOT
+from support import makefile_value
 from support.libvirtd import PrivateLibvirtd
 from support.pulumi import PROJECT, Stack, Workspace, auto
 from support.secret_scan import Secrets
@@ -64,10 +64,8 @@ class LabStack(Stack):
 
     def make_destroy(self, timeout: float = 900) -> str:
         """What `make destroy` runs (its refresh with the Makefile's exclusion, then destroy); both outputs."""
-        exclude = re.search(r"^DESTROY_REFRESH_EXCLUDE := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
-        assert exclude, "no DESTROY_REFRESH_EXCLUDE in the Makefile"
-        refreshed = self.cli("refresh", "--yes", "--skip-preview", "--parallel", "1", "--exclude", exclude.group(1),
-                             timeout=timeout)
+        refreshed = self.cli("refresh", "--yes", "--skip-preview", "--parallel", "1",
+                             "--exclude", makefile_value("DESTROY_REFRESH_EXCLUDE"), timeout=timeout)
         return refreshed.stdout + self.destroy("--parallel", "1", timeout=timeout).stdout
 
     def write_known_hosts(self) -> None:

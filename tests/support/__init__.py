@@ -36,5 +36,14 @@ def require(condition: object, reason: str) -> None:
     pytest.skip(reason)
 
 
+def makefile_value(name: str) -> str:
+    """A simple `NAME := value` of the Makefile (one source for a value the tests run as `make` would)."""
+    for line in (ROOT / "Makefile").read_text().splitlines():
+        key, sep, value = line.partition(" := ")
+        if sep and key == name:
+            return value.strip()
+    raise AssertionError(f"no {name} := ... in the Makefile")
+
+
 def tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])

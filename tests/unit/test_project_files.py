@@ -7,6 +7,7 @@ import yaml
 
 from harness import BASE, lab_config, run_lab
 from labtest import ROOT
+from support import makefile_value
 from lab.config import SCHEMA
 from lab.config.schema import pulumi_config_block
 
@@ -109,9 +110,7 @@ def _pulumi_glob(pattern: str) -> re.Pattern:
 
 def test_make_destroy_refreshes_every_resource_but_the_cloud_init_disks():
     """The Makefile's exclusion, against the URNs of a real declaration (under mocks)."""
-    exclude = re.search(r"^DESTROY_REFRESH_EXCLUDE := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
-    assert exclude, "no DESTROY_REFRESH_EXCLUDE in the Makefile"
-    matcher = _pulumi_glob(exclude.group(1))
+    matcher = _pulumi_glob(makefile_value("DESTROY_REFRESH_EXCLUDE"))
     urns = [r.urn for r in run_lab(dict(BASE)).resources if r.urn]
     skipped = [u for u in urns if matcher.match(u)]
     assert skipped and all(u.split("::")[-2].endswith("libvirt:index/cloudInitDisk:CloudInitDisk") for u in skipped)
